@@ -1,0 +1,108 @@
+import { Command, CommanderError } from 'commander';
+import { ExitCode, RegctlError } from '../errors.js';
+import { createContext, type RegisterCommand } from './context.js';
+import type { Streams } from './output.js';
+import { VERSION } from './version.js';
+import * as catalog from './commands/catalog.js';
+import * as tags from './commands/tags.js';
+import * as inspect from './commands/inspect.js';
+import * as digest from './commands/digest.js';
+import * as manifest from './commands/manifest.js';
+import * as login from './commands/login.js';
+import * as config from './commands/config.js';
+import * as serve from './commands/serve.js';
+import * as copy from './commands/copy.js';
+import * as retag from './commands/retag.js';
+import * as del from './commands/delete.js';
+import * as archive from './commands/archive.js';
+
+// Order here is the order in --help.
+const COMMANDS: RegisterCommand[] = [
+  serve.register,
+  catalog.register,
+  tags.register,
+  inspect.register,
+  digest.register,
+  manifest.register,
+  copy.register,
+  retag.register,
+  del.register,
+  archive.register,
+  login.register,
+  config.register,
+];
+
+export function buildProgram(streams: Streams, onExitCode: (code: number) => void): Command {
+  const program = new Command('regctl');
+  program
+    .description('Manage container images across registries, with a registry server built in.')
+    .version(VERSION, '-V, --version')
+    .option('--json', 'print machine-readable JSON on stdout')
+    .option('-v, --verbose', 'log requests on stderr (credentials masked)')
+    .option('--no-color', 'never colour the output (NO_COLOR is honoured too)')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({
+      writeOut: (s) => streams.stdout.write(s),
+      writeErr: (s) => streams.stderr.write(s),
+    })
+    .exitOverride();
+  program.addHelpText(
+    'after',
+    `
+Examples:
+  regctl serve --port 5000                      run a registry, data in ~/.local/share/regctl/registry
+  regctl tags localhost:5000/myimage            list tags
+  regctl copy docker.io/library/alpine:3.20 localhost:5000/alpine:3.20
+  regctl retag --semver localhost:5000/myimage:1.9.2
+
+Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 authentication/authorisation, 5 integrity (digest mismatch, corrupt data)`,
+  );
+  const ctx = createContext(streams, onExitCode);
+  for (const register of COMMANDS) register(program, ctx);
+  // Sub-commands inherit output settings and error handling.
+  for (const cmd of program.commands) {
+    cmd.exitOverride();
+    cmd.configureOutput({ writeOut: (s) => streams.stdout.write(s), writeErr: (s) => streams.stderr.write(s) });
+    for (const sub of cmd.commands) {
+      sub.exitOverride();
+      sub.configureOutput({ writeOut: (s) => streams.stdout.write(s), writeErr: (s) => streams.stderr.write(s) });
+    }
+  }
+  return program;
+}
+
+/** Credentials must never leak into an error line: mask user:pass@ in any URL we print. */
+function redact(message: string): string {
+  return message.replace(/(\w+:\/\/)[^/@\s]+@/g, '$1***@');
+}
+
+/** Run the CLI with the given argv (without node and script). Returns the exit status. */
+export async function run(argv: string[], streams: Streams): Promise<number> {
+  let exitCode: number = ExitCode.ok;
+  const program = buildProgram(streams, (c) => {
+    exitCode = c;
+  });
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return exitCode;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Commander already printed the message (or help/version on stdout).
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return ExitCode.ok;
+      return e.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+    }
+    if (e instanceof RegctlError) {
+      streams.stderr.write(`error: ${redact(e.message)}\n`);
+      return e.exitCode;
+    }
+    const err = e as Error;
+    streams.stderr.write(`error: ${redact(err?.message ?? String(e))}\n`);
+    if ((streams.env ?? process.env).REGCTL_DEBUG) streams.stderr.write(`${err?.stack ?? ''}\n`);
+    return ExitCode.error;
+  }
+}
+
+/** Entry point for bin/regctl.js. */
+export async function runMain(): Promise<void> {
+  process.exitCode = await run(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin });
+}

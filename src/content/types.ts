@@ -1,0 +1,50 @@
+import type { Readable } from 'node:stream';
+import type { Descriptor, ManifestData } from '../oci/manifest.js';
+
+/**
+ * The seam between features (copy, retag, archive import/export) and where images live:
+ * a registry repository, an OCI layout directory or tar, a docker-save archive. Each backend
+ * implements these for one repository (or one archive); features never know which one it is.
+ */
+
+export interface ManifestHead {
+  digest: string;
+  mediaType: string;
+  size: number;
+}
+
+export interface ImageSource {
+  /** Human-readable location for messages, without credentials, e.g. `localhost:5000/app`. */
+  readonly description: string;
+  /** Resolve a tag or digest without fetching the body; undefined when it does not exist. */
+  headManifest(ref: string): Promise<ManifestHead | undefined>;
+  /** Manifest bytes exactly as stored; throws NotFoundError when missing. */
+  getManifest(ref: string): Promise<ManifestData>;
+  /**
+   * A stream of the blob's bytes. Implementations over the network resume an interrupted
+   * download themselves (Range) so callers see one continuous stream. Callers verify the digest.
+   */
+  getBlob(desc: Descriptor): Promise<Readable>;
+  listTags(): Promise<string[]>;
+  /** Manifests whose `subject` is `digest` (referrers API or fallback); optional. */
+  referrers?(digest: string, artifactType?: string): Promise<Descriptor[]>;
+}
+
+export interface ImageTarget {
+  readonly description: string;
+  headManifest(ref: string): Promise<ManifestHead | undefined>;
+  hasBlob(desc: Descriptor): Promise<boolean>;
+  /**
+   * Store a blob from a stream. The implementation must verify the bytes against
+   * `desc.digest` (and `desc.size`) before making the blob visible.
+   */
+  putBlob(desc: Descriptor, body: Readable, onProgress?: (bytes: number) => void): Promise<void>;
+  /** Cross-repository mount on the same registry; false when refused (caller uploads instead). */
+  mountBlob?(desc: Descriptor, fromRepository: string): Promise<boolean>;
+  /** Store manifest bytes under a tag or by digest (ref = digest). Bytes are never re-serialised. */
+  putManifest(ref: string, data: ManifestData): Promise<void>;
+  /** Finish writing (archives write their index/manifest.json here); called only on success. */
+  commit?(): Promise<void>;
+  /** Give up: remove partial output. */
+  abort?(): Promise<void>;
+}
