@@ -39,6 +39,12 @@ export interface ImageTarget {
    * `desc.digest` (and `desc.size`) before making the blob visible.
    */
   putBlob(desc: Descriptor, body: Readable, onProgress?: (bytes: number) => void): Promise<void>;
+  /**
+   * Store a blob whose digest is not known in advance (e.g. a layer gzipped on the fly): the
+   * implementation hashes while storing and returns the descriptor. Optional; callers spool to
+   * a temporary file and use putBlob when a target lacks it.
+   */
+  putBlobComputed?(body: Readable, mediaType: string, onProgress?: (bytes: number) => void): Promise<Descriptor>;
   /** Cross-repository mount on the same registry; false when refused (caller uploads instead). */
   mountBlob?(desc: Descriptor, fromRepository: string): Promise<boolean>;
   /** Store manifest bytes under a tag or by digest (ref = digest). Bytes are never re-serialised. */
