@@ -76,6 +76,27 @@ function redact(message: string): string {
   return message.replace(/(\w+:\/\/)[^/@\s]+@/g, '$1***@');
 }
 
+/**
+ * Commander lets program options appear after the command name, so the program's boolean
+ * `--version` would swallow a command's own `--version V` (retag --semver ... --version 1.9.2).
+ * Joining it to its value as `--version=V` hands it to the command: the program's flag takes no value.
+ */
+function commandVersionOption(program: Command, argv: string[]): string[] {
+  const at = argv.findIndex((a) => !a.startsWith('-'));
+  const cmd = at < 0 ? undefined : program.commands.find((c) => c.name() === argv[at] || c.aliases().includes(argv[at]!));
+  if (!cmd?.options.some((o) => o.long === '--version' && o.required)) return argv;
+  const out = argv.slice(0, at + 1);
+  for (let i = at + 1; i < argv.length; i++) {
+    if (argv[i] === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    if (argv[i] === '--version' && i + 1 < argv.length) out.push(`--version=${argv[++i]}`);
+    else out.push(argv[i]!);
+  }
+  return out;
+}
+
 /** Run the CLI with the given argv (without node and script). Returns the exit status. */
 export async function run(argv: string[], streams: Streams): Promise<number> {
   let exitCode: number = ExitCode.ok;
@@ -83,7 +104,7 @@ export async function run(argv: string[], streams: Streams): Promise<number> {
     exitCode = c;
   });
   try {
-    await program.parseAsync(argv, { from: 'user' });
+    await program.parseAsync(commandVersionOption(program, argv), { from: 'user' });
     return exitCode;
   } catch (e) {
     if (e instanceof CommanderError) {
