@@ -1,0 +1,79 @@
+import type { ManifestHead } from '../content/types.js';
+import { NotFoundError } from '../errors.js';
+import { mapLimit } from './limiter.js';
+import { copyOne } from './image.js';
+import type { CopySession } from './session.js';
+import type { CopyTagsOptions, ImageResult, TagResult } from './types.js';
+
+export const DEFAULT_TAG_JOBS = 8;
+
+/**
+ * Copy many tags of one repository. Tags are resolved at the source first and grouped by
+ * digest, so tags sharing content are copied once (the other tags are then single manifest
+ * PUTs); groups run concurrently and share the session's blob limiter and blob dedupe.
+ */
+export async function copyTags(session: CopySession, options: CopyTagsOptions): Promise<{ images: ImageResult[]; tags: TagResult[] }> {
+  const all = options.tags ?? (await session.source.listTags());
+  const selected = all.filter((t) => (!options.include || options.include.test(t)) && !(options.exclude && options.exclude.test(t)));
+  const tagResults: TagResult[] = [];
+
+  let toCopy = selected;
+  if (options.skipExisting) {
+    const immutable = selected.filter((t) => options.skipExisting!.test(t));
+    const present = await presentAtTarget(session, immutable);
+    for (const t of immutable) {
+      if (!present.has(t)) continue;
+      tagResults.push({ tag: t, outcome: 'skipped-existing' });
+      session.emit({ type: 'tag', tag: t, digest: '', outcome: 'skipped-existing' });
+    }
+    toCopy = selected.filter((t) => !(present.has(t) && options.skipExisting!.test(t)));
+  }
+
+  // Resolve each tag to a digest; a tag deleted since the listing is reported, not fatal.
+  const heads = await Promise.all(
+    toCopy.map(async (t) => {
+      session.checkAlive();
+      return session.headSource(t);
+    }),
+  );
+  const groups = new Map<string, { head: ManifestHead; tags: string[] }>();
+  toCopy.forEach((t, i) => {
+    const h = heads[i];
+    if (!h) throw new NotFoundError(`${session.source.description}: tag ${t} disappeared while copying`, 'MANIFEST_UNKNOWN');
+    const g = groups.get(h.digest);
+    if (g) g.tags.push(t);
+    else groups.set(h.digest, { head: h, tags: [t] });
+  });
+
+  const images: ImageResult[] = [];
+  await mapLimit([...groups.values()], options.tagJobs ?? DEFAULT_TAG_JOBS, async (g) => {
+    try {
+      const r = await copyOne(session, g.head.digest, g.tags, g.head);
+      images.push({ ...r.image, ref: g.tags[0]! });
+      tagResults.push(...r.tags);
+    } catch (e) {
+      session.fail(e);
+      throw e;
+    }
+  });
+  const order = new Map(all.map((t, i) => [t, i]));
+  tagResults.sort((a, b) => (order.get(a.tag) ?? 0) - (order.get(b.tag) ?? 0));
+  return { images, tags: tagResults };
+}
+
+/** Which of `tags` exist at the target: one tag listing when the target can list, else a HEAD each. */
+async function presentAtTarget(session: CopySession, tags: string[]): Promise<Set<string>> {
+  if (tags.length === 0) return new Set();
+  const lister = (session.target as { listTags?: () => Promise<string[]> }).listTags;
+  if (typeof lister === 'function') {
+    try {
+      return new Set(await lister.call(session.target));
+    } catch (e) {
+      // A repository that does not exist yet has no tags.
+      if (e instanceof NotFoundError || (e as { exitCode?: number }).exitCode === 3) return new Set();
+      throw e;
+    }
+  }
+  const heads = await Promise.all(tags.map((t) => session.headTarget(t)));
+  return new Set(tags.filter((_, i) => heads[i] !== undefined));
+}
