@@ -1,0 +1,38 @@
+import type * as Undici from 'undici';
+
+/**
+ * The one process-wide connection pool. Only the CLI entry point asks for it: libraries and
+ * tests keep whatever global dispatcher is current (nock 15.0.0 only sees the global one).
+ * undici is not imported here so the entry point can call this without paying for undici at
+ * start-up; the transport applies it on its first request.
+ */
+export interface AgentSettings {
+  /** Sockets per origin: bounds parallel blob transfers to one registry. */
+  connections: number;
+  keepAliveTimeout: number;
+  keepAliveMaxTimeout: number;
+}
+
+export const DEFAULT_AGENT: AgentSettings = { connections: 8, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 120_000 };
+
+let wanted: AgentSettings | undefined;
+let installed = false;
+
+/** Ask for the tuned global Agent; takes effect on the first registry request of the process. */
+export function installAgent(settings: Partial<AgentSettings> = {}): void {
+  wanted = { ...DEFAULT_AGENT, ...settings };
+  installed = false;
+}
+
+/** Called by the transport (which has undici loaded) before it picks the global dispatcher. */
+export function applyAgent(undici: typeof Undici): void {
+  if (!wanted || installed) return;
+  undici.setGlobalDispatcher(
+    new undici.Agent({
+      connections: wanted.connections,
+      keepAliveTimeout: wanted.keepAliveTimeout,
+      keepAliveMaxTimeout: wanted.keepAliveMaxTimeout,
+    }),
+  );
+  installed = true;
+}

@@ -1,0 +1,307 @@
+import type { Readable } from 'node:stream';
+import * as undici from 'undici';
+import type { Dispatcher } from 'undici';
+import { AuthError, HttpError, NetworkError, type OciErrorEntry } from '../errors.js';
+import { apiHost, isLoopbackRegistry } from '../ref/reference.js';
+import { applyAgent } from './agent.js';
+import { Authenticator } from './auth.js';
+import { redactUrl } from './redact.js';
+import { isRetryableNetworkError, parseRetryAfter, RETRY_STATUSES, retryDelay, sleep } from './retry.js';
+import { tlsDispatcher } from './tls.js';
+import { DEFAULT_RETRY, type CredentialProvider, type HostSettings, type RetryPolicy, type SettingsProvider } from './types.js';
+
+export interface TransportOptions {
+  /** Where requests go; default: undici's global dispatcher, looked up per request. */
+  dispatcher?: Dispatcher;
+  /** Request log (for --verbose). Lines never contain credentials. */
+  log?: (line: string) => void;
+  settings?: SettingsProvider;
+  credentials?: CredentialProvider;
+  retry?: Partial<RetryPolicy>;
+  userAgent?: string;
+  /** Extra socket options for per-host TLS pools (tests use `lookup`). */
+  connect?: Record<string, unknown>;
+}
+
+/** A request body: bytes (replayable), a factory (replayable), or a one-shot stream. */
+export type Body = Buffer | string | (() => Readable) | Readable;
+
+export interface HttpRequest {
+  method: string;
+  /** The registry the request belongs to (decides scheme, TLS, credentials). */
+  registry: string;
+  /** `/v2/...` path plus query, or an absolute URL the registry handed out (Location, Link). */
+  path: string;
+  headers?: Record<string, string>;
+  body?: Body;
+  /** Token scopes this request needs, e.g. `repository:app:pull`. */
+  scopes?: string[];
+  /** Follow redirects (blob GETs): Authorization is dropped off-origin, https -> http refused. */
+  redirect?: boolean;
+  /** Statuses handed back to the caller; anything else becomes an HttpError. Default: 2xx. */
+  ok?: number[];
+  signal?: AbortSignal;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Dispatcher.ResponseData['body'];
+  /** Final URL (after redirects). */
+  url: string;
+  header(name: string): string | undefined;
+}
+
+const MAX_REDIRECTS = 5;
+const ERROR_BODY_LIMIT = 64 * 1024;
+
+/**
+ * Registry HTTP: scheme choice, auth (anonymous, Basic, Bearer tokens), retries with backoff,
+ * redirects, and a request log without secrets. Holds no connection pool of its own.
+ */
+export class Transport {
+  readonly auth: Authenticator;
+  private readonly retry: RetryPolicy;
+  private readonly tlsPools = new Map<string, Dispatcher>();
+
+  constructor(private readonly options: TransportOptions = {}) {
+    this.retry = { ...DEFAULT_RETRY, ...options.retry };
+    this.auth = new Authenticator(options.credentials, (r) => this.tokenRequest(r));
+  }
+
+  settings(registry: string): HostSettings {
+    return this.options.settings?.(registry) ?? {};
+  }
+
+  /** `http://` for loopback and insecure-marked hosts, else `https://`. */
+  baseUrl(registry: string): string {
+    const plain = isLoopbackRegistry(registry) || this.settings(registry).insecure === true;
+    return `${plain ? 'http' : 'https'}://${apiHost(registry)}`;
+  }
+
+  url(registry: string, path: string): string {
+    return /^https?:\/\//i.test(path) ? path : new URL(path, this.baseUrl(registry)).toString();
+  }
+
+  async request(req: HttpRequest): Promise<HttpResponse> {
+    const origin = new URL(this.baseUrl(req.registry)).origin;
+    let url = this.url(req.registry, req.path);
+    let method = req.method;
+    let body = req.body;
+    for (let hop = 0; ; hop++) {
+      const sameOrigin = new URL(url).origin === origin;
+      const res = await this.attempt(req, method, url, body, sameOrigin);
+      const location = res.header('location');
+      if (req.redirect && location && [301, 302, 303, 307, 308].includes(res.status)) {
+        await drain(res);
+        if (hop >= MAX_REDIRECTS) throw new NetworkError(`${method} ${redactUrl(req.path)}: more than ${MAX_REDIRECTS} redirects`);
+        const next = new URL(location, url);
+        if (new URL(url).protocol === 'https:' && next.protocol !== 'https:') {
+          throw new NetworkError(`refusing redirect from HTTPS to ${next.protocol.replace(':', '').toUpperCase()}: ${redactUrl(next)}`);
+        }
+        if (res.status === 303) {
+          method = 'GET';
+          body = undefined;
+        }
+        url = next.toString();
+        continue;
+      }
+      const ok = req.ok ?? [];
+      if (ok.includes(res.status) || (req.ok === undefined && res.status >= 200 && res.status < 300)) return res;
+      throw await errorFrom(method, url, res);
+    }
+  }
+
+  private dispatcherFor(registry: string, sameOrigin: boolean): Dispatcher {
+    if (sameOrigin) {
+      const s = this.settings(registry);
+      if (s.caFile || s.skipVerify) {
+        let d = this.tlsPools.get(registry);
+        if (!d) {
+          d = tlsDispatcher(registry, s, this.options.connect);
+          this.tlsPools.set(registry, d);
+        }
+        return d;
+      }
+    }
+    if (this.options.dispatcher) return this.options.dispatcher;
+    applyAgent(undici);
+    return undici.getGlobalDispatcher();
+  }
+
+  /** One hop: retries on 429/5xx/resets and one re-send after a 401 (same-origin only). */
+  private async attempt(req: HttpRequest, method: string, url: string, body: Body | undefined, sameOrigin: boolean): Promise<HttpResponse> {
+    const replayable = body === undefined || typeof body === 'string' || Buffer.isBuffer(body) || typeof body === 'function';
+    let authorization = sameOrigin ? await this.auth.authorization(req.registry, req.scopes) : undefined;
+    let authRetried = false;
+    for (let attempt = 0; ; attempt++) {
+      let res: HttpResponse;
+      try {
+        res = await this.send(req, method, url, body, authorization, sameOrigin);
+      } catch (e) {
+        if (replayable && attempt < this.retry.retries && isRetryableNetworkError(e) && !req.signal?.aborted) {
+          const wait = retryDelay(this.retry, attempt + 1);
+          this.log(`${method} ${redactUrl(url)}: ${(e as Error).message}; retry in ${wait} ms`);
+          await sleep(wait);
+          continue;
+        }
+        throw networkError(req.registry, method, url, e);
+      }
+      if (res.status === 401 && sameOrigin && !authRetried && replayable) {
+        await drain(res);
+        authRetried = true;
+        authorization = await this.auth.onUnauthorized(req.registry, req.scopes, res.headers['www-authenticate']);
+        attempt--; // the auth round trip is not a failure
+        continue;
+      }
+      if (RETRY_STATUSES.has(res.status) && replayable && attempt < this.retry.retries) {
+        const wait = retryDelay(this.retry, attempt + 1, parseRetryAfter(res.header('retry-after')));
+        await drain(res);
+        this.log(`${method} ${redactUrl(url)}: HTTP ${res.status}; retry in ${wait} ms`);
+        await sleep(wait);
+        continue;
+      }
+      if (res.status === 401 && authRetried) {
+        await drain(res);
+        throw new AuthError(`${method} ${redactUrl(url)}: HTTP 401: access denied (check credentials and permissions: regctl login ${req.registry})`);
+      }
+      return res;
+    }
+  }
+
+  private async send(
+    req: HttpRequest,
+    method: string,
+    url: string,
+    body: Body | undefined,
+    authorization: string | undefined,
+    sameOrigin: boolean,
+  ): Promise<HttpResponse> {
+    const headers: Record<string, string> = { 'user-agent': this.options.userAgent ?? 'regctl', ...req.headers };
+    if (authorization) headers.authorization = authorization;
+    const started = performance.now();
+    const data = await undici.request(url, {
+      method: method as Dispatcher.HttpMethod,
+      headers,
+      body: typeof body === 'function' ? body() : body,
+      dispatcher: this.dispatcherFor(req.registry, sameOrigin),
+      signal: req.signal,
+    });
+    const ms = Math.round(performance.now() - started);
+    const scheme = authorization ? ` [${authorization.split(' ')[0]} ***]` : '';
+    this.log(`${method} ${redactUrl(url)} -> ${data.statusCode} (${ms} ms)${scheme}`);
+    return wrap(data, url);
+  }
+
+  private async tokenRequest(r: { method: 'GET' | 'POST'; url: string; headers: Record<string, string>; body?: string }): Promise<{ status: number; json: unknown }> {
+    const registry = new URL(r.url).host;
+    const res = await this.attempt(
+      { method: r.method, registry, path: r.url, headers: r.headers },
+      r.method,
+      r.url,
+      r.body,
+      false,
+    );
+    const text = await readLimited(res, 1024 * 1024);
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    return { status: res.status, json };
+  }
+
+  private log(line: string): void {
+    this.options.log?.(line);
+  }
+}
+
+function wrap(data: Dispatcher.ResponseData, url: string): HttpResponse {
+  const headers = data.headers as Record<string, string | string[] | undefined>;
+  return {
+    status: data.statusCode,
+    headers,
+    body: data.body,
+    url,
+    header(name: string): string | undefined {
+      const v = headers[name.toLowerCase()];
+      return Array.isArray(v) ? v[0] : v;
+    },
+  };
+}
+
+/** Discard a response body so the connection goes back to the pool. */
+export async function drain(res: HttpResponse): Promise<void> {
+  try {
+    await res.body.dump();
+  } catch {
+    // a broken body on a response we are discarding is not worth reporting
+  }
+}
+
+/** Read a small body as text, refusing more than `limit` bytes. */
+export async function readLimited(res: HttpResponse, limit: number): Promise<string> {
+  return (await readBytesLimited(res, limit)).toString('utf8');
+}
+
+export async function readBytesLimited(res: HttpResponse, limit: number, what = 'response'): Promise<Buffer> {
+  const declared = Number(res.header('content-length'));
+  if (Number.isFinite(declared) && declared > limit) {
+    res.body.destroy();
+    throw new NetworkError(`${what} from ${redactUrl(res.url)} is ${declared} bytes, over the ${limit} byte limit`);
+  }
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of res.body) {
+    total += (chunk as Buffer).length;
+    if (total > limit) {
+      res.body.destroy();
+      throw new NetworkError(`${what} from ${redactUrl(res.url)} is over the ${limit} byte limit`);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+async function errorFrom(method: string, url: string, res: HttpResponse): Promise<HttpError> {
+  let errors: OciErrorEntry[] | undefined;
+  try {
+    const text = method === 'HEAD' ? '' : await readLimited(res, ERROR_BODY_LIMIT);
+    const parsed = text ? (JSON.parse(text) as { errors?: unknown }) : undefined;
+    if (Array.isArray(parsed?.errors)) {
+      errors = parsed.errors
+        .filter((e): e is { code: string; message?: unknown; detail?: unknown } => typeof (e as { code?: unknown })?.code === 'string')
+        .map((e) => ({ code: e.code, ...(typeof e.message === 'string' ? { message: e.message } : {}), detail: e.detail }));
+    }
+  } catch {
+    await drain(res);
+  }
+  return new HttpError({ status: res.status, method, url: redactUrl(url), errors });
+}
+
+/** TLS met a plain-HTTP answer: OpenSSL reports the first bytes of "HTTP/1.1" as a bad record. */
+function isHttpAnswerToTls(e: unknown): boolean {
+  let cur: unknown = e;
+  for (let d = 0; cur && d < 4; d++) {
+    const code = String((cur as { code?: unknown }).code ?? '');
+    const msg = String((cur as { message?: unknown }).message ?? '');
+    if (/WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG|HTTP_REQUEST/i.test(code) || /wrong version number|packet length too long|http request/i.test(msg)) return true;
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+function networkError(registry: string, method: string, url: string, e: unknown): Error {
+  if (e instanceof HttpError || e instanceof AuthError || e instanceof NetworkError) return e;
+  if ((e as { name?: string })?.name === 'AbortError') return e as Error;
+  if (url.startsWith('https:') && isHttpAnswerToTls(e)) {
+    return new NetworkError(
+      `${registry}: server gave HTTP response to HTTPS client; if this registry serves plain HTTP, run: regctl config set ${registry} --insecure`,
+      { cause: e },
+    );
+  }
+  const cause = e as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+  const detail = cause?.cause?.code ?? cause?.code ?? cause?.cause?.message ?? cause?.message ?? String(e);
+  return new NetworkError(`${method} ${redactUrl(url)}: ${detail}`, { cause: e });
+}

@@ -1,0 +1,129 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import bcrypt from 'bcryptjs';
+
+/**
+ * Debian's docker-registry (the official distribution registry, v2.8) on 127.0.0.1 with an
+ * ephemeral port, a temporary root and a generated config. Tests call `distributionAvailable()`
+ * and skip with its message when the binary is missing.
+ */
+export const DISTRIBUTION_BIN = '/usr/bin/docker-registry';
+
+export function distributionAvailable(): boolean {
+  return existsSync(DISTRIBUTION_BIN);
+}
+
+export const DISTRIBUTION_SKIP = `${DISTRIBUTION_BIN} not installed (apt-get install -y docker-registry): skipping`;
+
+export interface Distribution {
+  /** `127.0.0.1:PORT`, usable as the registry part of a reference. */
+  registry: string;
+  url: string;
+  root: string;
+  close(): Promise<void>;
+}
+
+export interface DistributionOptions {
+  /** Basic auth via htpasswd with these users. */
+  users?: Record<string, string>;
+  /** Allow DELETE (default true). */
+  deleteEnabled?: boolean;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startDistribution(options: DistributionOptions = {}): Promise<Distribution> {
+  const root = await mkdtemp(join(tmpdir(), 'regctl-distribution-'));
+  let auth = '';
+  if (options.users) {
+    const lines = Object.entries(options.users).map(([u, p]) => `${u}:${bcrypt.hashSync(p, 5)}`);
+    await writeFile(join(root, 'htpasswd'), `${lines.join('\n')}\n`);
+    auth = `auth:\n  htpasswd:\n    realm: regctl-test\n    path: ${join(root, 'htpasswd')}\n`;
+  }
+  for (let tries = 0; ; tries++) {
+    const port = await freePort();
+    const config = [
+      'version: 0.1',
+      'log:',
+      '  level: error',
+      '  accesslog:',
+      '    disabled: true',
+      'storage:',
+      '  filesystem:',
+      `    rootdirectory: ${join(root, 'data')}`,
+      '  delete:',
+      `    enabled: ${options.deleteEnabled !== false}`,
+      '  maintenance:',
+      '    uploadpurging:',
+      '      enabled: false',
+      'http:',
+      `  addr: 127.0.0.1:${port}`,
+      `  secret: ${randomBytes(16).toString('hex')}`,
+      auth,
+    ].join('\n');
+    const configPath = join(root, 'config.yml');
+    await writeFile(configPath, config);
+    const child = spawn(DISTRIBUTION_BIN, ['serve', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
+    const url = `http://127.0.0.1:${port}`;
+    if (await waitReady(url, child)) {
+      return {
+        registry: `127.0.0.1:${port}`,
+        url,
+        root,
+        async close() {
+          await stop(child);
+          await rm(root, { recursive: true, force: true });
+        },
+      };
+    }
+    await stop(child);
+    if (tries >= 2) {
+      await rm(root, { recursive: true, force: true });
+      throw new Error(`docker-registry did not start: ${stderr.slice(-500)}`);
+    }
+  }
+}
+
+async function waitReady(url: string, child: ChildProcess): Promise<boolean> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) return false;
+    try {
+      const res = await fetch(`${url}/v2/`);
+      await res.arrayBuffer();
+      if (res.status === 200 || res.status === 401) return true;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}
+
+function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 3000).unref();
+  });
+}
