@@ -3,6 +3,7 @@ import { ExitCode, RegctlError } from '../errors.js';
 import { createContext, type RegisterCommand } from './context.js';
 import type { Streams } from './output.js';
 import { VERSION } from './version.js';
+import { installAgent } from '../transport/agent.js';
 import * as catalog from './commands/catalog.js';
 import * as tags from './commands/tags.js';
 import * as inspect from './commands/inspect.js';
@@ -125,5 +126,7 @@ export async function run(argv: string[], streams: Streams): Promise<number> {
 
 /** Entry point for bin/regctl.js. */
 export async function runMain(): Promise<void> {
+  // The real process gets the tuned keep-alive pool; in-process test runs keep the global dispatcher.
+  installAgent();
   process.exitCode = await run(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin });
 }
