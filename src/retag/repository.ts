@@ -1,0 +1,19 @@
+import type { ManifestHead } from '../content/types.js';
+import type { Descriptor, ManifestData } from '../oci/manifest.js';
+
+/**
+ * What retag and delete need from a registry repository: the subset of the registry client's
+ * Repository they use, so these features can be driven by anything that speaks it.
+ */
+export interface RetagRepository {
+  /** `registry/name`, for messages (no credentials). */
+  readonly description: string;
+  listTags(): Promise<string[]>;
+  headManifest(ref: string): Promise<ManifestHead | undefined>;
+  getManifest(ref: string): Promise<ManifestData>;
+  putManifest(ref: string, data: ManifestData): Promise<void>;
+  deleteManifest(ref: string): Promise<void>;
+  hasBlob(desc: Descriptor): Promise<boolean>;
+  /** Cross-repository mount on the same registry; false when the registry did not mount it. */
+  mountBlob(desc: Descriptor, fromRepository: string): Promise<boolean>;
+}
