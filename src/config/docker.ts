@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { DOCKER_HUB, normalizeRegistry } from '../ref/reference.js';
-import type { Credential } from '../transport/types.js';
+import type { Credential } from './types.js';
 
 /** The parts of Docker's config.json regctl reads. It is never written. */
 export interface DockerConfig {

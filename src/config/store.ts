@@ -1,6 +1,6 @@
 import Conf from 'conf';
 import { RegctlError } from '../errors.js';
-import type { HostSettings } from '../transport/types.js';
+import type { HostSettings } from './types.js';
 
 /** A stored login. The file holding it is mode 0600; nothing prints it. */
 export interface StoredCredential {
