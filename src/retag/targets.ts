@@ -1,5 +1,5 @@
 import { UsageError } from '../errors.js';
-import { formatReference, isValidTag, parseReference, type Reference } from '../ref/reference.js';
+import { formatReference, parseReference, validateTag, type Reference } from '../ref/reference.js';
 
 /**
  * Where `retag SRC DEST...` writes. DEST is read relative to SRC:
@@ -10,7 +10,7 @@ import { formatReference, isValidTag, parseReference, type Reference } from '../
  */
 export function parseRetagTarget(source: Reference, input: string): Reference {
   if (!input.includes('/') && !input.includes(':') && !input.includes('@')) {
-    if (!isValidTag(input)) parseReference(`${source.registry}/${source.repository}:${input}`); // throws the tag error
+    validateTag(input);
     return { registry: source.registry, repository: source.repository, tag: input };
   }
   const first = input.split('/')[0]!;

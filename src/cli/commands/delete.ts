@@ -49,7 +49,7 @@ terminal regctl cannot ask, so it refuses unless --yes is given.`,
       }
       const { repositoryOpener } = await import('../../retag/open.js');
       const { resolveManifest, tagsPointingAt, deleteManifest } = await import('../../retag/delete.js');
-      const repository = (await repositoryOpener(clientOptions(ctx, out)))(ref.registry, ref.repository);
+      const repository = repositoryOpener(clientOptions(ctx, out))(ref.registry, ref.repository);
       const resolved = await resolveManifest(repository, manifestRef(ref));
       const target = formatReference({ registry: ref.registry, repository: ref.repository, digest: resolved.digest });
 
@@ -83,7 +83,7 @@ refuse this (the OCI spec makes it optional); the error then names the registry'
       }
       const { repositoryOpener } = await import('../../retag/open.js');
       const { deleteTag } = await import('../../retag/delete.js');
-      const repository = (await repositoryOpener(clientOptions(ctx, out)))(ref.registry, ref.repository);
+      const repository = repositoryOpener(clientOptions(ctx, out))(ref.registry, ref.repository);
       const { digest } = await deleteTag(repository, ref.tag);
       if (out.json) out.printJson({ removed: formatReference(ref), digest });
       else out.line(`removed ${formatReference(ref)} (was ${digest})`);

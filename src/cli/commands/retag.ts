@@ -66,7 +66,7 @@ async function runSemver(ctx: CommandContext, out: Output, input: string, tags: 
 
   const { repositoryOpener } = await import('../../retag/open.js');
   const { retagSemver } = await import('../../retag/semver-retag.js');
-  const open = await repositoryOpener(clientOptions(ctx, out));
+  const open = repositoryOpener(clientOptions(ctx, out));
   const repository = open(ref.registry, ref.repository);
   const result = await retagSemver({
     repository,
@@ -120,7 +120,7 @@ async function runPlain(ctx: CommandContext, out: Output, input: string, tags: s
   const { repositoryOpener } = await import('../../retag/open.js');
   const { retag } = await import('../../retag/retag.js');
   const { shortDigest } = await import('../../retag/plan.js');
-  const open = await repositoryOpener(clientOptions(ctx, out));
+  const open = repositoryOpener(clientOptions(ctx, out));
   const result = await retag({
     source: open(source.registry, source.repository),
     sourceName: source.repository,
