@@ -45,6 +45,11 @@ export class Authenticator {
   /** Number of tokens fetched so far (tests check reuse). */
   tokenFetches = 0;
 
+  /** The scheme a registry asked for, once a 401 told us; undefined while it never asked. */
+  scheme(registry: string): 'basic' | 'bearer' | undefined {
+    return this.challenges.get(registry)?.scheme;
+  }
+
   private creds(registry: string): Promise<Credential | undefined> {
     let p = this.credentialCache.get(registry);
     if (!p) {

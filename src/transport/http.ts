@@ -301,7 +301,27 @@ function networkError(registry: string, method: string, url: string, e: unknown)
       { cause: e },
     );
   }
+  const code = codeOf(e);
+  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EHOSTUNREACH') {
+    return new NetworkError(`${registry}: cannot connect to ${new URL(url).host} (${code})`, { cause: e });
+  }
+  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code ?? '')) {
+    return new NetworkError(
+      `${registry}: TLS certificate not trusted (${code}); trust its CA with: regctl config set ${registry} --ca-file FILE`,
+      { cause: e },
+    );
+  }
   const cause = e as { code?: string; message?: string; cause?: { code?: string; message?: string } };
   const detail = cause?.cause?.code ?? cause?.code ?? cause?.cause?.message ?? cause?.message ?? String(e);
   return new NetworkError(`${method} ${redactUrl(url)}: ${detail}`, { cause: e });
+}
+
+function codeOf(e: unknown): string | undefined {
+  let cur: unknown = e;
+  for (let d = 0; cur && d < 4; d++) {
+    const code = (cur as { code?: unknown }).code;
+    if (typeof code === 'string' && !code.startsWith('UND_ERR')) return code;
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return undefined;
 }

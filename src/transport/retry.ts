@@ -7,7 +7,6 @@ export const RETRY_STATUSES = new Set([429, 502, 503, 504]);
 const RETRY_CODES = new Set([
   'ECONNRESET',
   'EPIPE',
-  'ECONNREFUSED',
   'ETIMEDOUT',
   'EAI_AGAIN',
   'UND_ERR_SOCKET',

@@ -1,5 +1,62 @@
 import type { Command } from 'commander';
+import { NotFoundError, UsageError } from '../../errors.js';
+import type { ManifestData } from '../../oci/manifest.js';
+import type { Repository } from '../../registry/repository.js';
 import type { CommandContext } from '../context.js';
+import { openClient } from './catalog.js';
 
-// Placeholder: filled in by the issue that owns this command.
-export function register(_program: Command, _ctx: CommandContext): void {}
+/** Follow an index to the child for `platform`; an image manifest is returned as is. */
+export async function selectPlatform(repo: Repository, data: ManifestData, platform: string | undefined): Promise<ManifestData> {
+  if (platform === undefined) return data;
+  const { parsePlatform, platformMatches, formatPlatform } = await import('../../oci/platform.js');
+  const { parseManifest, isIndex } = await import('../../oci/manifest.js');
+  const wanted = parsePlatform(platform);
+  const m = parseManifest(data.bytes, data.mediaType);
+  if (!isIndex(m)) return data;
+  const child = m.manifests.find((d) => platformMatches(wanted, d.platform));
+  if (!child) {
+    const have = m.manifests.map((d) => formatPlatform(d.platform)).join(', ');
+    throw new NotFoundError(`no ${platform} image in ${repo.description}@${data.digest} (has: ${have || 'none'})`, 'PLATFORM_UNKNOWN');
+  }
+  return repo.getManifest(child.digest);
+}
+
+export function register(program: Command, ctx: CommandContext): void {
+  program
+    .command('manifest')
+    .summary('print a manifest exactly as the registry serves it')
+    .description(
+      `Print the manifest bytes exactly as served (byte for byte: pipe to sha256sum to check the digest). --platform picks one image out of an index. --json wraps the manifest with its digest and media type.`,
+    )
+    .argument('<ref>', 'image reference, e.g. localhost:5000/app:1.0 or ...@sha256:...')
+    .option('--platform <os/arch[/variant]>', 'from an index, the image for this platform')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  regctl manifest localhost:5000/app:1.0
+  regctl manifest localhost:5000/app:1.0 --platform linux/arm64
+  regctl manifest localhost:5000/app:1.0 --json | jq .manifest.layers`,
+    )
+    .action(async (input: string, flags: { platform?: string }, cmd: Command) => {
+      const out = ctx.output(cmd);
+      const { parseReference, formatReference, manifestRef } = await import('../../ref/reference.js');
+      const ref = parseReference(input);
+      if (flags.platform !== undefined) {
+        const { parsePlatform } = await import('../../oci/platform.js');
+        parsePlatform(flags.platform);
+      }
+      const client = await openClient(ctx, out);
+      const repo = client.repository(ref.registry, ref.repository);
+      const data = await selectPlatform(repo, await repo.getManifest(manifestRef(ref)), flags.platform);
+      if (out.json) {
+        let manifest: unknown;
+        try {
+          manifest = JSON.parse(data.bytes.toString('utf8'));
+        } catch {
+          throw new UsageError('the manifest is not JSON; print it without --json');
+        }
+        out.printJson({ reference: formatReference(ref), digest: data.digest, mediaType: data.mediaType, size: data.bytes.length, manifest });
+      } else out.raw(data.bytes);
+    });
+}

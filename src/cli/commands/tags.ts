@@ -1,5 +1,72 @@
 import type { Command } from 'commander';
+import { UsageError } from '../../errors.js';
 import type { CommandContext } from '../context.js';
+import { openClient, positiveInt } from './catalog.js';
 
-// Placeholder: filled in by the issue that owns this command.
-export function register(_program: Command, _ctx: CommandContext): void {}
+interface TagsFlags {
+  sort?: string;
+  semverRange?: string;
+  pageSize?: number;
+}
+
+export function register(program: Command, ctx: CommandContext): void {
+  program
+    .command('tags')
+    .summary('list the tags of a repository')
+    .description(
+      `List every tag of a repository, following pagination, sorted. --sort semver puts tags that are semantic versions (a leading v is allowed) in version order after the other tags, so the newest release is the last line. --semver-range keeps only versions in a range (and sorts by version).`,
+    )
+    .argument('<repository>', 'HOST/REPO, e.g. localhost:5000/image1')
+    .option('--sort <order>', 'alpha (default) or semver')
+    .option('--semver-range <range>', "only versions in this range, e.g. '>=1.9 <2'")
+    .option('--page-size <n>', 'tags asked for per request (default 1000)', positiveInt('--page-size'))
+    .addHelpText(
+      'after',
+      `
+Examples:
+  regctl tags localhost:5000/image1
+  regctl tags localhost:5000/app --sort semver | tail -n 1
+  regctl tags localhost:5000/app --semver-range '>=1.9 <2'
+  regctl tags localhost:5000/app --json`,
+    )
+    .action(async (input: string, flags: TagsFlags, cmd: Command) => {
+      const out = ctx.output(cmd);
+      if (flags.sort !== undefined && flags.sort !== 'alpha' && flags.sort !== 'semver') {
+        throw new UsageError(`--sort must be alpha or semver, got "${flags.sort}"`);
+      }
+      const { parseRepository, formatReference } = await import('../../ref/reference.js');
+      const ref = parseRepository(input);
+      let filter: ((t: string) => boolean) | undefined;
+      const bySemver = flags.sort === 'semver' || (flags.sort === undefined && flags.semverRange !== undefined);
+      let semverMod: typeof import('semver') | undefined;
+      if (bySemver || flags.semverRange !== undefined) semverMod = (await import('semver')).default;
+      if (flags.semverRange !== undefined) {
+        const range = semverMod!.validRange(flags.semverRange, { loose: true });
+        if (range === null) throw new UsageError(`invalid --semver-range "${flags.semverRange}"`);
+        filter = (t) => {
+          const v = semverMod!.parse(t, { loose: true });
+          return v !== null && semverMod!.satisfies(v, range, { loose: true });
+        };
+      }
+      const client = await openClient(ctx, out);
+      let tags = await client.repository(ref.registry, ref.repository).listTags({ pageSize: flags.pageSize });
+      if (filter) tags = tags.filter(filter);
+      if (bySemver) tags = semverOrder(tags, semverMod!);
+      if (out.json) out.printJson({ repository: formatReference(ref), tags });
+      else for (const t of tags) out.line(t);
+    });
+}
+
+/** Non-version tags first (alphabetical), then versions ascending; equal versions (1.0.0, v1.0.0) by name. */
+export function semverOrder(tags: string[], semver: typeof import('semver')): string[] {
+  const plain: string[] = [];
+  const versions: { tag: string; v: import('semver').SemVer }[] = [];
+  for (const tag of tags) {
+    const v = semver.parse(tag, { loose: true });
+    if (v) versions.push({ tag, v });
+    else plain.push(tag);
+  }
+  plain.sort();
+  versions.sort((a, b) => semver.compare(a.v, b.v) || (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0));
+  return [...plain, ...versions.map((x) => x.tag)];
+}
