@@ -108,10 +108,10 @@ export class AccessPolicy implements AccessControl {
         const users = new Set<string>();
         let anyUser = false;
         if (rule.users !== undefined) {
-          for (const u of stringList(rule.users, `${where}.users`, fail)) {
+          stringList(rule.users, `${where}.users`, fail).forEach((u, j) => {
             if (u === '*') anyUser = true;
-            else users.add(userName(u, `${where}.users`, fail));
-          }
+            else users.add(userName(u, `${where}.users[${j}]`, fail));
+          });
         }
         if (rule.groups !== undefined) {
           stringList(rule.groups, `${where}.groups`, fail).forEach((g, j) => {
