@@ -1,0 +1,164 @@
+import type { Writable } from 'node:stream';
+import type { CopyEvent, CopyReport } from '../copy/types.js';
+
+/**
+ * Live copy progress on stderr. `tty`: an ora spinner with per-blob byte progress and the
+ * overall rate, redrawn a few times a second. `plain` (CI logs): one line every few seconds.
+ * `none`: nothing. The final summary is the command's result and is printed by the command.
+ */
+export type ProgressMode = 'auto' | 'tty' | 'plain' | 'none';
+
+export interface ProgressOptions {
+  mode: ProgressMode;
+  stream: Writable & { isTTY?: boolean };
+  /** Milliseconds between plain lines (default 5000). */
+  plainInterval?: number;
+  /** Milliseconds between TTY redraws (default 150). */
+  ttyInterval?: number;
+}
+
+interface ActiveBlob {
+  digest: string;
+  size: number;
+  bytes: number;
+}
+
+interface Spinner {
+  text: string;
+  start(): unknown;
+  stop(): unknown;
+  succeed(text?: string): unknown;
+  fail(text?: string): unknown;
+}
+
+export function resolveProgressMode(mode: ProgressMode, stream: { isTTY?: boolean }): Exclude<ProgressMode, 'auto'> {
+  if (mode !== 'auto') return mode;
+  return stream.isTTY ? 'tty' : 'plain';
+}
+
+export class CopyProgress {
+  readonly mode: Exclude<ProgressMode, 'auto'>;
+  private readonly stream: Writable;
+  private readonly started = performance.now();
+  private readonly active = new Map<string, ActiveBlob>();
+  private queuedBlobs = 0;
+  private queuedBytes = 0;
+  private doneBlobs = 0;
+  /** Bytes that moved: finished copies plus progress of those in flight. */
+  private doneBytes = 0;
+  private skippedBytes = 0;
+  private tagsDone = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private spinner: Spinner | undefined;
+  private readonly options: ProgressOptions;
+
+  private constructor(options: ProgressOptions) {
+    this.options = options;
+    this.mode = resolveProgressMode(options.mode, options.stream);
+    this.stream = options.stream;
+  }
+
+  /** Start rendering (ora is loaded only for a TTY). */
+  static async start(options: ProgressOptions): Promise<CopyProgress> {
+    const p = new CopyProgress(options);
+    if (p.mode === 'tty') {
+      const { default: ora } = await import('ora');
+      p.spinner = ora({ stream: p.stream as NodeJS.WritableStream, isEnabled: true, discardStdin: false, text: 'copying' }) as unknown as Spinner;
+      p.spinner.start();
+      p.timer = setInterval(() => p.render(), options.ttyInterval ?? 150);
+    } else if (p.mode === 'plain') {
+      p.timer = setInterval(() => p.stream.write(`${p.statusLine()}\n`), options.plainInterval ?? 5000);
+    }
+    p.timer?.unref();
+    return p;
+  }
+
+  readonly onEvent = (e: CopyEvent): void => {
+    switch (e.type) {
+      case 'blob-queued':
+        this.queuedBlobs++;
+        this.queuedBytes += e.size;
+        break;
+      case 'blob-start':
+        this.active.set(e.digest, { digest: e.digest, size: e.size, bytes: 0 });
+        break;
+      case 'blob-progress': {
+        const b = this.active.get(e.digest);
+        if (b) b.bytes = e.bytes;
+        break;
+      }
+      case 'blob-done':
+        this.active.delete(e.digest);
+        this.doneBlobs++;
+        if (e.outcome === 'copied') this.doneBytes += e.bytes;
+        else this.skippedBytes += e.size;
+        break;
+      case 'tag':
+        this.tagsDone++;
+        break;
+      default:
+        break;
+    }
+  };
+
+  /** Bytes moved so far, including blobs in flight. */
+  private movedBytes(): number {
+    let n = this.doneBytes;
+    for (const b of this.active.values()) n += b.bytes;
+    return n;
+  }
+
+  statusLine(): string {
+    const seconds = (performance.now() - this.started) / 1000;
+    const moved = this.movedBytes();
+    const toMove = Math.max(0, this.queuedBytes - this.skippedBytes);
+    const parts = [`copy: ${this.doneBlobs}/${this.queuedBlobs} blobs`, `${formatBytes(moved)} of ${formatBytes(toMove)}`, `${formatBytes(seconds > 0 ? moved / seconds : 0)}/s`];
+    if (this.tagsDone > 0) parts.push(`${this.tagsDone} tags`);
+    parts.push(`${seconds.toFixed(1)} s`);
+    return parts.join(', ');
+  }
+
+  private render(): void {
+    if (!this.spinner) return;
+    const lines = [this.statusLine()];
+    // Largest transfers first; a handful is enough to see what is going on.
+    const blobs = [...this.active.values()].sort((a, b) => b.size - a.size).slice(0, 6);
+    for (const b of blobs) {
+      const pct = b.size > 0 ? Math.floor((b.bytes / b.size) * 100) : 100;
+      lines.push(`  ${shortDigest(b.digest)} ${bar(pct)} ${String(pct).padStart(3)}% ${formatBytes(b.bytes)}/${formatBytes(b.size)}`);
+    }
+    this.spinner.text = lines.join('\n');
+  }
+
+  /** Stop rendering; on success leave one line saying so (TTY only). */
+  stop(report?: CopyReport): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    if (!this.spinner) return;
+    if (report) this.spinner.succeed(report.upToDate ? 'up to date' : `copied ${formatBytes(report.bytes)}`);
+    else this.spinner.fail('copy failed');
+    this.spinner = undefined;
+  }
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${Math.round(n)} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(1)} ${units[i]}`;
+}
+
+function shortDigest(d: string): string {
+  const colon = d.indexOf(':');
+  return d.slice(0, colon + 13);
+}
+
+function bar(pct: number, width = 20): string {
+  const full = Math.round((pct / 100) * width);
+  return `[${'#'.repeat(full)}${'.'.repeat(width - full)}]`;
+}
