@@ -36,7 +36,7 @@ export async function tagsPointingAt(
   const max = options.maxTags ?? 500;
   const checked = all.slice(0, max);
   const heads = await mapLimit(checked, options.concurrency ?? 8, (t) => repository.headManifest(t));
-  return { tags: checked.filter((_, i) => heads[i]?.digest === digest), complete: all.length <= max };
+  return { tags: checked.filter((_, i) => heads[i]?.digest === digest).sort(), complete: all.length <= max };
 }
 
 /** DELETE the manifest by digest. */

@@ -1,0 +1,144 @@
+import { PassThrough } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { confirm } from '../../src/cli/commands/delete.js';
+import { run } from '../../src/cli/main.js';
+import type { Repository } from '../../src/registry/repository.js';
+import { makeImage, pushImage } from '../helpers/images.js';
+import { BACKENDS, isolatedEnv, openRepository, runLogged, tagDigests, type Backend } from './backends.js';
+
+describe.each(BACKENDS)('delete and tag rm against $name', (kind) => {
+  const skip = kind.skip();
+  let backend: Backend;
+  let app: Repository;
+  const env = isolatedEnv();
+  let reg: string;
+
+  beforeAll(async () => {
+    if (skip) return;
+    backend = await kind.start();
+    reg = backend.registry;
+    app = openRepository(env, reg, 'team/app');
+  });
+  afterAll(async () => {
+    await backend?.close();
+  });
+
+  it.skipIf(skip)('delete without --yes on a non-terminal stdin refuses before any request', async () => {
+    const img = makeImage();
+    await pushImage(app, img, 'keep');
+    const r = await runLogged(['delete', `${reg}/team/app:keep`], env);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe(`error: refusing to delete ${reg}/team/app:keep without --yes: stdin is not a terminal, so regctl cannot ask for confirmation`);
+    expect(r.requests).toEqual([]);
+    expect((await app.headManifest('keep'))?.digest).toBe(img.manifest.digest);
+  });
+
+  it.skipIf(skip)('delete --yes resolves the tag and deletes the manifest by digest, with every tag on it', async () => {
+    const img = makeImage();
+    const other = makeImage();
+    await pushImage(app, img, '1.0.0');
+    await app.putManifest('1.0', img.manifest);
+    await pushImage(app, other, '2.0.0');
+    const d = img.manifest.digest;
+    const r = await runLogged(['delete', '--yes', `${reg}/team/app:1.0.0`], env);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`deleted ${reg}/team/app@${d}\n`);
+    expect(r.stderr.trim()).toBe(`warning: deleting ${reg}/team/app@${d}: every tag on that digest goes with it`);
+    expect(r.requests.filter((q) => q.method === 'DELETE').map((q) => [q.path, q.status])).toEqual([[`/v2/team/app/manifests/${d}`, 202]]);
+    expect(await app.headManifest(d)).toBeUndefined();
+    const left = await tagDigests(app);
+    expect(left['1.0.0']).toBeUndefined();
+    expect(left['1.0']).toBeUndefined();
+    expect(left['2.0.0']).toBe(other.manifest.digest);
+
+    const again = await runLogged(['delete', '--yes', `${reg}/team/app:1.0.0`], env);
+    expect(again.code).toBe(3);
+    expect(again.stderr.trim()).toBe(`error: manifest 1.0.0 not found in ${reg}/team/app`);
+  });
+
+  it.skipIf(skip)('on a terminal, delete lists the tags that go and asks first', async () => {
+    const img = makeImage();
+    await pushImage(app, img, '3.0.0');
+    await app.putManifest('3.0', img.manifest);
+    const d = img.manifest.digest;
+    const interactive = async (answer: string) => {
+      const stdin = Object.assign(new PassThrough(), { isTTY: true });
+      stdin.end(answer);
+      const stdout = new PassThrough();
+      const stderr = new PassThrough();
+      let out = '';
+      let err = '';
+      stdout.on('data', (c: Buffer) => (out += c.toString()));
+      stderr.on('data', (c: Buffer) => (err += c.toString()));
+      const code = await run(['delete', `${reg}/team/app:3.0`], { stdin, stdout, stderr, env: { ...env, NO_COLOR: '1' } });
+      return { code, out, err };
+    };
+    let r = await interactive('n\n');
+    expect(r.code).toBe(1);
+    expect(r.err).toBe(`warning: deleting ${reg}/team/app@${d} removes every tag on that digest: 3.0, 3.0.0\nDelete? [y/N] error: not deleted: not confirmed\n`);
+    expect((await app.headManifest('3.0.0'))?.digest).toBe(d);
+    r = await interactive('y\n');
+    expect(r.code).toBe(0);
+    expect(r.out).toBe(`deleted ${reg}/team/app@${d}\n`);
+    expect(await app.headManifest(d)).toBeUndefined();
+  });
+
+  it.skipIf(skip)('tag rm removes one tag, or names the registry answer when it refuses', async () => {
+    const img = makeImage();
+    await pushImage(app, img, 'a');
+    await app.putManifest('b', img.manifest);
+    const r = await runLogged(['tag', 'rm', `${reg}/team/app:a`], env);
+    const del = r.requests.filter((q) => q.method === 'DELETE');
+    expect(del.map((q) => q.path)).toEqual(['/v2/team/app/manifests/a']);
+    // regctl serve deletes by tag; docker-registry 2.8 answers 400 DIGEST_INVALID.
+    const supportsTagDelete = kind.name === 'regctl serve';
+    expect(r.code).toBe(supportsTagDelete ? 0 : 1);
+    if (supportsTagDelete) {
+      expect(r.stdout).toBe(`removed ${reg}/team/app:a (was ${img.manifest.digest})\n`);
+      const left = await tagDigests(app);
+      expect(left.a).toBeUndefined();
+      expect(left.b).toBe(img.manifest.digest);
+    } else {
+      // The registry refused: one line naming its status and error code; nothing changed.
+      const status = del[0]!.status;
+      expect(status).toBe(400);
+      expect(r.stderr.trim()).toBe(
+        `error: ${reg}/team/app refused to delete tag a: HTTP 400 (DIGEST_INVALID: provided digest did not match uploaded content); ` +
+          `registries may refuse deletes by tag (regctl delete removes the manifest ${img.manifest.digest} and every tag on it)`,
+      );
+      expect((await tagDigests(app)).a).toBe(img.manifest.digest);
+    }
+    const missing = await runLogged(['tag', 'rm', `${reg}/team/app:nope`], env);
+    expect(missing.code).toBe(3);
+    expect(missing.stderr.trim()).toBe(`error: tag nope not found in ${reg}/team/app`);
+    const bad = await runLogged(['tag', 'rm', `${reg}/team/app@sha256:${'a'.repeat(64)}`], env);
+    expect(bad.code).toBe(2);
+    expect(bad.requests).toEqual([]);
+  });
+});
+
+describe('confirmation prompt', () => {
+  const ask = async (answer: string | null) => {
+    const stdin = new PassThrough();
+    const stderr = new PassThrough();
+    let prompt = '';
+    stderr.on('data', (c: Buffer) => (prompt += c.toString()));
+    if (answer === null) stdin.end();
+    else stdin.end(answer);
+    const ok = await confirm({ stdin, stdout: new PassThrough(), stderr }, 'Delete?');
+    return { ok, prompt };
+  };
+  it.each([
+    ['y\n', true],
+    ['yes\n', true],
+    ['Y\n', true],
+    ['n\n', false],
+    ['\n', false],
+    ['yess\n', false],
+    [null, false],
+  ])('answer %j -> %s', async (answer, want) => {
+    const { ok, prompt } = await ask(answer);
+    expect(ok).toBe(want);
+    expect(prompt).toBe('Delete? [y/N] ');
+  });
+});
