@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Repository } from '../../src/registry/repository.js';
 import { makeImage, pushImage, type TestImage } from '../helpers/images.js';
+import { runCli } from '../helpers/cli.js';
 import { BACKENDS, isolatedEnv, openRepository, runLogged, tagDigests, type Backend } from './backends.js';
 
 const short = (d: string): string => d.slice(0, 'sha256:'.length + 12);
@@ -140,6 +141,16 @@ describe.each(BACKENDS)('retag --semver against $name', (kind) => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`2.1.0\t${short(sha)} -> ${short(d('rebuild'))}\tmove\t--force`);
     expect(await tagDigests(repo)).toEqual({ ...withSha, rebuild: d('rebuild'), '2.1.0': d('rebuild'), '2.1': d('rebuild'), '2': d('rebuild'), latest: d('rebuild') });
+  });
+
+  it.skipIf(skip)('on a terminal the plan is a table with a header', async () => {
+    const r = await runCli(['retag', '--semver', '--dry-run', ref('1.9.2')], { env: { ...env, NO_COLOR: '1' }, tty: true });
+    expect(r.code).toBe(0);
+    const lines = r.stdout.split('\n');
+    expect(lines[1]).toMatch(/│ TAG +│ DIGEST \(OLD -> NEW\) +│ ACTION +│ REASON +│/);
+    expect(r.stdout).toMatch(/│ 1\.9\.2 +│ sha256:[0-9a-f]{12} +│ unchanged +│ +│/);
+    expect(r.stdout).toMatch(/│ latest +│ sha256:[0-9a-f]{12} -> sha256:[0-9a-f]{12} +│ skipped +│ 2\.\d\.0 exists +│/);
+    expect(r.stderr).toContain('dry run: nothing changed');
   });
 
   it.skipIf(skip)('bad input: one line on stderr, usage or not-found exit code, no request for usage errors', async () => {
