@@ -54,7 +54,10 @@ export class CopyProgress {
 
   private constructor(options: ProgressOptions) {
     this.options = options;
-    this.mode = resolveProgressMode(options.mode, options.stream);
+    const mode = resolveProgressMode(options.mode, options.stream);
+    // ora redraws with the terminal's cursor methods; a stream without them gets plain lines.
+    const canRedraw = typeof (options.stream as { cursorTo?: unknown }).cursorTo === 'function';
+    this.mode = mode === 'tty' && !canRedraw ? 'plain' : mode;
     this.stream = options.stream;
   }
 
