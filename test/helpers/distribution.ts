@@ -127,3 +127,41 @@ function stop(child: ChildProcess): Promise<void> {
     setTimeout(() => child.kill('SIGKILL'), 3000).unref();
   });
 }
+
+/**
+ * Tag `digest` (already pushed to `repository` through the API) under many more tags by writing
+ * docker-registry's storage layout directly: thousands of tags in milliseconds instead of seconds.
+ */
+export async function seedTags(d: Distribution, repository: string, digest: string, tags: string[]): Promise<void> {
+  const { mkdir, writeFile: write } = await import('node:fs/promises');
+  const [alg, hex] = digest.split(':') as [string, string];
+  const base = join(d.root, 'data', 'docker', 'registry', 'v2', 'repositories', repository, '_manifests', 'tags');
+  for (const tag of tags) {
+    await mkdir(join(base, tag, 'current'), { recursive: true });
+    await mkdir(join(base, tag, 'index', alg, hex), { recursive: true });
+    await write(join(base, tag, 'current', 'link'), digest);
+    await write(join(base, tag, 'index', alg, hex, 'link'), digest);
+  }
+}
+
+/** Copy a pushed repository's storage to more names (for catalog tests with hundreds of repositories). */
+export async function seedRepositories(d: Distribution, from: string, names: string[]): Promise<void> {
+  const { copyFile, mkdir, readdir } = await import('node:fs/promises');
+  const base = join(d.root, 'data', 'docker', 'registry', 'v2', 'repositories');
+  // The tree is a few link files; a plain walk is much faster than fs.cp here.
+  const files: string[] = [];
+  const walk = async (rel: string): Promise<void> => {
+    for (const e of await readdir(join(base, from, rel), { withFileTypes: true })) {
+      const r = join(rel, e.name);
+      if (e.isDirectory()) await walk(r);
+      else files.push(r);
+    }
+  };
+  await walk('');
+  for (const name of names) {
+    for (const f of files) {
+      await mkdir(join(base, name, f, '..'), { recursive: true });
+      await copyFile(join(base, from, f), join(base, name, f));
+    }
+  }
+}
