@@ -4,6 +4,7 @@ import { confirm } from '../../src/cli/commands/delete.js';
 import { run } from '../../src/cli/main.js';
 import type { Repository } from '../../src/registry/repository.js';
 import { makeImage, pushImage } from '../helpers/images.js';
+import { distributionAvailable, startDistribution } from '../helpers/distribution.js';
 import { BACKENDS, isolatedEnv, openRepository, runLogged, tagDigests, type Backend } from './backends.js';
 
 describe.each(BACKENDS)('delete and tag rm against $name', (kind) => {
@@ -140,5 +141,25 @@ describe('confirmation prompt', () => {
     const { ok, prompt } = await ask(answer);
     expect(ok).toBe(want);
     expect(prompt).toBe('Delete? [y/N] ');
+  });
+});
+
+describe.skipIf(!distributionAvailable())('delete on a registry with deletes disabled', () => {
+  it('fails with one line naming the registry answer, and keeps the image', async () => {
+    const dist = await startDistribution({ deleteEnabled: false });
+    try {
+      const env = isolatedEnv();
+      const repo = openRepository(env, dist.registry, 'team/app');
+      const img = makeImage();
+      await pushImage(repo, img, '1.0.0');
+      const r = await runLogged(['delete', '--yes', `${dist.registry}/team/app:1.0.0`], env);
+      expect(r.code).toBe(1);
+      const lines = r.stderr.split('\n').filter(Boolean);
+      expect(lines).toHaveLength(2); // the warning, then the error
+      expect(lines[1]).toBe(`error: DELETE http://${dist.registry}/v2/team/app/manifests/${img.manifest.digest}: HTTP 405 (UNSUPPORTED: The operation is unsupported.)`);
+      expect((await repo.headManifest('1.0.0'))?.digest).toBe(img.manifest.digest);
+    } finally {
+      await dist.close();
+    }
   });
 });
