@@ -143,6 +143,17 @@ describe.each(BACKENDS)('retag --semver against $name', (kind) => {
     expect(await tagDigests(repo)).toEqual({ ...withSha, rebuild: d('rebuild'), '2.1.0': d('rebuild'), '2.1': d('rebuild'), '2': d('rebuild'), latest: d('rebuild') });
   });
 
+  it.skipIf(skip)('REF with a version tag and a digest: the digest picks the image, the tag names the version', async () => {
+    const other = openRepository(env, backend.registry, 'team/pinned');
+    const image = makeImage();
+    await pushImage(other, image, 'build-7');
+    const r = await runLogged(['retag', '--semver', `${backend.registry}/team/pinned:v3.1.4@${image.manifest.digest}`], env);
+    expect(r.code).toBe(0);
+    expect(r.requests.filter((q) => q.path.includes('/blobs/'))).toEqual([]);
+    const dd = image.manifest.digest;
+    expect(await tagDigests(other)).toEqual({ 'build-7': dd, 'v3.1.4': dd, 'v3.1': dd, v3: dd, latest: dd });
+  });
+
   it.skipIf(skip)('on a terminal the plan is a table with a header', async () => {
     const r = await runCli(['retag', '--semver', '--dry-run', ref('1.9.2')], { env: { ...env, NO_COLOR: '1' }, tty: true });
     expect(r.code).toBe(0);

@@ -71,7 +71,8 @@ async function runSemver(ctx: CommandContext, out: Output, input: string, tags: 
   const result = await retagSemver({
     repository,
     ref: manifestRef(ref),
-    version: flags.version,
+    // REF may carry both a version tag and a digest: the digest picks the image, the tag names the version.
+    version: flags.version ?? ref.tag,
     force: flags.force,
     noLatest: flags.latest === false,
     dryRun: flags.dryRun,
