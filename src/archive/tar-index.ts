@@ -132,6 +132,20 @@ export class TarIndex {
   }
 }
 
+/** The first `n` bytes of an entry (format sniffing). */
+export async function readHead(index: TarIndex, name: string, n: number): Promise<Buffer> {
+  const e = index.get(name);
+  if (!e) throw new NotFoundError(`${index.label}: ${name} is missing from the archive`, 'ARCHIVE_ENTRY_MISSING');
+  const fh = await open(index.path, 'r');
+  try {
+    const buf = Buffer.alloc(Math.min(n, e.size));
+    const { bytesRead } = await fh.read(buf, 0, buf.length, e.offset);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}
+
 function Readablefrom0(): Readable {
   const p = new PassThrough();
   p.end();

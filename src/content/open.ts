@@ -1,6 +1,7 @@
 import type { Readable, Writable } from 'node:stream';
 import { manifestRef } from '../ref/reference.js';
 import type { Platform } from '../oci/manifest.js';
+import type { OpenOptions as RegistryOpenOptions } from '../registry/open.js';
 import type { ImageSource, ImageTarget } from './types.js';
 import { formatLocation, parseLocation, type Location } from './location.js';
 
@@ -16,8 +17,8 @@ import { formatLocation, parseLocation, type Location } from './location.js';
  * Archives and layouts are loaded lazily (start-up time), the registry client likewise.
  */
 export interface OpenOptions {
-  /** Passed untouched to createRegistryClient() for registry locations (auth, TLS, dispatcher, ...). */
-  registry?: Record<string, unknown>;
+  /** Passed untouched to createRegistryClient() for registry locations (verbose log, env, client options). */
+  registry?: RegistryOpenOptions;
   /** Standard input for `docker-archive:-` / `oci-archive:-` sources. */
   stdin?: NodeJS.ReadableStream | Readable;
   /** Standard output for `docker-archive:-` / `oci-archive:-` targets. */
@@ -58,18 +59,9 @@ export interface OpenedTarget extends Opened {
   ref?: string;
 }
 
-interface RegistryModule {
-  createRegistryClient(opts: Record<string, unknown>): {
-    repository(registry: string, name: string): ImageSource & ImageTarget;
-  };
-}
-
-// A variable specifier keeps this module type-checking before src/registry/open.ts exists.
-const REGISTRY_MODULE = '../registry/open.js';
-
 async function openRepository(loc: Extract<Location, { kind: 'registry' }>, opts: OpenOptions): Promise<ImageSource & ImageTarget> {
-  const mod = (await import(REGISTRY_MODULE)) as RegistryModule;
-  return mod.createRegistryClient(opts.registry ?? {}).repository(loc.ref.registry, loc.ref.repository);
+  const { createRegistryClient } = await import('../registry/open.js');
+  return createRegistryClient(opts.registry ?? {}).repository(loc.ref.registry, loc.ref.repository);
 }
 
 const noop = async (): Promise<void> => {};

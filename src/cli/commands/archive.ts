@@ -1,5 +1,187 @@
 import type { Command } from 'commander';
+import { Option } from 'commander';
+import { RegctlError, UsageError } from '../../errors.js';
 import type { CommandContext } from '../context.js';
+import type { Output } from '../output.js';
 
-// Placeholder: filled in by the issue that owns this command.
-export function register(_program: Command, _ctx: CommandContext): void {}
+interface ImportFlags {
+  compress: boolean;
+  platform?: string;
+}
+
+interface ExportFlags {
+  platform?: string;
+  format: 'docker-archive' | 'oci-archive' | 'oci';
+}
+
+export function register(program: Command, ctx: CommandContext): void {
+  program
+    .command('import')
+    .summary('push a docker save archive or an OCI layout (dir or tar) to a registry')
+    .description(
+      `Import FILE into REF. FILE is a \`docker save\` tarball (\`-\` reads standard input), an OCI
+layout directory or an OCI layout tar; prefixes docker-archive:, oci:, oci-archive: force the kind.
+Layers of a docker save archive are gzipped while they stream (diff_ids unchanged); --no-compress
+pushes them uncompressed. Every blob is verified; on any failure nothing is tagged at REF.`,
+    )
+    .argument('<file>', 'archive or layout, e.g. app.tar, -, ./layout, oci-archive:app.tar:1.0')
+    .argument('<ref>', 'destination, e.g. localhost:5000/app:1.0 (tag defaults to the archive\'s)')
+    .option('--no-compress', 'push docker-archive layers uncompressed')
+    .option('--platform <os/arch[/variant]>', 'import just this platform out of an OCI index')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  docker save app:1.0 | regctl import - localhost:5000/app:1.0
+  regctl import app.tar localhost:5000/app
+  regctl import ./layout:1.0 localhost:5000/app:1.0`,
+    )
+    .action(async (file: string, ref: string, flags: ImportFlags, cmd: Command) => {
+      await runImport(ctx, ctx.output(cmd), file, ref, flags);
+    });
+
+  program
+    .command('export')
+    .summary('write an image to a docker-archive (for docker load) or an OCI layout')
+    .description(
+      `Export REF to FILE: by default a \`docker save\` style tarball that \`docker load\` reads
+(\`-\` writes standard output), or with --format an OCI layout tar or directory. A docker-archive
+holds one image: exporting a multi-platform index needs --platform. Layers are gunzipped on the
+way and checked against the config's diff_ids.`,
+    )
+    .argument('<ref>', 'source, e.g. localhost:5000/app:1.0 or oci:./layout:1.0')
+    .argument('<file>', 'destination file (or directory for --format oci), or -')
+    .option('--platform <os/arch[/variant]>', 'which image of a multi-platform index')
+    .addOption(new Option('--format <format>', 'what to write').choices(['docker-archive', 'oci-archive', 'oci']).default('docker-archive'))
+    .addHelpText(
+      'after',
+      `
+Examples:
+  regctl export localhost:5000/app:1.0 app.tar && docker load -i app.tar
+  regctl export --platform linux/arm64 localhost:5000/app:1.0 - | docker load
+  regctl export --format oci localhost:5000/app:1.0 ./layout`,
+    )
+    .action(async (ref: string, file: string, flags: ExportFlags, cmd: Command) => {
+      await runExport(ctx, ctx.output(cmd), ref, file, flags);
+    });
+}
+
+function registryOptions(ctx: CommandContext, out: Output): { env?: NodeJS.ProcessEnv; verbose?: (l: string) => void } {
+  return { env: ctx.streams.env, ...(out.verbose ? { verbose: (l: string) => out.debug(l) } : {}) };
+}
+
+/** `app.tar` -> docker-archive:app.tar, `./dir[:tag]` (a directory) -> oci:./dir[:tag]. */
+async function importLocation(file: string): Promise<string> {
+  const { isArchiveLocation } = await import('../../content/location.js');
+  if (isArchiveLocation(file)) return file;
+  if (file === '-') return 'docker-archive:-';
+  const { stat } = await import('node:fs/promises');
+  const isDir = async (p: string): Promise<boolean> => (await stat(p).catch(() => undefined))?.isDirectory() ?? false;
+  if (await isDir(file)) return `oci:${file}`;
+  const colon = file.lastIndexOf(':');
+  if (colon > 0 && (await isDir(file.slice(0, colon)))) return `oci:${file}`;
+  return `docker-archive:${file}`;
+}
+
+async function runImport(ctx: CommandContext, out: Output, file: string, ref: string, flags: ImportFlags): Promise<void> {
+  const { parsePlatform } = await import('../../oci/platform.js');
+  const platform = flags.platform !== undefined ? parsePlatform(flags.platform) : undefined;
+  const { parseLocation, isArchiveLocation } = await import('../../content/location.js');
+  const { parseReference } = await import('../../ref/reference.js');
+  const { openSource, openTarget } = await import('../../content/open.js');
+  const registry = registryOptions(ctx, out);
+  let srcText = await importLocation(file);
+  const dstLoc = parseLocation(ref);
+  const explicitTag = isArchiveLocation(ref) ? undefined : parseReference(ref, { defaultTag: false });
+  const openOpts = { registry, stdin: ctx.streams.stdin as NodeJS.ReadableStream | undefined, compress: flags.compress };
+  let source;
+  try {
+    source = await openSource(srcText, openOpts);
+  } catch (e) {
+    // A tar that is an OCI layout rather than a docker save archive: read it as one.
+    if (!(e instanceof RegctlError && e.code === 'ARCHIVE_FORMAT' && /OCI layout/.test(e.message)) || file.startsWith('docker-archive:')) throw e;
+    srcText = `oci-archive:${file}`;
+    source = await openSource(srcText, openOpts);
+  }
+  try {
+    const target = await openTarget(dstLoc, { registry });
+    try {
+      const tag = explicitTag ? (explicitTag.digest ? undefined : explicitTag.tag) : target.ref;
+      const srcTag = source.ref.includes(':') ? undefined : source.ref;
+      await transfer(out, 'imported', source, target, tag ?? srcTag, explicitTag?.digest, platform);
+    } finally {
+      await target.close();
+    }
+  } finally {
+    await source.close();
+  }
+}
+
+async function runExport(ctx: CommandContext, out: Output, ref: string, file: string, flags: ExportFlags): Promise<void> {
+  const { parsePlatform } = await import('../../oci/platform.js');
+  const platform = flags.platform !== undefined ? parsePlatform(flags.platform) : undefined;
+  const { isArchiveLocation, parseLocation } = await import('../../content/location.js');
+  const { openSource, openTarget } = await import('../../content/open.js');
+  const registry = registryOptions(ctx, out);
+  const dstText = isArchiveLocation(file) ? file : `${flags.format}:${file}`;
+  if (flags.format === 'oci' && file === '-') throw new UsageError('--format oci writes a directory; use oci-archive or docker-archive for standard output');
+  const srcLoc = parseLocation(ref);
+  const source = await openSource(srcLoc, { registry });
+  try {
+    const defaultName = srcLoc.kind === 'registry' ? `${srcLoc.ref.registry}/${srcLoc.ref.repository}` : undefined;
+    const target = await openTarget(dstText, { registry, stdout: ctx.streams.stdout, platform, defaultName });
+    try {
+      const srcTag = source.ref.includes(':') ? undefined : source.ref;
+      await transfer(out, 'exported', source, target, target.ref ?? srcTag ?? 'latest', undefined, platform, file === '-');
+    } finally {
+      await target.close();
+    }
+  } finally {
+    await source.close();
+  }
+}
+
+type Opened = Awaited<ReturnType<typeof import('../../content/open.js').openSource>>;
+type OpenedT = Awaited<ReturnType<typeof import('../../content/open.js').openTarget>>;
+
+async function transfer(
+  out: Output,
+  verb: string,
+  source: Opened,
+  target: OpenedT,
+  tag: string | undefined,
+  wantDigest: string | undefined,
+  platform: import('../../oci/manifest.js').Platform | undefined,
+  quietStdout = false,
+): Promise<void> {
+  const started = Date.now();
+  const { transferImage } = await import('../../archive/transfer.js');
+  const r = await transferImage({ source: source.source, ref: source.ref, target: target.target, tag, platform });
+  if (wantDigest && r.digest !== wantDigest) throw new UsageError(`destination names digest ${wantDigest} but the image is ${r.digest}`);
+  const seconds = (Date.now() - started) / 1000;
+  const summary = {
+    source: source.description,
+    target: target.location.kind === 'registry' ? `${target.location.ref.registry}/${target.location.ref.repository}` : target.description,
+    tag: tag ?? null,
+    digest: r.digest,
+    mediaType: r.mediaType,
+    blobs: r.blobs,
+    bytes: r.bytes,
+    seconds,
+  };
+  // With `-` the archive itself is on stdout: the summary goes to stderr.
+  if (quietStdout) {
+    out.info(`${verb} ${summary.source} to ${summary.target}: ${r.digest}`);
+    return;
+  }
+  if (out.json) {
+    out.printJson(summary);
+    return;
+  }
+  const mib = (r.bytes / 1024 / 1024).toFixed(1);
+  const loc = target.location;
+  const where = loc.kind === 'registry' ? `${loc.ref.registry}/${loc.ref.repository}${tag ? `:${tag}` : ''}` : summary.target;
+  out.line(
+    `${verb} ${summary.source} to ${where}: ${r.digest} (${r.blobs.copied} blobs copied, ${r.blobs.skipped} skipped, ${mib} MiB in ${seconds.toFixed(2)} s)`,
+  );
+}
