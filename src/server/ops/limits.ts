@@ -1,0 +1,210 @@
+import type { Server, ServerOptions } from 'node:http';
+import type { Duplex } from 'node:stream';
+
+/**
+ * Request and upload limits. UploadSessionLimiter caps open upload sessions per repository and
+ * in total; the rest turns limit settings into Node HTTP server options, so slow-loris clients
+ * are cut off while a slow upload that keeps sending bytes is not.
+ */
+
+export interface LimitRefusal {
+  ok: false;
+  status: 429;
+  code: 'TOOMANYREQUESTS';
+  message: string;
+  headers: { 'Retry-After': string };
+}
+
+export interface UploadSlot {
+  ok: true;
+  /** Tie the slot to the session id storage created; release(id) then frees it. */
+  attach(sessionId: string): void;
+  /** Free the slot (creation failed, or a single-request upload finished). Idempotent. */
+  release(): void;
+}
+
+export interface UploadLimitOptions {
+  /** Open sessions per repository. Default 100. */
+  perRepository?: number;
+  /** Open sessions in all. Default 1000. */
+  total?: number;
+  /** What Retry-After says when refusing. Default 10 s. */
+  retryAfterSeconds?: number;
+  now?: () => number;
+}
+
+interface Session {
+  repository: string;
+  lastActive: number;
+}
+
+export class UploadSessionLimiter {
+  private readonly perRepository: number;
+  private readonly total: number;
+  private readonly retryAfter: number;
+  private readonly now: () => number;
+  private readonly sessions = new Map<string, Session>();
+  /** Slots held by sessions and by not-yet-attached acquisitions, per repository. */
+  private readonly counts = new Map<string, number>();
+  private held = 0;
+
+  constructor(options: UploadLimitOptions = {}) {
+    this.perRepository = options.perRepository ?? 100;
+    this.total = options.total ?? 1000;
+    this.retryAfter = options.retryAfterSeconds ?? 10;
+    this.now = options.now ?? Date.now;
+    if (!(this.perRepository >= 1) || !(this.total >= 1)) throw new RangeError('upload limits must be at least 1');
+  }
+
+  /** Take a slot before creating an upload session; a refusal is the 429 to send. */
+  acquire(repository: string): UploadSlot | LimitRefusal {
+    const inRepo = this.counts.get(repository) ?? 0;
+    if (this.held >= this.total || inRepo >= this.perRepository) {
+      const scope = this.held >= this.total ? 'on this registry' : 'for this repository';
+      return {
+        ok: false,
+        status: 429,
+        code: 'TOOMANYREQUESTS',
+        message: `too many uploads in progress ${scope}; retry later`,
+        headers: { 'Retry-After': String(this.retryAfter) },
+      };
+    }
+    this.take(repository);
+    let state: 'held' | 'attached' | 'released' = 'held';
+    return {
+      ok: true,
+      attach: (sessionId) => {
+        if (state !== 'held') return;
+        state = 'attached';
+        const old = this.sessions.get(sessionId);
+        if (old) this.give(old.repository); // same id attached twice: keep one slot
+        this.sessions.set(sessionId, { repository, lastActive: this.now() });
+      },
+      release: () => {
+        if (state !== 'held') return;
+        state = 'released';
+        this.give(repository);
+      },
+    };
+  }
+
+  /** The session completed, was cancelled or purged. False when it was not tracked. */
+  release(sessionId: string): boolean {
+    const s = this.sessions.get(sessionId);
+    if (!s) return false;
+    this.sessions.delete(sessionId);
+    this.give(s.repository);
+    return true;
+  }
+
+  /** Count a session that already exists (found on disk after a restart), even over the limit. */
+  restore(repository: string, sessionId: string, lastActive = this.now()): void {
+    if (this.sessions.has(sessionId)) return;
+    this.take(repository);
+    this.sessions.set(sessionId, { repository, lastActive });
+  }
+
+  /** Note activity (PATCH) so expire() leaves the session alone. */
+  touch(sessionId: string): void {
+    const s = this.sessions.get(sessionId);
+    if (s) s.lastActive = this.now();
+  }
+
+  /** Release sessions idle longer than maxIdleMs (the upload TTL); returns their ids to purge. */
+  expire(maxIdleMs: number): string[] {
+    const cutoff = this.now() - maxIdleMs;
+    const gone: string[] = [];
+    for (const [id, s] of this.sessions) {
+      if (s.lastActive < cutoff) {
+        this.sessions.delete(id);
+        this.give(s.repository);
+        gone.push(id);
+      }
+    }
+    return gone;
+  }
+
+  /** Slots in use, in one repository or in all. */
+  active(repository?: string): number {
+    return repository === undefined ? this.held : (this.counts.get(repository) ?? 0);
+  }
+
+  private take(repository: string): void {
+    this.held++;
+    this.counts.set(repository, (this.counts.get(repository) ?? 0) + 1);
+  }
+
+  private give(repository: string): void {
+    this.held--;
+    const n = (this.counts.get(repository) ?? 1) - 1;
+    if (n <= 0) this.counts.delete(repository);
+    else this.counts.set(repository, n);
+  }
+}
+
+// ---- HTTP-level limits ----
+
+export interface HttpLimits {
+  /** Request line plus headers, bytes. Default 16 KiB. */
+  maxHeaderBytes?: number;
+  /** Longest request target (path and query). Default 8192. */
+  maxUrlLength?: number;
+  /** Time to receive the complete request headers (slow-loris on headers). Default 30 s. */
+  headersTimeoutMs?: number;
+  /** A connection with no bytes in either direction for this long is closed. Default 60 s. */
+  idleTimeoutMs?: number;
+  /** Idle keep-alive connections between requests. Default 5 s. */
+  keepAliveTimeoutMs?: number;
+}
+
+/** Options for http.createServer / https.createServer. */
+export function httpServerOptions(limits: HttpLimits = {}): ServerOptions {
+  return {
+    maxHeaderSize: limits.maxHeaderBytes ?? 16 * 1024,
+    // No limit on a whole request: a multi-GB upload over a slow link may take hours, and
+    // stalls are caught by the idle timeout instead.
+    requestTimeout: 0,
+    headersTimeout: limits.headersTimeoutMs ?? 30_000,
+    keepAliveTimeout: limits.keepAliveTimeoutMs ?? 5_000,
+  };
+}
+
+/**
+ * Apply the timeouts that are properties rather than constructor options. The idle timeout is
+ * a socket inactivity timer: every chunk received resets it, so an upload that is still sending
+ * lives on; a client that stops sending is closed.
+ */
+export function applyServerTimeouts(server: Server, limits: HttpLimits = {}): void {
+  const idle = limits.idleTimeoutMs ?? 60_000;
+  server.headersTimeout = limits.headersTimeoutMs ?? 30_000;
+  server.requestTimeout = 0;
+  server.keepAliveTimeout = limits.keepAliveTimeoutMs ?? 5_000;
+  // With no 'timeout' listener Node destroys the socket when it fires.
+  server.setTimeout(idle);
+}
+
+/** 414 for an overlong request target, before any routing; undefined when it is fine. */
+export function checkUrlLength(url: string | undefined, limits: HttpLimits = {}): { status: 414; code: 'UNSUPPORTED'; message: string } | undefined {
+  const max = limits.maxUrlLength ?? 8192;
+  if (url !== undefined && url.length > max) return { status: 414, code: 'UNSUPPORTED', message: `request URL longer than ${max} characters` };
+  return undefined;
+}
+
+/**
+ * For server.on('clientError'): answer requests Node could not parse (headers too large,
+ * malformed request line) with the OCI error envelope instead of a bare status, then close.
+ */
+export function handleClientError(error: Error & { code?: string }, socket: Duplex): void {
+  if (!socket.writable || (socket as Duplex & { _httpMessage?: unknown })._httpMessage) {
+    socket.destroy();
+    return;
+  }
+  const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+  const timeout = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+  const [status, text] = tooLarge ? [431, 'Request Header Fields Too Large'] : timeout ? [408, 'Request Timeout'] : [400, 'Bad Request'];
+  const message = tooLarge ? 'request headers too large' : timeout ? 'request headers not received in time' : 'malformed HTTP request';
+  const body = JSON.stringify({ errors: [{ code: 'UNSUPPORTED', message }] });
+  socket.end(
+    `HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
