@@ -166,6 +166,8 @@ export function httpServerOptions(limits: HttpLimits = {}): ServerOptions {
     requestTimeout: 0,
     headersTimeout: limits.headersTimeoutMs ?? 30_000,
     keepAliveTimeout: limits.keepAliveTimeoutMs ?? 5_000,
+    // Node checks headersTimeout only this often (default 30 s, which would let it overrun).
+    connectionsCheckingInterval: Math.max(100, Math.min(5_000, Math.floor((limits.headersTimeoutMs ?? 30_000) / 2))),
   };
 }
 
