@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AccessPolicy, AccessPolicyError, authenticatedOnly, openAccess } from '../../src/server/security/access.js';
+import { AccessPolicy, AccessPolicyError, AccessPolicyFile, authenticatedOnly, openAccess } from '../../src/server/security/access.js';
 import { compileGlob, matchGlob } from '../../src/server/security/glob.js';
 
 describe('repository globs', () => {
@@ -186,5 +186,36 @@ describe('access policy', () => {
     expect(authenticatedOnly.can(undefined, 'read', 'a')).toBe(false);
     expect(authenticatedOnly.can('x', 'delete', 'a')).toBe(true);
     expect(authenticatedOnly.filterCatalog(undefined, ['a'])).toEqual([]);
+  });
+});
+
+describe('access file reload', () => {
+  it('applies edits without a restart and keeps the old rules when the new file is invalid', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'regctl-access-reload-'));
+    try {
+      const path = join(dir, 'access.yaml');
+      await writeFile(path, 'rules: [{repositories: ["a/**"], users: [u], actions: [read]}]\n');
+      let now = 0;
+      const errors: string[] = [];
+      const f = await AccessPolicyFile.open(path, { now: () => now, onReloadError: (e) => errors.push(e.message) });
+      expect(f.can('u', 'read', 'a/x')).toBe(true);
+      expect(f.can('u', 'read', 'b/x')).toBe(false);
+      await writeFile(path, 'anonymous: ["b/**"]\nrules: [{repositories: ["b/**"], users: [u], actions: [read, write]}]\n');
+      await f.refresh(); // within the check interval: not looked at yet
+      expect(f.can('u', 'read', 'b/x')).toBe(false);
+      now = 1001;
+      await f.refresh();
+      expect(f.can('u', 'write', 'b/x')).toBe(true);
+      expect(f.can('u', 'read', 'a/x')).toBe(false);
+      expect(f.anonymousReads).toBe(true);
+      await writeFile(path, 'rules: [{repositories: ["../x"], users: [u], actions: [read]}]\n');
+      now = 2002;
+      await f.refresh();
+      expect(f.can('u', 'write', 'b/x')).toBe(true);
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toContain(`${path}: rules[0].repositories[0]: glob "../x" may not contain ".." segments`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { RegctlError } from '../../errors.js';
@@ -40,6 +40,8 @@ export interface AccessControl {
   readonly anonymousReads: boolean;
   /** True when every authenticated user can read everything (cross-repository mount needs no check). */
   readonly unrestricted: boolean;
+  /** Pick up changes to the backing file, if any; authorize awaits it before each decision. */
+  refresh?(): Promise<void>;
 }
 
 interface Grant {
@@ -203,4 +205,76 @@ function userName(u: string, where: string, fail: (where: string, msg: string) =
   // eslint-disable-next-line no-control-regex
   if (u.length > 255 || /[:\s\x00-\x1f\x7f]/.test(u)) return fail(where, 'invalid user name');
   return u;
+}
+
+export interface AccessFileOptions {
+  /** Stat the file at most this often (ms). Default 1000. */
+  checkIntervalMs?: number;
+  /** A changed file that fails validation keeps the previous rules in force and is reported here. */
+  onReloadError?: (error: Error) => void;
+  now?: () => number;
+}
+
+/** An access file that is re-read when it changes (mtime, size or inode), so rules apply without a restart. */
+export class AccessPolicyFile implements AccessControl {
+  readonly path: string;
+  readonly unrestricted = false;
+  private policy: AccessPolicy;
+  private identity: string;
+  private lastCheck: number;
+  private pending: Promise<void> | undefined;
+  private readonly options: AccessFileOptions;
+
+  private constructor(path: string, policy: AccessPolicy, identity: string, options: AccessFileOptions) {
+    this.path = path;
+    this.policy = policy;
+    this.identity = identity;
+    this.options = options;
+    this.lastCheck = (options.now ?? Date.now)();
+  }
+
+  static async open(path: string, options: AccessFileOptions = {}): Promise<AccessPolicyFile> {
+    const identity = await fileIdentity(path);
+    return new AccessPolicyFile(path, await AccessPolicy.load(path), identity, options);
+  }
+
+  get anonymousReads(): boolean {
+    return this.policy.anonymousReads;
+  }
+
+  can(user: string | undefined, action: Action, repository: string): boolean {
+    return this.policy.can(user, action, repository);
+  }
+
+  filterCatalog(user: string | undefined, repositories: readonly string[]): string[] {
+    return this.policy.filterCatalog(user, repositories);
+  }
+
+  refresh(): Promise<void> {
+    const now = (this.options.now ?? Date.now)();
+    if (now - this.lastCheck < (this.options.checkIntervalMs ?? 1000)) return Promise.resolve();
+    this.lastCheck = now;
+    this.pending ??= (async () => {
+      try {
+        const identity = await fileIdentity(this.path);
+        if (identity === this.identity) return;
+        this.policy = await AccessPolicy.load(this.path);
+        this.identity = identity;
+      } catch (e) {
+        this.options.onReloadError?.(e instanceof Error ? e : new Error(String(e)));
+      } finally {
+        this.pending = undefined;
+      }
+    })();
+    return this.pending;
+  }
+}
+
+async function fileIdentity(path: string): Promise<string> {
+  try {
+    const s = await stat(path);
+    return `${s.mtimeMs}:${s.size}:${s.ino}`;
+  } catch (e) {
+    throw new AccessPolicyError(`cannot read access file ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
 }

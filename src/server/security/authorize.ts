@@ -101,6 +101,7 @@ export function createAuthorizer(options: AuthorizerOptions = {}): Authorize {
   const unauthorized = (message: string): Refused => ({ ok: false, status: 401, code: 'UNAUTHORIZED', message, headers: { ...challenge } });
 
   return async (req) => {
+    await access.refresh?.();
     const route = parseRegistryRoute(req.path);
     const need = requiredAction(req.method, route);
     const header = req.headers.authorization;
