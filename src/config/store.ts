@@ -1,4 +1,7 @@
-import Conf from 'conf';
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type Conf from 'conf';
 import { RegctlError } from '../errors.js';
 import type { HostSettings } from './types.js';
 
@@ -13,71 +16,110 @@ interface Schema {
   auths: Record<string, StoredCredential>;
 }
 
+/** Where conf keeps `projectName: 'regctl', projectSuffix: ''` (env-paths' config directory). */
+export function configDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.REGCTL_CONFIG_DIR) return env.REGCTL_CONFIG_DIR;
+  const home = env.HOME ?? homedir();
+  if (process.platform === 'darwin') return join(home, 'Library', 'Preferences', 'regctl');
+  if (process.platform === 'win32') return join(env.APPDATA ?? join(home, 'AppData', 'Roaming'), 'regctl', 'Config');
+  return join(env.XDG_CONFIG_HOME ?? join(home, '.config'), 'regctl');
+}
+
 /**
  * regctl's own settings and credentials (never Docker's file): `~/.config/regctl/config.json`
- * by default, or `$REGCTL_CONFIG_DIR/config.json`. Keys are registry names (`localhost:5000`),
- * which contain dots, so dot-notation access is off.
+ * on Linux, or `$REGCTL_CONFIG_DIR/config.json`. Keys are registry names (`localhost:5000`),
+ * which contain dots, so dot-notation access is off. Reads parse the JSON file directly; conf
+ * (which costs ~60 ms to load) is only loaded to write, so read-only commands start fast.
  */
 export class ConfigStore {
-  private readonly conf: Conf<Schema>;
+  readonly dir: string;
+  readonly path: string;
+  private data: Schema;
 
   constructor(env: NodeJS.ProcessEnv = process.env) {
+    this.dir = configDir(env);
+    this.path = join(this.dir, 'config.json');
+    this.data = this.read();
+  }
+
+  private read(): Schema {
+    let text: string;
     try {
-      this.conf = new Conf<Schema>({
+      text = readFileSync(this.path, 'utf8');
+    } catch {
+      return { registries: {}, auths: {} };
+    }
+    try {
+      const j = JSON.parse(text) as Partial<Schema>;
+      return { registries: { ...j.registries }, auths: { ...j.auths } };
+    } catch (e) {
+      throw new RegctlError('CONFIG_INVALID', `cannot read regctl's configuration ${this.path}: not valid JSON`, { cause: e });
+    }
+  }
+
+  private async write(update: (s: Schema) => void): Promise<void> {
+    const { default: ConfClass } = await import('conf');
+    let conf: Conf<Schema>;
+    try {
+      conf = new ConfClass<Schema>({
         projectName: 'regctl',
         projectSuffix: '',
+        cwd: this.dir,
         configFileMode: 0o600,
         accessPropertiesByDotNotation: false,
-        ...(env.REGCTL_CONFIG_DIR ? { cwd: env.REGCTL_CONFIG_DIR } : {}),
         defaults: { registries: {}, auths: {} },
       });
     } catch (e) {
       throw new RegctlError('CONFIG_INVALID', `cannot read regctl's configuration: ${(e as Error).message}`, { cause: e });
     }
-  }
-
-  get path(): string {
-    return this.conf.path;
+    const s: Schema = { registries: { ...conf.get('registries') }, auths: { ...conf.get('auths') } };
+    update(s);
+    conf.set('registries', s.registries);
+    conf.set('auths', s.auths);
+    this.data = s;
   }
 
   settings(registry: string): HostSettings | undefined {
-    return this.conf.get('registries')[registry];
+    return this.data.registries[registry];
   }
 
   allSettings(): Record<string, HostSettings> {
-    return this.conf.get('registries');
+    return { ...this.data.registries };
   }
 
-  setSettings(registry: string, settings: HostSettings): void {
-    const all = { ...this.conf.get('registries') };
+  async setSettings(registry: string, settings: HostSettings): Promise<void> {
     const clean: HostSettings = {};
     if (settings.insecure) clean.insecure = true;
     if (settings.caFile) clean.caFile = settings.caFile;
     if (settings.skipVerify) clean.skipVerify = true;
-    if (Object.keys(clean).length === 0) delete all[registry];
-    else all[registry] = clean;
-    this.conf.set('registries', all);
+    await this.write((s) => {
+      if (Object.keys(clean).length === 0) delete s.registries[registry];
+      else s.registries[registry] = clean;
+    });
   }
 
   credential(registry: string): StoredCredential | undefined {
-    return this.conf.get('auths')[registry];
+    return this.data.auths[registry];
   }
 
   /** Registries with a stored login (names only). */
   loggedIn(): string[] {
-    return Object.keys(this.conf.get('auths')).sort();
+    return Object.keys(this.data.auths).sort();
   }
 
-  setCredential(registry: string, cred: StoredCredential): void {
-    this.conf.set('auths', { ...this.conf.get('auths'), [registry]: { username: cred.username, password: cred.password } });
+  async setCredential(registry: string, cred: StoredCredential): Promise<void> {
+    await this.write((s) => {
+      s.auths[registry] = { username: cred.username, password: cred.password };
+    });
   }
 
   /** True when there was a login to remove. */
-  deleteCredential(registry: string): boolean {
-    const all = { ...this.conf.get('auths') };
-    if (!(registry in all)) return false;
-    delete all[registry];
-    this.conf.set('auths', all);
-    return true;
+  async deleteCredential(registry: string): Promise<boolean> {
+    let removed = false;
+    await this.write((s) => {
+      removed = registry in s.auths;
+      delete s.auths[registry];
+    });
+    return removed;
   }
 }

@@ -25,7 +25,7 @@ export function installAgent(settings: Partial<AgentSettings> = {}): void {
 }
 
 /** Called by the transport (which has undici loaded) before it picks the global dispatcher. */
-export function applyAgent(undici: typeof Undici): void {
+export function applyAgent(undici: Pick<typeof Undici, 'Agent' | 'setGlobalDispatcher'>): void {
   if (!wanted || installed) return;
   undici.setGlobalDispatcher(
     new undici.Agent({

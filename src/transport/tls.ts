@@ -1,8 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
-import { Agent, type Dispatcher } from 'undici';
+import { createRequire } from 'node:module';
+import type { Dispatcher } from 'undici';
 import { UsageError } from '../errors.js';
 import type { HostSettings } from './types.js';
+
+// The Agent module alone (see http.ts for why not the package index).
+const Agent = createRequire(import.meta.url)('undici/lib/dispatcher/agent.js') as typeof import('undici').Agent;
 
 /**
  * A dispatcher for a host with its own TLS trust (extra CA file or verification off). Only

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { credentialChain } from '../../src/config/credentials.js';
 import { dockerCredential, readDockerConfig, registryOfKey } from '../../src/config/docker.js';
-import { ConfigStore } from '../../src/config/store.js';
+import { ConfigStore, configDir } from '../../src/config/store.js';
 
 let dir: string;
 let env: NodeJS.ProcessEnv;
@@ -31,19 +31,20 @@ function helper(name: string, serverUrl: string, username: string, secret: strin
 }
 
 describe('ConfigStore', () => {
-  it('keeps settings and logins keyed by host names with dots, in a 0600 file', () => {
+  it('keeps settings and logins keyed by host names with dots, in a 0600 file', async () => {
     const s = new ConfigStore(env);
-    s.setSettings('registry.lan:5000', { insecure: true });
-    s.setCredential('registry.lan:5000', { username: 'u', password: 'p' });
+    await s.setSettings('registry.lan:5000', { insecure: true });
+    await s.setCredential('registry.lan:5000', { username: 'u', password: 'p' });
     const again = new ConfigStore(env);
     expect(again.settings('registry.lan:5000')).toEqual({ insecure: true });
     expect(again.credential('registry.lan:5000')).toEqual({ username: 'u', password: 'p' });
     expect(again.path).toBe(join(dir, 'regctl', 'config.json'));
+    expect(configDir({ HOME: '/home/x' })).toBe(process.platform === 'linux' ? '/home/x/.config/regctl' : configDir({ HOME: '/home/x' }));
     expect(statSync(again.path).mode & 0o777).toBe(0o600);
     expect(JSON.parse(readFileSync(again.path, 'utf8')).registries).toEqual({ 'registry.lan:5000': { insecure: true } });
-    expect(again.deleteCredential('registry.lan:5000')).toBe(true);
-    expect(again.deleteCredential('registry.lan:5000')).toBe(false);
-    again.setSettings('registry.lan:5000', {});
+    expect(await again.deleteCredential('registry.lan:5000')).toBe(true);
+    expect(await again.deleteCredential('registry.lan:5000')).toBe(false);
+    await again.setSettings('registry.lan:5000', {});
     expect(again.allSettings()).toEqual({});
   });
 });
@@ -84,8 +85,8 @@ describe("Docker's config.json", () => {
     dockerConfig({ auths: { 'localhost:5000': { auth: Buffer.from('docker:pw').toString('base64') } } });
     const store = new ConfigStore(env);
     expect(await credentialChain(store, env)('localhost:5000')).toEqual({ username: 'docker', password: 'pw' });
-    store.setCredential('localhost:5000', { username: 'mine', password: 'pw2' });
-    expect(await credentialChain(store, env)('localhost:5000')).toEqual({ username: 'mine', password: 'pw2' });
+    await store.setCredential('localhost:5000', { username: 'mine', password: 'pw2' });
+    expect(await credentialChain(new ConfigStore(env), env)('localhost:5000')).toEqual({ username: 'mine', password: 'pw2' });
     writeFileSync(join(dir, 'docker', 'config.json'), '{not json');
     const warnings: string[] = [];
     expect(await credentialChain(store, env, (w) => warnings.push(w))('other:1')).toBeUndefined();

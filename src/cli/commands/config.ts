@@ -71,7 +71,7 @@ Examples:
         if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new UsageError(`--ca-file: ${file} holds no PEM certificate`);
         s.caFile = file;
       }
-      store.setSettings(registry, s);
+      await store.setSettings(registry, s);
       if (s.skipVerify) out.warn(`TLS certificates of ${registry} will not be verified`);
       const now = store.settings(registry) ?? {};
       if (out.json) out.printJson({ registry, settings: now });

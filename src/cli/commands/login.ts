@@ -58,7 +58,7 @@ Examples:
       }
       const { ConfigStore } = await import('../../config/store.js');
       const store = new ConfigStore(ctx.streams.env);
-      store.setCredential(registry, { username: flags.username, password });
+      await store.setCredential(registry, { username: flags.username, password });
       const verified = client.transport.auth.scheme(registry) !== undefined;
       if (!verified) out.warn(`${registry} did not ask for credentials; stored them anyway`);
       if (out.json) out.printJson({ registry, username: flags.username, verified, store: store.path });
@@ -81,7 +81,7 @@ Examples:
       const { normalizeRegistry } = await import('../../ref/reference.js');
       const registry = normalizeRegistry(registryArg(host));
       const { ConfigStore } = await import('../../config/store.js');
-      const removed = new ConfigStore(ctx.streams.env).deleteCredential(registry);
+      const removed = await new ConfigStore(ctx.streams.env).deleteCredential(registry);
       const { readDockerConfig, dockerCredential } = await import('../../config/docker.js');
       const docker = readDockerConfig(ctx.streams.env ?? process.env);
       const inDocker = docker?.auths !== undefined && (await dockerCredential(registry, { auths: docker.auths }, ctx.streams.env)) !== undefined;
