@@ -25,7 +25,14 @@ export interface CopyOneResult {
  * then the tags. `sourceDigest`, when the caller already knows it (all-tags), lets an up-to-date
  * destination be recognised without fetching the manifest.
  */
-export async function copyOne(session: CopySession, ref: string, tags: string[], sourceHead?: ManifestHead): Promise<CopyOneResult> {
+export async function copyOne(
+  session: CopySession,
+  ref: string,
+  tags: string[],
+  sourceHead?: ManifestHead,
+  /** Tags known to be missing at the target (from its tag list): no HEAD needed for them. */
+  absentTags?: ReadonlySet<string>,
+): Promise<CopyOneResult> {
   session.checkAlive();
   const platform = session.options.platform;
   let rootData: ManifestData | undefined;
@@ -60,7 +67,7 @@ export async function copyOne(session: CopySession, ref: string, tags: string[],
   let missingTags: string[] = [];
   let upToDate: boolean;
   if (tags.length > 0) {
-    const heads = await Promise.all(tags.map((t) => session.headTarget(t)));
+    const heads = await Promise.all(tags.map((t) => (absentTags?.has(t) ? undefined : session.headTarget(t))));
     missingTags = tags.filter((_, i) => heads[i]?.digest !== digest);
     upToDate = missingTags.length === 0;
   } else {

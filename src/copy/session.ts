@@ -8,7 +8,8 @@ import type { BlobOutcome, CopyCommonOptions, CopyEvent, CopyReport, ImageResult
 import { HoldbackVerifier } from './verify.js';
 
 export const DEFAULT_JOBS = 4;
-export const DEFAULT_MANIFEST_JOBS = 8;
+/** Manifest requests go to two hosts (source and target), each with its own connection pool. */
+export const DEFAULT_MANIFEST_JOBS = 16;
 /** Emit blob progress at most every this many bytes (plus at the end). */
 const PROGRESS_STEP = 256 * 1024;
 

@@ -18,9 +18,11 @@ export async function copyTags(session: CopySession, options: CopyTagsOptions): 
   const tagResults: TagResult[] = [];
 
   let toCopy = selected;
+  // One tag listing at the target (when it can list) spares a HEAD for every tag it lacks.
+  const targetTags = await listTargetTags(session);
   if (options.skipExisting) {
     const immutable = selected.filter((t) => options.skipExisting!.test(t));
-    const present = await presentAtTarget(session, immutable);
+    const present = targetTags ?? (await headPresent(session, immutable));
     for (const t of immutable) {
       if (!present.has(t)) continue;
       tagResults.push({ tag: t, outcome: 'skipped-existing' });
@@ -46,9 +48,10 @@ export async function copyTags(session: CopySession, options: CopyTagsOptions): 
   });
 
   const images: ImageResult[] = [];
+  const absent = targetTags ? new Set(toCopy.filter((t) => !targetTags.has(t))) : undefined;
   await mapLimit([...groups.values()], options.tagJobs ?? DEFAULT_TAG_JOBS, async (g) => {
     try {
-      const r = await copyOne(session, g.head.digest, g.tags, g.head);
+      const r = await copyOne(session, g.head.digest, g.tags, g.head, absent);
       images.push({ ...r.image, ref: g.tags[0]! });
       tagResults.push(...r.tags);
     } catch (e) {
@@ -61,19 +64,20 @@ export async function copyTags(session: CopySession, options: CopyTagsOptions): 
   return { images, tags: tagResults };
 }
 
-/** Which of `tags` exist at the target: one tag listing when the target can list, else a HEAD each. */
-async function presentAtTarget(session: CopySession, tags: string[]): Promise<Set<string>> {
-  if (tags.length === 0) return new Set();
+/** The target's tags, when it can list them (a repository that does not exist yet has none). */
+async function listTargetTags(session: CopySession): Promise<Set<string> | undefined> {
   const lister = (session.target as { listTags?: () => Promise<string[]> }).listTags;
-  if (typeof lister === 'function') {
-    try {
-      return new Set(await lister.call(session.target));
-    } catch (e) {
-      // A repository that does not exist yet has no tags.
-      if (e instanceof NotFoundError || (e as { exitCode?: number }).exitCode === 3) return new Set();
-      throw e;
-    }
+  if (typeof lister !== 'function') return undefined;
+  try {
+    return new Set(await lister.call(session.target));
+  } catch (e) {
+    if (e instanceof NotFoundError || (e as { exitCode?: number }).exitCode === 3) return new Set();
+    throw e;
   }
+}
+
+/** Which of `tags` exist at the target, by HEAD (targets that cannot list tags). */
+async function headPresent(session: CopySession, tags: string[]): Promise<Set<string>> {
   const heads = await Promise.all(tags.map((t) => session.headTarget(t)));
   return new Set(tags.filter((_, i) => heads[i] !== undefined));
 }

@@ -26,7 +26,7 @@ export interface CopyCommonOptions {
   jobs?: number;
   /** Share a limiter between several engine calls (wins over `jobs`). */
   limiter?: Limiter;
-  /** Manifest requests in flight at once (HEAD/GET/PUT of manifests and tags; default 8). */
+  /** Manifest requests in flight at once (HEAD/GET/PUT of manifests and tags; default 16). */
   manifestJobs?: number;
   /** Copy just this platform's manifest out of an index (the child is tagged, not the index). */
   platform?: Platform;
