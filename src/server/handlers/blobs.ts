@@ -1,0 +1,51 @@
+import { pipeline } from 'node:stream/promises';
+import { OciError } from '../errors.js';
+import { methodNotAllowed, requireDelete, type RequestContext } from '../context.js';
+import { parseRangeHeader, sendEmpty } from '../http.js';
+import { checkDigest } from '../validate.js';
+
+/** GET/HEAD/DELETE /v2/NAME/blobs/DIGEST */
+export async function handleBlob(ctx: RequestContext, name: string, digest: string): Promise<void> {
+  const { req, res, storage } = ctx;
+  const method = req.method ?? 'GET';
+  if (method === 'DELETE') {
+    requireDelete(ctx);
+    checkDigest(digest);
+    if (!(await storage.deleteBlob(name, digest))) throw new OciError('BLOB_UNKNOWN', `blob ${digest} is not in ${name}`);
+    sendEmpty(res, 202);
+    return;
+  }
+  if (method !== 'GET' && method !== 'HEAD') methodNotAllowed(ctx, ['GET', 'HEAD', 'DELETE']);
+  checkDigest(digest);
+  const info = await storage.statBlob(name, digest);
+  if (!info) throw new OciError('BLOB_UNKNOWN', `blob ${digest} is not in ${name}`, { detail: { digest } });
+  const range = parseRangeHeader(req.headers.range, info.size);
+  const headers: Record<string, string | number> = {
+    'Content-Type': 'application/octet-stream',
+    'Docker-Content-Digest': digest,
+    'Accept-Ranges': 'bytes',
+    ETag: `"${digest}"`,
+    // Content-addressed: never changes.
+    'Cache-Control': 'max-age=31536000',
+  };
+  let status = 200;
+  if (range) {
+    status = 206;
+    headers['Content-Range'] = `bytes ${range.start}-${range.end}/${info.size}`;
+    headers['Content-Length'] = range.end - range.start + 1;
+  } else {
+    headers['Content-Length'] = info.size;
+  }
+  if (method === 'HEAD') {
+    res.writeHead(status, headers);
+    res.end();
+    return;
+  }
+  const stream = await storage.readBlob(name, digest, range);
+  res.writeHead(status, headers);
+  try {
+    await pipeline(stream, res);
+  } catch {
+    // Client went away mid-download: nothing to answer.
+  }
+}

@@ -1,0 +1,146 @@
+import { digestOf } from '../../oci/digest.js';
+import { isIndex, parseManifest, type Descriptor, type Manifest } from '../../oci/manifest.js';
+import { isSchema1MediaType, MediaType } from '../../oci/mediatypes.js';
+import { OciError } from '../errors.js';
+import { methodNotAllowed, requireDelete, requireWritable, type RequestContext } from '../context.js';
+import { readBody, sendEmpty } from '../http.js';
+import { checkDigest, checkTag, isDigestRef } from '../validate.js';
+import { isValidTag } from '../../ref/reference.js';
+import type { ManifestRecord } from '../storage/types.js';
+
+/** Content types that say nothing about the manifest: the body's own mediaType decides. */
+const GENERIC_TYPES = new Set(['', 'application/json', 'application/octet-stream', 'text/plain']);
+
+/** GET/HEAD/PUT/DELETE /v2/NAME/manifests/REFERENCE */
+export async function handleManifest(ctx: RequestContext, name: string, reference: string): Promise<void> {
+  const method = ctx.req.method ?? 'GET';
+  if (method === 'GET' || method === 'HEAD') return getManifest(ctx, name, reference, method === 'HEAD');
+  if (method === 'PUT') return putManifest(ctx, name, reference);
+  if (method === 'DELETE') return deleteManifest(ctx, name, reference);
+  methodNotAllowed(ctx, ['GET', 'HEAD', 'PUT', 'DELETE']);
+}
+
+async function resolve(ctx: RequestContext, name: string, reference: string): Promise<string> {
+  if (isDigestRef(reference)) {
+    checkDigest(reference);
+    return reference;
+  }
+  // A tag that breaks the grammar cannot exist.
+  if (!isValidTag(reference)) throw new OciError('MANIFEST_UNKNOWN', `manifest ${reference} not found`);
+  const digest = await ctx.storage.resolveTag(name, reference);
+  if (!digest) throw new OciError('MANIFEST_UNKNOWN', `manifest ${reference} not found in ${name}`, { detail: { tag: reference } });
+  return digest;
+}
+
+async function getManifest(ctx: RequestContext, name: string, reference: string, head: boolean): Promise<void> {
+  const digest = await resolve(ctx, name, reference);
+  const m = await ctx.storage.getManifest(name, digest);
+  if (!m) throw new OciError('MANIFEST_UNKNOWN', `manifest ${reference} not found in ${name}`);
+  ctx.res.writeHead(200, {
+    'Content-Type': m.mediaType,
+    'Content-Length': m.bytes.length,
+    'Docker-Content-Digest': m.digest,
+    ETag: `"${m.digest}"`,
+  });
+  ctx.res.end(head ? undefined : m.bytes);
+}
+
+async function putManifest(ctx: RequestContext, name: string, reference: string): Promise<void> {
+  requireWritable(ctx);
+  const { req, storage, url } = ctx;
+  const byDigest = isDigestRef(reference);
+  if (byDigest) checkDigest(reference);
+  else checkTag(reference);
+  const tags = byDigest ? [] : [reference];
+  for (const t of url.searchParams.getAll('tag')) {
+    checkTag(t);
+    if (!tags.includes(t)) tags.push(t);
+  }
+
+  const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim();
+  const bytes = await readBody(req, ctx.policy.maxManifestBytes);
+  if (isSchema1MediaType(contentType) && contentType !== 'application/json') {
+    throw new OciError('MANIFEST_INVALID', 'Docker schema 1 manifests are not supported');
+  }
+  const manifest = parse(bytes, contentType);
+  const mediaType = storedMediaType(manifest, contentType);
+
+  const algorithm = byDigest ? (reference.slice(0, reference.indexOf(':')) as 'sha256' | 'sha512') : 'sha256';
+  const digest = digestOf(bytes, algorithm);
+  if (byDigest && digest !== reference) {
+    throw new OciError('DIGEST_INVALID', `manifest body has digest ${digest}, not ${reference}`, { detail: { expected: reference, actual: digest } });
+  }
+  await checkReferences(ctx, name, manifest);
+
+  const record: ManifestRecord = { digest, mediaType, bytes };
+  if (manifest.subject) record.subject = manifest.subject.digest;
+  const artifactType = manifest.artifactType ?? (isIndex(manifest) ? undefined : manifest.config.mediaType);
+  if (artifactType) record.artifactType = artifactType;
+  if (manifest.annotations) record.annotations = manifest.annotations;
+  await storage.putManifest(name, record, tags);
+
+  const headers: Record<string, string> = { Location: `/v2/${name}/manifests/${digest}`, 'Docker-Content-Digest': digest };
+  if (manifest.subject) headers['OCI-Subject'] = manifest.subject.digest;
+  sendEmpty(ctx.res, 201, headers);
+}
+
+function parse(bytes: Buffer, contentType: string): Manifest {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw new OciError('MANIFEST_INVALID', 'manifest is not valid JSON');
+  }
+  const r = raw as { schemaVersion?: unknown; mediaType?: unknown };
+  if (r && typeof r === 'object' && (r.schemaVersion === 1 || isSchema1MediaType(typeof r.mediaType === 'string' ? r.mediaType : undefined))) {
+    throw new OciError('MANIFEST_INVALID', 'Docker schema 1 manifests are not supported');
+  }
+  try {
+    return parseManifest(bytes, GENERIC_TYPES.has(contentType) ? undefined : contentType);
+  } catch (e) {
+    throw new OciError('MANIFEST_INVALID', (e as Error).message);
+  }
+}
+
+/** The type served back: the pushed Content-Type; the body's own mediaType when the header is generic. */
+function storedMediaType(m: Manifest, contentType: string): string {
+  if (!GENERIC_TYPES.has(contentType)) {
+    if (m.mediaType !== undefined && m.mediaType !== contentType) {
+      throw new OciError('MANIFEST_INVALID', `Content-Type ${contentType} does not match the manifest's mediaType ${m.mediaType}`);
+    }
+    return contentType;
+  }
+  if (m.mediaType) return m.mediaType;
+  return isIndex(m) ? MediaType.ociIndex : MediaType.ociManifest;
+}
+
+/** Blobs (and index children) a manifest names must already be in the repository. */
+async function checkReferences(ctx: RequestContext, name: string, m: Manifest): Promise<void> {
+  const missing = (d: Descriptor) =>
+    new OciError('MANIFEST_BLOB_UNKNOWN', `${isIndex(m) ? 'manifest' : 'blob'} ${d.digest} is not in ${name}`, { detail: { digest: d.digest } });
+  if (isIndex(m)) {
+    for (const d of m.manifests) {
+      if (!(await ctx.storage.getManifest(name, d.digest))) throw missing(d);
+    }
+    return;
+  }
+  for (const d of [m.config, ...m.layers]) {
+    // Foreign (non-distributable) layers live elsewhere, at their urls.
+    if (d.urls && d.urls.length > 0) continue;
+    const info = await ctx.storage.statBlob(name, d.digest);
+    if (!info) throw missing(d);
+  }
+}
+
+async function deleteManifest(ctx: RequestContext, name: string, reference: string): Promise<void> {
+  requireDelete(ctx);
+  if (isDigestRef(reference)) {
+    checkDigest(reference);
+    if (!(await ctx.storage.deleteManifest(name, reference))) throw new OciError('MANIFEST_UNKNOWN', `manifest ${reference} not found in ${name}`);
+  } else {
+    if (!isValidTag(reference) || !(await ctx.storage.deleteTag(name, reference))) {
+      throw new OciError('MANIFEST_UNKNOWN', `tag ${reference} not found in ${name}`);
+    }
+  }
+  sendEmpty(ctx.res, 202);
+}

@@ -1,0 +1,198 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { AccessLogEntry } from './access-log.js';
+import type { RequestContext, ServerPolicy } from './context.js';
+import { OciError } from './errors.js';
+import { handleBlob } from './handlers/blobs.js';
+import { handleCatalog, handleReferrers, handleTags } from './handlers/listing.js';
+import { handleManifest } from './handlers/manifests.js';
+import { handleUpload, handleUploadStart } from './handlers/uploads.js';
+import { API_VERSION_HEADER, sendError, sendJson } from './http.js';
+import { route } from './router.js';
+import { FilesystemStorage } from './storage/fs.js';
+import { MemoryStorage } from './storage/memory.js';
+import type { RegistryStorage } from './storage/types.js';
+import { checkRepository } from './validate.js';
+
+export interface RegistryServerOptions {
+  /** Directory for the filesystem backend (created if missing). */
+  root?: string;
+  /** Any storage backend; wins over `root`. Neither: in-memory. */
+  storage?: RegistryStorage;
+  readOnly?: boolean;
+  /** DELETE of blobs, manifests and tags (default true). */
+  deleteEnabled?: boolean;
+  /** Larger manifests get 413 (default 4 MiB, the spec's minimum). */
+  maxManifestBytes?: number;
+  /** Upload sessions idle this long are removed (default 24 h). */
+  uploadTtlMs?: number;
+  /** Called after each response with one access-log entry. */
+  onRequest?: (entry: AccessLogEntry) => void;
+  /** How long close() waits for in-flight requests before cutting connections (default 30 s). */
+  shutdownGraceMs?: number;
+}
+
+/**
+ * An embeddable registry. `createRegistryServer` resolves to:
+ *  - `server`: a node:http Server, not yet listening (tests call `listen(0)`);
+ *  - `handler`: the request listener, to mount in another server;
+ *  - `listen(port, host)`: start listening, resolves to the bound address and base URL;
+ *  - `close()`: graceful stop (no new connections, in-flight requests finish, then storage closes).
+ */
+export interface RegistryServer {
+  server: Server;
+  handler: (req: IncomingMessage, res: ServerResponse) => void;
+  storage: RegistryStorage;
+  listen(port?: number, host?: string): Promise<{ port: number; host: string; url: string }>;
+  close(): Promise<void>;
+}
+
+const DAY = 24 * 60 * 60 * 1000;
+
+export async function createRegistryServer(options: RegistryServerOptions = {}): Promise<RegistryServer> {
+  let storage: RegistryStorage;
+  if (options.storage) {
+    storage = options.storage;
+  } else if (options.root !== undefined) {
+    const fs = new FilesystemStorage(options.root);
+    await fs.init();
+    storage = fs;
+  } else {
+    storage = new MemoryStorage();
+  }
+  const policy: ServerPolicy = {
+    readOnly: options.readOnly ?? false,
+    deleteEnabled: options.deleteEnabled ?? true,
+    maxManifestBytes: options.maxManifestBytes ?? 4 * 1024 * 1024,
+  };
+  const ttl = options.uploadTtlMs ?? DAY;
+  let inFlight = 0;
+  let idleWaiters: Array<() => void> = [];
+
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    const started = process.hrtime.bigint();
+    inFlight++;
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      inFlight--;
+      if (inFlight === 0) {
+        for (const w of idleWaiters) w();
+        idleWaiters = [];
+      }
+      if (options.onRequest) {
+        const path = (req.url ?? '/').split('?')[0]!;
+        const len = Number(res.getHeader('content-length') ?? 0);
+        options.onRequest({
+          time: new Date().toISOString(),
+          remote: req.socket.remoteAddress ?? '-',
+          method: req.method ?? '-',
+          path,
+          status: res.statusCode,
+          bytes: req.method === 'HEAD' ? 0 : Number.isFinite(len) ? len : 0,
+          ms: Number(process.hrtime.bigint() - started) / 1e6,
+          userAgent: req.headers['user-agent'],
+        });
+      }
+    };
+    res.on('finish', finish);
+    res.on('close', finish);
+    for (const [k, v] of Object.entries(API_VERSION_HEADER)) res.setHeader(k, v);
+    dispatch(req, res, storage, policy).catch((e: unknown) => {
+      const err = e instanceof OciError ? e : internalError(e);
+      sendError(req, res, err);
+      // A request body we did not read (e.g. a rejected upload) would stall keep-alive: close.
+      if (!req.complete) res.once('finish', () => req.socket.destroy());
+    });
+  };
+
+  // requestTimeout 0: a multi-GB upload that is still moving must never be cut off.
+  const server = createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 30_000 }, handler);
+
+  const purge = () => {
+    storage.purgeUploads(ttl).catch(() => undefined);
+  };
+  purge();
+  const timer = setInterval(purge, Math.min(ttl, 60 * 60 * 1000));
+  timer.unref();
+
+  let closing: Promise<void> | undefined;
+  return {
+    server,
+    handler,
+    storage,
+    listen(port = 0, host = '127.0.0.1') {
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          const addr = server.address() as AddressInfo;
+          const h = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+          resolve({ port: addr.port, host: addr.address, url: `http://${h}:${addr.port}` });
+        });
+      });
+    },
+    close() {
+      closing ??= (async () => {
+        clearInterval(timer);
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        if (inFlight > 0) {
+          const grace = options.shutdownGraceMs ?? 30_000;
+          await Promise.race([
+            new Promise<void>((r) => idleWaiters.push(r)),
+            new Promise<void>((r) => setTimeout(r, grace).unref()),
+          ]);
+        }
+        server.closeAllConnections();
+        if (server.listening) await stopped;
+        await storage.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+function internalError(e: unknown): OciError {
+  // Storage failures (disk full, permissions) are ours, not the client's; say little.
+  const code = (e as NodeJS.ErrnoException)?.code;
+  return new OciError('UNKNOWN', `internal error${code ? ` (${code})` : ''}`, { status: 500 });
+}
+
+async function dispatch(req: IncomingMessage, res: ServerResponse, storage: RegistryStorage, policy: ServerPolicy): Promise<void> {
+  let url: URL;
+  try {
+    url = new URL(req.url ?? '/', 'http://registry.invalid');
+  } catch {
+    throw new OciError('UNSUPPORTED', 'malformed request URL', { status: 400 });
+  }
+  const r = route(url.pathname);
+  if (!r) throw new OciError('UNSUPPORTED', `no such endpoint ${url.pathname.slice(0, 100)}`, { status: 404 });
+  const ctx: RequestContext = { req, res, url, storage, policy };
+  switch (r.kind) {
+    case 'base':
+      if (req.method !== 'GET' && req.method !== 'HEAD') throw new OciError('UNSUPPORTED', 'GET only', { headers: { Allow: 'GET, HEAD' } });
+      sendJson(res, 200, {}, {}, req.method);
+      return;
+    case 'catalog':
+      return handleCatalog(ctx);
+    default:
+      break;
+  }
+  checkRepository(r.name);
+  switch (r.kind) {
+    case 'tags':
+      return handleTags(ctx, r.name);
+    case 'manifest':
+      return handleManifest(ctx, r.name, r.reference);
+    case 'blob':
+      return handleBlob(ctx, r.name, r.digest);
+    case 'uploads':
+      return handleUploadStart(ctx, r.name);
+    case 'upload':
+      return handleUpload(ctx, r.name, r.id);
+    case 'referrers':
+      return handleReferrers(ctx, r.name, r.digest);
+  }
+}

@@ -1,0 +1,131 @@
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Descriptor } from '../../oci/manifest.js';
+import { MediaType } from '../../oci/mediatypes.js';
+import { KeyedMutex } from './mutex.js';
+import { isErrno, writeFileAtomic } from './fs-util.js';
+
+/** The annotation OCI image layouts use to name a manifest (our tags). */
+export const REF_NAME = 'org.opencontainers.image.ref.name';
+
+interface IndexJson {
+  schemaVersion: 2;
+  mediaType?: string;
+  manifests: Descriptor[];
+  [k: string]: unknown;
+}
+
+/** index.json parsed once and looked up many times. */
+export interface LayoutState {
+  /** Identity of the file this was read from (inode, size, mtime): changes on every replace. */
+  key: string;
+  index: IndexJson;
+  tags: Map<string, Descriptor>;
+  /** Every entry, tagged or not, by digest. */
+  byDigest: Map<string, Descriptor[]>;
+  sortedTags: string[];
+}
+
+const EMPTY_INDEX = (): IndexJson => ({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] });
+
+/**
+ * One repository = one OCI image layout directory. Tags live in index.json as ref.name
+ * annotations; the parsed file is cached and re-read only when its inode/size/mtime change
+ * (so edits by other tools are seen, and a 10,000-tag list costs a stat, not a parse).
+ */
+export class LayoutIndexes {
+  private readonly cache = new Map<string, LayoutState>();
+  private readonly locks = new KeyedMutex();
+
+  constructor(private readonly root: string) {}
+
+  dir(repo: string): string {
+    return join(this.root, ...repo.split('/'));
+  }
+
+  blobPath(repo: string, digest: string): string {
+    const colon = digest.indexOf(':');
+    return join(this.dir(repo), 'blobs', digest.slice(0, colon), digest.slice(colon + 1));
+  }
+
+  /** Create oci-layout, index.json and blobs/ if missing. */
+  async ensure(repo: string, algorithm = 'sha256'): Promise<void> {
+    const dir = this.dir(repo);
+    await mkdir(join(dir, 'blobs', algorithm), { recursive: true });
+    try {
+      await writeFile(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}', { flag: 'wx' });
+    } catch (e) {
+      if (!isErrno(e, 'EEXIST')) throw e;
+    }
+    await this.locks.run(repo, async () => {
+      try {
+        await stat(join(dir, 'index.json'));
+      } catch (e) {
+        if (!isErrno(e, 'ENOENT')) throw e;
+        await writeFileAtomic(join(dir, 'index.json'), JSON.stringify(EMPTY_INDEX()));
+      }
+    });
+  }
+
+  async read(repo: string): Promise<LayoutState | undefined> {
+    const path = join(this.dir(repo), 'index.json');
+    let key: string;
+    try {
+      const s = await stat(path, { bigint: true });
+      key = `${s.ino}:${s.size}:${s.mtimeNs}`;
+    } catch (e) {
+      if (isErrno(e, 'ENOENT', 'ENOTDIR')) return undefined;
+      throw e;
+    }
+    const cached = this.cache.get(repo);
+    if (cached && cached.key === key) return cached;
+    let index: IndexJson;
+    try {
+      index = JSON.parse(await readFile(path, 'utf8')) as IndexJson;
+      if (!Array.isArray(index.manifests)) index.manifests = [];
+    } catch (e) {
+      if (isErrno(e, 'ENOENT')) return undefined;
+      // A corrupt index.json (edited by hand) must not take the server down: treat as empty.
+      index = EMPTY_INDEX();
+    }
+    const state = buildState(key, index);
+    this.cache.set(repo, state);
+    return state;
+  }
+
+  /**
+   * Read-modify-write index.json under this repository's lock; the new file replaces the old
+   * atomically (temp file, fsync, rename), so a crash leaves one or the other.
+   */
+  async update(repo: string, change: (manifests: Descriptor[]) => Descriptor[] | undefined): Promise<void> {
+    await this.ensure(repo);
+    await this.locks.run(repo, async () => {
+      const current = (await this.read(repo)) ?? buildState('', EMPTY_INDEX());
+      const next = change(current.index.manifests.slice());
+      if (next === undefined) return;
+      const index: IndexJson = { ...current.index, manifests: next };
+      await writeFileAtomic(join(this.dir(repo), 'index.json'), JSON.stringify(index));
+      this.cache.delete(repo);
+    });
+  }
+}
+
+function buildState(key: string, index: IndexJson): LayoutState {
+  const tags = new Map<string, Descriptor>();
+  const byDigest = new Map<string, Descriptor[]>();
+  for (const d of index.manifests) {
+    if (typeof d?.digest !== 'string') continue;
+    const list = byDigest.get(d.digest);
+    if (list) list.push(d);
+    else byDigest.set(d.digest, [d]);
+    const tag = d.annotations?.[REF_NAME];
+    if (tag !== undefined) tags.set(tag, d);
+  }
+  const sortedTags = [...tags.keys()].sort(compareCodeUnits);
+  return { key, index, tags, byDigest, sortedTags };
+}
+
+/** Lexical order by code unit (what the spec's "lexical" means for ASCII tags), not locale order. */
+export function compareCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,180 @@
+import { createHash, randomBytes, type Hash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { parseDigest } from '../../oci/digest.js';
+import { OciError, uploadRangeError } from '../errors.js';
+import { KeyedMutex } from './mutex.js';
+import { isErrno } from './fs-util.js';
+import type { UploadInfo } from './types.js';
+
+interface SessionMeta {
+  repository: string;
+  startedAt: number;
+}
+
+/** A running sha256 over exactly the bytes in the session's data file. */
+interface HashState {
+  hash: Hash;
+  size: number;
+}
+
+/**
+ * Upload sessions on disk (ROOT/_uploads/ID/{info.json,data}) so they survive restarts.
+ * The sha256 of the data file is kept running in memory while the process lives; after a
+ * restart (or a failed PATCH) it is recomputed from the file, which is always the truth.
+ */
+export class UploadSessions {
+  readonly dir: string;
+  private readonly hashes = new Map<string, HashState>();
+  private readonly locks = new KeyedMutex();
+
+  constructor(root: string) {
+    this.dir = join(root, '_uploads');
+  }
+
+  dataPath(id: string): string {
+    return join(this.dir, id, 'data');
+  }
+
+  async create(repo: string): Promise<UploadInfo> {
+    const id = randomBytes(16).toString('hex');
+    const startedAt = Date.now();
+    await mkdir(join(this.dir, id), { recursive: true });
+    await writeFile(this.dataPath(id), '');
+    // info.json is written last: a session without it is incomplete and gets purged.
+    await writeFile(join(this.dir, id, 'info.json'), JSON.stringify({ repository: repo, startedAt } satisfies SessionMeta));
+    this.hashes.set(id, { hash: createHash('sha256'), size: 0 });
+    return { id, repository: repo, size: 0, startedAt };
+  }
+
+  async stat(repo: string, id: string): Promise<UploadInfo | undefined> {
+    let meta: SessionMeta;
+    try {
+      meta = JSON.parse(await readFile(join(this.dir, id, 'info.json'), 'utf8')) as SessionMeta;
+      const s = await stat(this.dataPath(id));
+      if (meta.repository !== repo) return undefined;
+      return { id, repository: repo, size: s.size, startedAt: meta.startedAt };
+    } catch (e) {
+      if (isErrno(e, 'ENOENT', 'ENOTDIR') || e instanceof SyntaxError) return undefined;
+      throw e;
+    }
+  }
+
+  private async require(repo: string, id: string): Promise<UploadInfo> {
+    const info = await this.stat(repo, id);
+    if (!info) throw new OciError('BLOB_UPLOAD_UNKNOWN', 'unknown upload session');
+    return info;
+  }
+
+  /** Run `fn` holding the session's lock (one PATCH/PUT at a time per session). */
+  withLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    return this.locks.run(id, fn);
+  }
+
+  async append(repo: string, id: string, body: Readable, offset?: number): Promise<UploadInfo> {
+    return this.locks.run(id, async () => {
+      const info = await this.require(repo, id);
+      if (offset !== undefined && offset !== info.size) throw uploadRangeError(info.size);
+      const state = await this.hashState(id, info.size);
+      const hasher = new Transform({
+        transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
+          state.hash.update(chunk);
+          state.size += chunk.length;
+          cb(null, chunk);
+        },
+      });
+      try {
+        await pipeline(body, hasher, createWriteStream(this.dataPath(id), { flags: 'a', highWaterMark: 1 << 20 }));
+      } catch (e) {
+        // Some bytes may be on disk that the hash saw or not: recompute from the file next time.
+        this.hashes.delete(id);
+        throw e;
+      }
+      info.size = state.size;
+      // Touch info for the idle-TTL purge without rewriting it: the data file's mtime counts.
+      return info;
+    });
+  }
+
+  /**
+   * The session's digest in `algorithm` (sha256 from the running hash, others by re-reading).
+   * Must be called inside withLock. Consumes the running hash.
+   */
+  async digest(repo: string, id: string, algorithm: string): Promise<{ digest: string; size: number }> {
+    const info = await this.require(repo, id);
+    if (algorithm === 'sha256') {
+      const state = await this.hashState(id, info.size);
+      this.hashes.delete(id);
+      return { digest: `sha256:${state.hash.digest('hex')}`, size: info.size };
+    }
+    const h = createHash(algorithm);
+    await pipeline(createReadStream(this.dataPath(id)), async function* (src: AsyncIterable<Buffer>) {
+      for await (const c of src) h.update(c);
+    });
+    return { digest: `${algorithm}:${h.digest('hex')}`, size: info.size };
+  }
+
+  private async hashState(id: string, size: number): Promise<HashState> {
+    const cached = this.hashes.get(id);
+    if (cached && cached.size === size) return cached;
+    const state: HashState = { hash: createHash('sha256'), size: 0 };
+    if (size > 0) {
+      await pipeline(createReadStream(this.dataPath(id), { end: size - 1 }), async function* (src: AsyncIterable<Buffer>) {
+        for await (const c of src) {
+          state.hash.update(c);
+          state.size += c.length;
+        }
+      });
+    }
+    this.hashes.set(id, state);
+    return state;
+  }
+
+  async remove(id: string): Promise<void> {
+    this.hashes.delete(id);
+    await rm(join(this.dir, id), { recursive: true, force: true });
+  }
+
+  async cancel(repo: string, id: string): Promise<boolean> {
+    return this.locks.run(id, async () => {
+      if (!(await this.stat(repo, id))) return false;
+      await this.remove(id);
+      return true;
+    });
+  }
+
+  async purge(maxAgeMs: number): Promise<number> {
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch (e) {
+      if (isErrno(e, 'ENOENT')) return 0;
+      throw e;
+    }
+    const cutoff = Date.now() - maxAgeMs;
+    let removed = 0;
+    for (const id of names) {
+      if (this.locks.isLocked(id)) continue;
+      let last = 0;
+      for (const f of ['data', 'info.json']) {
+        try {
+          last = Math.max(last, (await stat(join(this.dir, id, f))).mtimeMs);
+        } catch {
+          // missing file: an incomplete session, judged by what remains
+        }
+      }
+      if (last < cutoff) {
+        await this.remove(id);
+        removed++;
+      }
+    }
+    return removed;
+  }
+}
+
+export function algorithmOf(digest: string): string {
+  return parseDigest(digest).algorithm;
+}

@@ -1,0 +1,60 @@
+import { randomBytes } from 'node:crypto';
+import { constants as fsConstants } from 'node:fs';
+import { copyFile, link, open, rename, rm, unlink } from 'node:fs/promises';
+import { dirname, join, basename } from 'node:path';
+
+/** Write a small file so readers see either the old or the new content, never a mix. */
+export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  const fh = await open(tmp, 'w', 0o644);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  try {
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+}
+
+export async function fsyncFile(path: string): Promise<void> {
+  const fh = await open(path, 'r+');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+export function isErrno(e: unknown, ...codes: string[]): boolean {
+  return typeof e === 'object' && e !== null && codes.includes((e as NodeJS.ErrnoException).code ?? '');
+}
+
+/**
+ * Make `dst` hold the same bytes as `src`: a hard link (stored once) when the file system
+ * allows, else a copy written under a temporary name and renamed, so `dst` never exists half-written.
+ * Returns false when `dst` already existed.
+ */
+export async function linkOrCopy(src: string, dst: string): Promise<boolean> {
+  try {
+    await link(src, dst);
+    return true;
+  } catch (e) {
+    if (isErrno(e, 'EEXIST')) return false;
+    if (isErrno(e, 'ENOENT')) throw e;
+  }
+  const tmp = `${dst}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    await copyFile(src, tmp, fsConstants.COPYFILE_FICLONE);
+    await fsyncFile(tmp);
+    await rename(tmp, dst);
+    return true;
+  } catch (e) {
+    await unlink(tmp).catch(() => undefined);
+    throw e;
+  }
+}

@@ -1,0 +1,339 @@
+import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import type { Descriptor } from '../../oci/manifest.js';
+import { OciError } from '../errors.js';
+import { compareCodeUnits, LayoutIndexes, REF_NAME } from './fs-layout.js';
+import { algorithmOf, UploadSessions } from './fs-uploads.js';
+import { fsyncFile, isErrno, linkOrCopy, writeFileAtomic } from './fs-util.js';
+import { KeyedMutex } from './mutex.js';
+import type { BlobInfo, ByteRange, ManifestRecord, RegistryStorage, StoredManifest, UploadInfo } from './types.js';
+
+/**
+ * Filesystem storage. Layout under ROOT:
+ *   REPO/oci-layout, REPO/index.json, REPO/blobs/ALG/HEX   each repository is an OCI image layout
+ *   REPO/_referrers/ALG/SUBJECTHEX/ALG-HEX.json            referrer descriptors, by subject
+ *   _blobs/ALG/HEX                                         content store: one inode per digest,
+ *                                                          hard-linked into every repository
+ *   _uploads/ID/{info.json,data}                           upload sessions (survive restarts)
+ *   _tmp/                                                  scratch for manifest writes
+ * Names starting with "_" cannot be repository components, so none of these collide.
+ */
+export class FilesystemStorage implements RegistryStorage {
+  readonly root: string;
+  private readonly layouts: LayoutIndexes;
+  private readonly uploads: UploadSessions;
+  private readonly digestLocks = new KeyedMutex();
+
+  constructor(root: string) {
+    this.root = root;
+    this.layouts = new LayoutIndexes(root);
+    this.uploads = new UploadSessions(root);
+  }
+
+  /** Create the root and clear scratch files a crash may have left. */
+  async init(): Promise<void> {
+    await mkdir(join(this.root, '_blobs'), { recursive: true });
+    await mkdir(this.uploads.dir, { recursive: true });
+    await rm(join(this.root, '_tmp'), { recursive: true, force: true });
+    await mkdir(join(this.root, '_tmp'), { recursive: true });
+  }
+
+  private contentPath(digest: string): string {
+    const colon = digest.indexOf(':');
+    return join(this.root, '_blobs', digest.slice(0, colon), digest.slice(colon + 1));
+  }
+
+  // ---- repositories
+
+  async listRepositories(): Promise<string[]> {
+    const out: string[] = [];
+    const walk = async (dir: string, prefix: string): Promise<void> => {
+      let entries;
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch {
+        return;
+      }
+      const isLayout = entries.some((e) => e.name === 'index.json' && e.isFile());
+      if (isLayout && prefix !== '') out.push(prefix);
+      for (const e of entries) {
+        if (!e.isDirectory() || e.name.startsWith('_') || e.name.startsWith('.')) continue;
+        if (isLayout && e.name === 'blobs') continue;
+        await walk(join(dir, e.name), prefix === '' ? e.name : `${prefix}/${e.name}`);
+      }
+    };
+    await walk(this.root, '');
+    return out.sort(compareCodeUnits);
+  }
+
+  // ---- blobs
+
+  async statBlob(repo: string, digest: string): Promise<BlobInfo | undefined> {
+    try {
+      const s = await stat(this.layouts.blobPath(repo, digest));
+      return s.isFile() ? { digest, size: s.size } : undefined;
+    } catch (e) {
+      if (isErrno(e, 'ENOENT', 'ENOTDIR')) return undefined;
+      throw e;
+    }
+  }
+
+  async readBlob(repo: string, digest: string, range?: ByteRange): Promise<Readable> {
+    const path = this.layouts.blobPath(repo, digest);
+    // Open first so a missing blob is an error here, not a stream error after headers went out.
+    let fh;
+    try {
+      fh = await open(path, 'r');
+    } catch (e) {
+      if (isErrno(e, 'ENOENT', 'ENOTDIR')) throw new OciError('BLOB_UNKNOWN', `blob ${digest} is not in ${repo}`);
+      throw e;
+    }
+    return fh.createReadStream({ start: range?.start, end: range?.end, highWaterMark: 1 << 20 });
+  }
+
+  async deleteBlob(repo: string, digest: string): Promise<boolean> {
+    return this.digestLocks.run(digest, async () => {
+      try {
+        await unlink(this.layouts.blobPath(repo, digest));
+      } catch (e) {
+        if (isErrno(e, 'ENOENT', 'ENOTDIR')) return false;
+        throw e;
+      }
+      // Drop the content-store copy once no repository links to it.
+      try {
+        const s = await stat(this.contentPath(digest));
+        if (s.nlink <= 1) await unlink(this.contentPath(digest));
+      } catch {
+        // already gone
+      }
+      return true;
+    });
+  }
+
+  async mountBlob(repo: string, digest: string, from?: string): Promise<boolean> {
+    const source = from !== undefined ? this.layouts.blobPath(from, digest) : this.contentPath(digest);
+    try {
+      await stat(source);
+    } catch {
+      return false;
+    }
+    await this.layouts.ensure(repo, algorithmOf(digest));
+    return this.digestLocks.run(digest, async () => {
+      try {
+        await linkOrCopy(source, this.layouts.blobPath(repo, digest));
+        return true;
+      } catch (e) {
+        if (isErrno(e, 'ENOENT')) return false;
+        throw e;
+      }
+    });
+  }
+
+  /**
+   * Make a verified, fsynced file the content of `digest` in `repo`: rename it into the
+   * content store (unless that digest is already there), then hard-link it into the repository.
+   */
+  private async commitContent(repo: string, digest: string, file: string): Promise<void> {
+    await this.layouts.ensure(repo, algorithmOf(digest));
+    await this.digestLocks.run(digest, async () => {
+      const content = this.contentPath(digest);
+      let exists = false;
+      try {
+        exists = (await stat(content)).isFile();
+      } catch {
+        exists = false;
+      }
+      if (exists) {
+        await unlink(file).catch(() => undefined);
+      } else {
+        await mkdir(dirname(content), { recursive: true });
+        await rename(file, content);
+      }
+      await linkOrCopy(content, this.layouts.blobPath(repo, digest));
+    });
+  }
+
+  // ---- uploads
+
+  createUpload(repo: string): Promise<UploadInfo> {
+    return this.uploads.create(repo);
+  }
+
+  statUpload(repo: string, id: string): Promise<UploadInfo | undefined> {
+    return this.uploads.stat(repo, id);
+  }
+
+  appendUpload(repo: string, id: string, body: Readable, offset?: number): Promise<UploadInfo> {
+    return this.uploads.append(repo, id, body, offset);
+  }
+
+  async completeUpload(repo: string, id: string, digest: string): Promise<BlobInfo> {
+    return this.uploads.withLock(id, async () => {
+      const actual = await this.uploads.digest(repo, id, algorithmOf(digest));
+      if (actual.digest !== digest) {
+        throw new OciError('DIGEST_INVALID', `uploaded content has digest ${actual.digest}, not ${digest}`, {
+          detail: { expected: digest, actual: actual.digest },
+        });
+      }
+      const data = this.uploads.dataPath(id);
+      await fsyncFile(data);
+      await this.commitContent(repo, digest, data);
+      await this.uploads.remove(id);
+      return { digest, size: actual.size };
+    });
+  }
+
+  cancelUpload(repo: string, id: string): Promise<boolean> {
+    return this.uploads.cancel(repo, id);
+  }
+
+  purgeUploads(maxAgeMs: number): Promise<number> {
+    return this.uploads.purge(maxAgeMs);
+  }
+
+  // ---- manifests and tags
+
+  async getManifest(repo: string, digest: string): Promise<StoredManifest | undefined> {
+    const state = await this.layouts.read(repo);
+    const entry = state?.byDigest.get(digest)?.[0];
+    if (!entry) return undefined;
+    try {
+      const bytes = await readFile(this.layouts.blobPath(repo, digest));
+      return { digest, mediaType: entry.mediaType, bytes };
+    } catch (e) {
+      if (isErrno(e, 'ENOENT')) return undefined;
+      throw e;
+    }
+  }
+
+  async resolveTag(repo: string, tag: string): Promise<string | undefined> {
+    return (await this.layouts.read(repo))?.tags.get(tag)?.digest;
+  }
+
+  async putManifest(repo: string, m: ManifestRecord, tags: string[]): Promise<void> {
+    // 1. the bytes, as a blob (fsynced, atomic); 2. the referrer record; 3. index.json.
+    // A crash between steps leaves unreferenced files, never a tag to missing content.
+    const tmp = join(this.root, '_tmp', randomBytes(8).toString('hex'));
+    await writeFileAtomic(tmp, m.bytes);
+    await this.commitContent(repo, m.digest, tmp);
+    if (m.subject) {
+      const desc = referrerDescriptor(m);
+      await this.writeReferrer(repo, m.subject, m.digest, desc);
+    }
+    const base: Descriptor = { mediaType: m.mediaType, digest: m.digest, size: m.bytes.length };
+    if (m.artifactType) base.artifactType = m.artifactType;
+    await this.layouts.update(repo, (entries) => {
+      const moved = new Set<string>();
+      let next = entries.filter((d) => {
+        const tag = d.annotations?.[REF_NAME];
+        if (tag !== undefined && tags.includes(tag)) {
+          moved.add(d.digest);
+          return false;
+        }
+        return true;
+      });
+      for (const tag of tags) next.push({ ...base, annotations: { [REF_NAME]: tag } });
+      if (tags.length > 0) {
+        next = next.filter((d) => d.digest !== m.digest || d.annotations?.[REF_NAME] !== undefined);
+      } else if (!next.some((d) => d.digest === m.digest)) {
+        next.push(base);
+      }
+      // A manifest that lost its last tag stays reachable by digest.
+      for (const digest of moved) {
+        if (digest === m.digest || next.some((d) => d.digest === digest)) continue;
+        const old = entries.find((d) => d.digest === digest)!;
+        const { annotations: _a, ...rest } = old;
+        next.push(rest);
+      }
+      return next;
+    });
+  }
+
+  async deleteManifest(repo: string, digest: string): Promise<boolean> {
+    const stored = await this.getManifest(repo, digest);
+    if (!stored) return false;
+    await this.layouts.update(repo, (entries) => entries.filter((d) => d.digest !== digest));
+    const subject = subjectOf(stored.bytes);
+    if (subject) await rm(this.referrerPath(repo, subject, digest), { force: true });
+    await this.deleteBlob(repo, digest);
+    return true;
+  }
+
+  async deleteTag(repo: string, tag: string): Promise<boolean> {
+    let found = false;
+    await this.layouts.update(repo, (entries) => {
+      const i = entries.findIndex((d) => d.annotations?.[REF_NAME] === tag);
+      if (i < 0) return undefined;
+      found = true;
+      const [removed] = entries.splice(i, 1);
+      if (!entries.some((d) => d.digest === removed!.digest)) {
+        const { annotations: _a, ...rest } = removed!;
+        entries.push(rest);
+      }
+      return entries;
+    });
+    return found;
+  }
+
+  async listTags(repo: string): Promise<string[] | undefined> {
+    return (await this.layouts.read(repo))?.sortedTags;
+  }
+
+  // ---- referrers
+
+  private referrerPath(repo: string, subject: string, digest: string): string {
+    const [alg, hex] = subject.split(':') as [string, string];
+    return join(this.layouts.dir(repo), '_referrers', alg, hex, `${digest.replace(':', '-')}.json`);
+  }
+
+  private async writeReferrer(repo: string, subject: string, digest: string, desc: Descriptor): Promise<void> {
+    const path = this.referrerPath(repo, subject, digest);
+    await mkdir(dirname(path), { recursive: true });
+    await writeFileAtomic(path, JSON.stringify(desc));
+  }
+
+  async listReferrers(repo: string, digest: string): Promise<Descriptor[]> {
+    const state = await this.layouts.read(repo);
+    if (!state) return [];
+    const dir = dirname(this.referrerPath(repo, digest, 'sha256:x'));
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch {
+      return [];
+    }
+    const out: Descriptor[] = [];
+    for (const name of names.sort()) {
+      if (!name.endsWith('.json') || name.startsWith('.')) continue;
+      try {
+        const desc = JSON.parse(await readFile(join(dir, name), 'utf8')) as Descriptor;
+        // Written before index.json: only count referrers the index knows (crash between the two).
+        if (state.byDigest.has(desc.digest)) out.push(desc);
+      } catch {
+        // unreadable record: skip
+      }
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {}
+}
+
+export function referrerDescriptor(m: ManifestRecord): Descriptor {
+  const desc: Descriptor = { mediaType: m.mediaType, digest: m.digest, size: m.bytes.length };
+  if (m.artifactType) desc.artifactType = m.artifactType;
+  if (m.annotations && Object.keys(m.annotations).length > 0) desc.annotations = m.annotations;
+  return desc;
+}
+
+function subjectOf(bytes: Buffer): string | undefined {
+  try {
+    const j = JSON.parse(bytes.toString('utf8')) as { subject?: { digest?: unknown } };
+    return typeof j.subject?.digest === 'string' ? j.subject.digest : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,180 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import type { Descriptor } from '../../oci/manifest.js';
+import { OciError, uploadRangeError } from '../errors.js';
+import { compareCodeUnits } from './fs-layout.js';
+import { referrerDescriptor } from './fs.js';
+import type { BlobInfo, ByteRange, ManifestRecord, RegistryStorage, StoredManifest, UploadInfo } from './types.js';
+
+interface Repo {
+  blobs: Set<string>;
+  manifests: Map<string, ManifestRecord>;
+  tags: Map<string, string>;
+}
+
+interface Upload {
+  repository: string;
+  chunks: Buffer[];
+  size: number;
+  startedAt: number;
+  touchedAt: number;
+}
+
+/**
+ * Everything in memory: for tests and throwaway servers. Blobs are held whole here by design
+ * (test data is small); semantics match the filesystem backend.
+ */
+export class MemoryStorage implements RegistryStorage {
+  private readonly content = new Map<string, Buffer>();
+  private readonly repos = new Map<string, Repo>();
+  private readonly uploads = new Map<string, Upload>();
+
+  private repo(name: string, create: true): Repo;
+  private repo(name: string, create?: false): Repo | undefined;
+  private repo(name: string, create = false): Repo | undefined {
+    let r = this.repos.get(name);
+    if (!r && create) {
+      r = { blobs: new Set(), manifests: new Map(), tags: new Map() };
+      this.repos.set(name, r);
+    }
+    return r;
+  }
+
+  async listRepositories(): Promise<string[]> {
+    return [...this.repos.keys()].sort(compareCodeUnits);
+  }
+
+  async statBlob(repo: string, digest: string): Promise<BlobInfo | undefined> {
+    if (!this.repo(repo)?.blobs.has(digest)) return undefined;
+    return { digest, size: this.content.get(digest)!.length };
+  }
+
+  async readBlob(repo: string, digest: string, range?: ByteRange): Promise<Readable> {
+    if (!this.repo(repo)?.blobs.has(digest)) throw new OciError('BLOB_UNKNOWN', `blob ${digest} is not in ${repo}`);
+    const data = this.content.get(digest)!;
+    return Readable.from([range ? data.subarray(range.start, range.end + 1) : data]);
+  }
+
+  async deleteBlob(repo: string, digest: string): Promise<boolean> {
+    const r = this.repo(repo);
+    if (!r?.blobs.delete(digest)) return false;
+    if (![...this.repos.values()].some((x) => x.blobs.has(digest))) this.content.delete(digest);
+    return true;
+  }
+
+  async mountBlob(repo: string, digest: string, from?: string): Promise<boolean> {
+    const present = from !== undefined ? this.repo(from)?.blobs.has(digest) : this.content.has(digest);
+    if (!present) return false;
+    this.repo(repo, true).blobs.add(digest);
+    return true;
+  }
+
+  async createUpload(repo: string): Promise<UploadInfo> {
+    const id = randomBytes(16).toString('hex');
+    const now = Date.now();
+    this.uploads.set(id, { repository: repo, chunks: [], size: 0, startedAt: now, touchedAt: now });
+    return { id, repository: repo, size: 0, startedAt: now };
+  }
+
+  private upload(repo: string, id: string): Upload {
+    const u = this.uploads.get(id);
+    if (!u || u.repository !== repo) throw new OciError('BLOB_UPLOAD_UNKNOWN', 'unknown upload session');
+    return u;
+  }
+
+  async statUpload(repo: string, id: string): Promise<UploadInfo | undefined> {
+    const u = this.uploads.get(id);
+    if (!u || u.repository !== repo) return undefined;
+    return { id, repository: repo, size: u.size, startedAt: u.startedAt };
+  }
+
+  async appendUpload(repo: string, id: string, body: Readable, offset?: number): Promise<UploadInfo> {
+    const u = this.upload(repo, id);
+    if (offset !== undefined && offset !== u.size) throw uploadRangeError(u.size);
+    for await (const chunk of body) {
+      const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
+      u.chunks.push(b);
+      u.size += b.length;
+    }
+    u.touchedAt = Date.now();
+    return { id, repository: repo, size: u.size, startedAt: u.startedAt };
+  }
+
+  async completeUpload(repo: string, id: string, digest: string): Promise<BlobInfo> {
+    const u = this.upload(repo, id);
+    const data = Buffer.concat(u.chunks);
+    const alg = digest.slice(0, digest.indexOf(':'));
+    const actual = `${alg}:${createHash(alg).update(data).digest('hex')}`;
+    if (actual !== digest) {
+      throw new OciError('DIGEST_INVALID', `uploaded content has digest ${actual}, not ${digest}`, { detail: { expected: digest, actual } });
+    }
+    if (!this.content.has(digest)) this.content.set(digest, data);
+    this.repo(repo, true).blobs.add(digest);
+    this.uploads.delete(id);
+    return { digest, size: data.length };
+  }
+
+  async cancelUpload(repo: string, id: string): Promise<boolean> {
+    const u = this.uploads.get(id);
+    if (!u || u.repository !== repo) return false;
+    this.uploads.delete(id);
+    return true;
+  }
+
+  async purgeUploads(maxAgeMs: number): Promise<number> {
+    const cutoff = Date.now() - maxAgeMs;
+    let n = 0;
+    for (const [id, u] of this.uploads) {
+      if (u.touchedAt < cutoff) {
+        this.uploads.delete(id);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  async getManifest(repo: string, digest: string): Promise<StoredManifest | undefined> {
+    const m = this.repo(repo)?.manifests.get(digest);
+    return m ? { digest: m.digest, mediaType: m.mediaType, bytes: m.bytes } : undefined;
+  }
+
+  async resolveTag(repo: string, tag: string): Promise<string | undefined> {
+    return this.repo(repo)?.tags.get(tag);
+  }
+
+  async putManifest(repo: string, m: ManifestRecord, tags: string[]): Promise<void> {
+    const r = this.repo(repo, true);
+    if (!this.content.has(m.digest)) this.content.set(m.digest, m.bytes);
+    r.blobs.add(m.digest);
+    r.manifests.set(m.digest, m);
+    for (const t of tags) r.tags.set(t, m.digest);
+  }
+
+  async deleteManifest(repo: string, digest: string): Promise<boolean> {
+    const r = this.repo(repo);
+    if (!r?.manifests.delete(digest)) return false;
+    for (const [t, d] of r.tags) if (d === digest) r.tags.delete(t);
+    await this.deleteBlob(repo, digest);
+    return true;
+  }
+
+  async deleteTag(repo: string, tag: string): Promise<boolean> {
+    return this.repo(repo)?.tags.delete(tag) ?? false;
+  }
+
+  async listTags(repo: string): Promise<string[] | undefined> {
+    const r = this.repo(repo);
+    return r ? [...r.tags.keys()].sort(compareCodeUnits) : undefined;
+  }
+
+  async listReferrers(repo: string, digest: string): Promise<Descriptor[]> {
+    const r = this.repo(repo);
+    if (!r) return [];
+    return [...r.manifests.values()]
+      .filter((m) => m.subject === digest)
+      .sort((a, b) => compareCodeUnits(a.digest, b.digest))
+      .map(referrerDescriptor);
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,87 @@
+import type { Readable } from 'node:stream';
+import type { Descriptor } from '../../oci/manifest.js';
+
+/**
+ * What the registry needs from where it keeps data. Written so an object store can implement
+ * it too: operations are whole-object puts, reads, deletes and "append a stream to an upload
+ * session"; nothing here assumes rename, hard links or directories (the filesystem backend
+ * uses them internally for atomicity and deduplication).
+ *
+ * All names, tags, digests and upload ids are validated by the HTTP layer before they get here.
+ * Failures the client caused are thrown as OciError (BLOB_UNKNOWN, DIGEST_INVALID, 416 ranges...).
+ */
+export interface BlobInfo {
+  digest: string;
+  size: number;
+}
+
+export interface UploadInfo {
+  id: string;
+  repository: string;
+  /** Bytes received so far. */
+  size: number;
+  /** ms since epoch; used for the TTL purge. */
+  startedAt: number;
+}
+
+export interface StoredManifest {
+  digest: string;
+  /** The Content-Type it was pushed with; served back unchanged. */
+  mediaType: string;
+  bytes: Buffer;
+}
+
+export interface ManifestRecord extends StoredManifest {
+  /** Digest of the `subject` descriptor, for the referrers API. */
+  subject?: string;
+  /** What the referrers API reports: `artifactType`, else the config's media type. */
+  artifactType?: string;
+  annotations?: Record<string, string>;
+}
+
+export interface ByteRange {
+  /** Inclusive offsets. */
+  start: number;
+  end: number;
+}
+
+export interface RegistryStorage {
+  /** Every repository, sorted. */
+  listRepositories(): Promise<string[]>;
+
+  statBlob(repo: string, digest: string): Promise<BlobInfo | undefined>;
+  /** Throws OciError BLOB_UNKNOWN when missing. */
+  readBlob(repo: string, digest: string, range?: ByteRange): Promise<Readable>;
+  deleteBlob(repo: string, digest: string): Promise<boolean>;
+  /** Make a blob visible in `repo` without upload: from `from`, or (no `from`) from anywhere in the registry. */
+  mountBlob(repo: string, digest: string, from?: string): Promise<boolean>;
+
+  createUpload(repo: string): Promise<UploadInfo>;
+  /** Undefined when unknown, expired or belonging to another repository. */
+  statUpload(repo: string, id: string): Promise<UploadInfo | undefined>;
+  /**
+   * Append a stream to the session. With `offset`, it must equal the bytes received so far
+   * (else OciError 416). Bytes are hashed as they are written.
+   */
+  appendUpload(repo: string, id: string, body: Readable, offset?: number): Promise<UploadInfo>;
+  /** Verify the received bytes against `digest` and make the blob visible; the session ends. */
+  completeUpload(repo: string, id: string, digest: string): Promise<BlobInfo>;
+  cancelUpload(repo: string, id: string): Promise<boolean>;
+  /** Remove sessions idle for longer than maxAgeMs; returns how many. */
+  purgeUploads(maxAgeMs: number): Promise<number>;
+
+  getManifest(repo: string, digest: string): Promise<StoredManifest | undefined>;
+  resolveTag(repo: string, tag: string): Promise<string | undefined>;
+  /** Store a manifest (its bytes also become a blob) and point `tags` at it, atomically. */
+  putManifest(repo: string, manifest: ManifestRecord, tags: string[]): Promise<void>;
+  /** Remove the manifest and every tag pointing at it. */
+  deleteManifest(repo: string, digest: string): Promise<boolean>;
+  /** Remove one tag; the manifest stays reachable by digest. */
+  deleteTag(repo: string, tag: string): Promise<boolean>;
+  /** Sorted tags; undefined when the repository does not exist. */
+  listTags(repo: string): Promise<string[] | undefined>;
+  /** Descriptors of manifests whose subject is `digest`. */
+  listReferrers(repo: string, digest: string): Promise<Descriptor[]>;
+
+  close(): Promise<void>;
+}
