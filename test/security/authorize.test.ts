@@ -120,12 +120,39 @@ describe('authorize: matrix over every route kind', () => {
     expect(status(await authorize({ method: 'GET', path: '/v2/team/a/tags/list', headers }))).toBe(401);
   });
 
-  it('invalid and traversal names are never allowed under a policy', async () => {
+  it('invalid names are never allowed under a policy', async () => {
     const h = { authorization: formatBasicAuth('admin', 'admin-pw') };
-    for (const path of ['/v2/a/../../etc/manifests/x', '/v2/a%2f..%2fb/tags/list', '/v2/A/tags/list', '/v2/-a/blobs/x', `/v2/public/%2e%2e/team/manifests/x`]) {
+    for (const path of ['/v2/a%2f..%2fb/tags/list', '/v2/A/tags/list', '/v2/-a/blobs/x', '/v2/a__-b/manifests/x', '/v2/a%00/manifests/x']) {
       expect(status(await authorize({ method: 'GET', path, headers: h }))).toBe(403);
       expect(status(await authorize({ method: 'GET', path, headers: {} }))).toBe(401);
     }
+  });
+
+  it('dot segments are resolved as the router resolves them, so the served repository is the one checked', async () => {
+    const limited = createAuthorizer({
+      users: await HtpasswdFile.open(HTPASSWD),
+      access: AccessPolicy.parse('anonymous: ["public/**"]\nrules: [{repositories: ["team/**"], users: [reader], actions: [read]}]'),
+    });
+    const reader = { authorization: formatBasicAuth('reader', 'reader-pw') };
+    const cases: Array<[string, string | undefined, number]> = [
+      // The router would serve secret's tags for each of these.
+      ['/v2/team/x/../../secret/tags/list', 'secret', 403],
+      ['/v2/secret/tags/x/../list', 'secret', 403],
+      ['/v2/team/%2e%2e/secret/tags/list', 'secret', 403],
+      ['/v2/team\\..\\secret/tags/list', 'secret', 403],
+      ['/v2/public/../secret/manifests/latest', 'secret', 403],
+      // And these resolve into a repository the caller may read.
+      ['/v2/secret/../team/app/tags/list', 'team/app', 200],
+      ['/v2/./team/app/./tags/list', 'team/app', 200],
+    ];
+    for (const [path, repo, want] of cases) {
+      expect(parseRegistryRoute(path).repository).toBe(repo);
+      expect(status(await limited({ method: 'GET', path, headers: reader }))).toBe(want);
+    }
+    // Anonymous: public/../secret is secret, so a login is asked for.
+    expect(status(await limited({ method: 'GET', path: '/v2/public/../secret/manifests/latest', headers: {} }))).toBe(401);
+    // Leaving /v2 altogether is not a registry route (the router answers 404).
+    expect(parseRegistryRoute('/v2/../etc/passwd').kind).toBe('other');
   });
 
   describe('cross-repository mount', () => {
@@ -217,10 +244,12 @@ describe('parseRegistryRoute', () => {
     [`/v2/x/blobs/${D}`, { kind: 'blob', repository: 'x', reference: D }],
     [`/v2/x/referrers/${D}`, { kind: 'referrers', repository: 'x', reference: D }],
     ['/v2/a%2fb/tags/list', { kind: 'tags', repository: 'a%2fb', nameValid: false }],
+    ['/v2/a/b/../c/tags/list', { kind: 'tags', repository: 'a/c', nameValid: true }],
+    ['/v2/x/blobs/uploads/a/..', { kind: 'uploads', repository: 'x' }],
     ['/v2/x/manifests/', { kind: 'unknown' }],
     ['/v2/x/blobs/uploads/a/b', { kind: 'unknown' }],
     ['/v2x', { kind: 'other' }],
-    ['//v2/', { kind: 'other' }],
+    ['//v2/', { kind: 'other' }], // a host named v2, as WHATWG URL (and so the router) reads it
     ['/metrics', { kind: 'other' }],
   ])('%s', (url, want) => {
     expect(parseRegistryRoute(url)).toMatchObject(want);

@@ -1,13 +1,14 @@
 import { isValidRepository } from '../../ref/reference.js';
 
 /**
- * Which registry endpoint a request path names, parsed from the raw (not percent-decoded) path
- * exactly as the distribution spec lays it out. Repository names may contain slashes, so the
+ * Which registry endpoint a request names. Repository names may contain slashes, so the
  * endpoint suffix is matched from the end: /v2/<name>/manifests/<ref> and so on.
  *
- * Authorization decides on this parse, so the router must not see a different name: it must
- * not percent-decode the name either, and must refuse names that fail the grammar
- * (`nameValid: false` here). Using parseRegistryRoute in the router too makes that automatic.
+ * Authorization must decide on exactly what the router will serve, so the URL is parsed the
+ * way the server's dispatch parses it: WHATWG `new URL(req.url, base)`, which resolves `.` and
+ * `..` segments (also `%2e%2e`) and turns `\` into `/` before any matching. `/v2/x/tags/list/y/..`
+ * is therefore checked as the tags of `x`, which is what gets served. Percent-escapes are not
+ * decoded, so `a%2fb` stays one invalid name (`nameValid: false`), as in the router.
  */
 
 export type RouteKind =
@@ -42,18 +43,17 @@ const SUFFIXES: Array<[RegExp, RouteKind]> = [
   [/^(.+)\/referrers\/([^/]+)$/, 'referrers'],
 ];
 
-/** Parse a request URL as the client sent it (`req.url`: path plus optional query). */
+/** Parse a request target as the client sent it (`req.url`: path plus optional query). */
 export function parseRegistryRoute(url: string): RegistryRoute {
-  const q = url.indexOf('?');
-  const path = q >= 0 ? url.slice(0, q) : url;
-  const query: Record<string, string> = {};
-  if (q >= 0) {
-    try {
-      for (const [k, v] of new URLSearchParams(url.slice(q + 1))) if (!(k in query)) query[k] = v;
-    } catch {
-      // URLSearchParams does not throw on bad escapes today; stay total if it ever does.
-    }
+  let parsed: URL;
+  try {
+    parsed = new URL(url, 'http://registry.invalid');
+  } catch {
+    return { kind: 'unknown', query: {} };
   }
+  const query: Record<string, string> = {};
+  for (const [k, v] of parsed.searchParams) if (!(k in query)) query[k] = v;
+  const path = parsed.pathname;
   if (path === '/v2' || path === '/v2/') return { kind: 'base', query };
   if (!path.startsWith('/v2/')) return { kind: 'other', query };
   const rest = path.slice('/v2/'.length);
