@@ -133,5 +133,10 @@ export async function runMain(): Promise<void> {
   setFlagsFromString('--liftoff-only');
   // The real process gets the tuned keep-alive pool; in-process test runs keep the global dispatcher.
   installAgent();
+  // `regctl tags ... | head` closes our stdout early: that is the reader's choice, not an error.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
   process.exitCode = await run(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin });
 }
