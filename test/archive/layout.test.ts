@@ -10,7 +10,7 @@ import { parseLocation } from '../../src/content/location.js';
 import { LayoutWriter } from '../../src/archive/layout-writer.js';
 import { digestOf } from '../../src/oci/digest.js';
 import { makeImage, makeMultiArch, pushImage, pushIndex } from '../helpers/images.js';
-import { readAll } from './util.js';
+import { readAll, which } from './util.js';
 
 const exec = promisify(execFile);
 
@@ -101,12 +101,3 @@ describe('OCI layout directory', () => {
     await expect(openSource(`oci:${join(dir, 'new', 'nested')}`)).rejects.toThrow(/holds no images/);
   });
 });
-
-export async function which(cmd: string): Promise<boolean> {
-  try {
-    await exec('which', [cmd]);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -161,8 +161,9 @@ export class DockerArchiveSource implements ImageSource {
     const put = target.putBlobComputed.bind(target);
     const descs: Descriptor[] = new Array(this.image.layers.length);
     let next = 0;
+    let failed = false;
     const worker = async (): Promise<void> => {
-      while (next < this.image.layers.length) {
+      while (next < this.image.layers.length && !failed) {
         const i = next++;
         const layer = this.image.layers[i]!;
         if (layer.compression !== 'none') {
@@ -171,20 +172,15 @@ export class DockerArchiveSource implements ImageSource {
           descs[i] = entry.desc;
           continue;
         }
-        const gz = createGzip();
         let producerError: unknown;
-        const produced = pipeline(this.index.open(layer.path), diffIdCheck(layer, this.index.label), gz).catch((e: unknown) => {
-          producerError = e;
-          gz.destroy(e as Error);
-        });
+        const body = this.gzipStream(layer, (e) => (producerError ??= e));
         try {
-          const desc = await put(gz, MediaType.dockerLayerGzip);
-          await produced;
+          const desc = await put(body, MediaType.dockerLayerGzip);
           if (producerError) throw producerError;
           descs[i] = desc;
           onEvent?.({ type: 'blob', digest: desc.digest, size: desc.size, what: 'layer', outcome: 'copied' });
         } catch (e) {
-          await produced;
+          failed = true;
           throw producerError ?? e;
         }
       }
@@ -195,6 +191,28 @@ export class DockerArchiveSource implements ImageSource {
     const manifest = DockerArchiveSource.buildManifest(config, descs);
     await target.putManifest(ref, manifest);
     return manifest;
+  }
+
+  /**
+   * The layer read, checked against its diff_id and gzipped — started only when the consumer
+   * first reads, so a failure (e.g. a diff_id mismatch) is reported on the stream the consumer
+   * is already listening to, never emitted before it attached its handlers.
+   */
+  private gzipStream(layer: SavedLayer, onError: (e: unknown) => void): Readable {
+    const index = this.index;
+    async function* produce(): AsyncGenerator<Buffer> {
+      const gz = createGzip();
+      const done = pipeline(index.open(layer.path), diffIdCheck(layer, index.label), gz);
+      done.catch(() => {});
+      try {
+        for await (const chunk of gz) yield chunk as Buffer;
+        await done;
+      } catch (e) {
+        onError(e);
+        throw e;
+      }
+    }
+    return Readable.from(produce(), { objectMode: false });
   }
 
   private async copyBlob(target: ImageTarget, entry: BlobEntry, onEvent?: (e: PushEvent) => void): Promise<void> {
