@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AccessLogEntry } from './access-log.js';
 import type { RequestContext, ServerPolicy } from './context.js';
@@ -30,6 +30,13 @@ export interface RegistryServerOptions {
   onRequest?: (entry: AccessLogEntry) => void;
   /** How long close() waits for in-flight requests before cutting connections (default 30 s). */
   shutdownGraceMs?: number;
+  /**
+   * Runs first for every request (authentication, health, metrics...). Resolve true when it
+   * has answered the request itself; the registry then leaves it alone.
+   */
+  before?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+  /** Build the listening server (e.g. node:https with TLS options); default node:http. */
+  createServer?: (options: ServerOptions, listener: (req: IncomingMessage, res: ServerResponse) => void) => Server;
 }
 
 /**
@@ -99,7 +106,11 @@ export async function createRegistryServer(options: RegistryServerOptions = {}):
     res.on('finish', finish);
     res.on('close', finish);
     for (const [k, v] of Object.entries(API_VERSION_HEADER)) res.setHeader(k, v);
-    dispatch(req, res, storage, policy).catch((e: unknown) => {
+    const run = async () => {
+      if (options.before && (await options.before(req, res))) return;
+      await dispatch(req, res, storage, policy);
+    };
+    run().catch((e: unknown) => {
       const err = e instanceof OciError ? e : internalError(e);
       sendError(req, res, err);
       // A request body we did not read (e.g. a rejected upload) would stall keep-alive: close.
@@ -108,7 +119,9 @@ export async function createRegistryServer(options: RegistryServerOptions = {}):
   };
 
   // requestTimeout 0: a multi-GB upload that is still moving must never be cut off.
-  const server = createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 30_000 }, handler);
+  const serverOptions: ServerOptions = { requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 30_000 };
+  const server = (options.createServer ?? createServer)(serverOptions, handler);
+  server.requestTimeout = 0;
 
   const purge = () => {
     storage.purgeUploads(ttl).catch(() => undefined);

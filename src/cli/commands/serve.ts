@@ -1,5 +1,115 @@
 import type { Command } from 'commander';
+import { UsageError } from '../../errors.js';
 import type { CommandContext } from '../context.js';
 
-// Placeholder: filled in by the issue that owns this command.
-export function register(_program: Command, _ctx: CommandContext): void {}
+interface ServeFlags {
+  port: string;
+  address: string;
+  root?: string;
+  readOnly?: boolean;
+  delete: boolean;
+  logFormat: string;
+  log: boolean;
+  uploadTtl: string;
+}
+
+/** $XDG_DATA_HOME/regctl/registry, else ~/.local/share/regctl/registry. */
+export async function defaultRoot(env: NodeJS.ProcessEnv): Promise<string> {
+  const { homedir } = await import('node:os');
+  const { join, isAbsolute } = await import('node:path');
+  const xdg = env.XDG_DATA_HOME;
+  const base = xdg && isAbsolute(xdg) ? xdg : join(env.HOME || homedir(), '.local', 'share');
+  return join(base, 'regctl', 'registry');
+}
+
+function parsePort(s: string): number {
+  if (!/^\d{1,5}$/.test(s) || Number(s) > 65535) throw new UsageError(`--port must be 0-65535, got "${s}"`);
+  return Number(s);
+}
+
+/** "30m", "24h", "90s", "2d" or plain seconds. */
+function parseDuration(s: string): number {
+  const m = /^(\d+)(s|m|h|d)?$/.exec(s.trim());
+  if (!m) throw new UsageError(`invalid duration "${s}": use e.g. 90s, 30m, 24h, 2d`);
+  const unit = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? 's') as 's'];
+  return Number(m[1]) * unit;
+}
+
+export function register(program: Command, ctx: CommandContext): void {
+  program
+    .command('serve')
+    .summary('run an OCI registry (data kept on disk)')
+    .description(
+      'Run a registry that docker, podman, skopeo, crane, oras and regctl push to and pull from (OCI distribution spec v1.1). Each repository is stored as an OCI image layout directory under --root, so OCI tools can read it directly (skopeo copy oci:ROOT/REPO:TAG ...). Stops gracefully on Ctrl-C / SIGTERM.',
+    )
+    .option('-p, --port <port>', 'TCP port (0 picks a free one)', '5000')
+    .option('-a, --address <addr>', 'address to listen on; 0.0.0.0 exposes the registry to the network', '127.0.0.1')
+    .option('--root <dir>', 'storage directory (default $XDG_DATA_HOME/regctl/registry or ~/.local/share/regctl/registry)')
+    .option('--read-only', 'refuse pushes and deletes')
+    .option('--no-delete', 'refuse deletes of blobs, manifests and tags')
+    .option('--log-format <format>', 'access log format: text or json', 'text')
+    .option('--no-log', 'no access log')
+    .option('--upload-ttl <duration>', 'remove upload sessions idle this long', '24h')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  regctl serve                                   127.0.0.1:5000, data in ~/.local/share/regctl/registry
+  regctl serve --port 5001 --root /srv/registry
+  regctl serve --address 0.0.0.0 --log-format json
+  skopeo copy --dest-tls-verify=false docker-archive:app.tar docker://127.0.0.1:5000/app:1.0`,
+    )
+    .action(async (flags: ServeFlags, cmd: Command) => {
+      const out = ctx.output(cmd);
+      const port = parsePort(flags.port);
+      if (flags.logFormat !== 'text' && flags.logFormat !== 'json') {
+        throw new UsageError(`--log-format must be text or json, got "${flags.logFormat}"`);
+      }
+      const uploadTtlMs = parseDuration(flags.uploadTtl);
+      const env = ctx.streams.env ?? process.env;
+      const { resolve } = await import('node:path');
+      const root = resolve(flags.root ?? (await defaultRoot(env)));
+      const { createRegistryServer } = await import('../../server/server.js');
+      const { formatAccessLog } = await import('../../server/access-log.js');
+      const format = flags.logFormat;
+      const reg = await createRegistryServer({
+        root,
+        readOnly: flags.readOnly ?? false,
+        deleteEnabled: flags.delete,
+        uploadTtlMs,
+        ...(flags.log ? { onRequest: (e) => out.streams.stdout.write(`${formatAccessLog(e, format)}\n`) } : {}),
+      });
+      let bound;
+      try {
+        bound = await reg.listen(port, flags.address);
+      } catch (e) {
+        await reg.close();
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'EADDRINUSE') throw new UsageError(`port ${port} on ${flags.address} is already in use (try --port)`);
+        if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new UsageError(`cannot listen on address ${flags.address}`);
+        throw e;
+      }
+      const wildcard = bound.host === '0.0.0.0' || bound.host === '::';
+      const hostForClients = wildcard ? 'localhost' : bound.host.includes(':') ? `[${bound.host}]` : bound.host;
+      const registry = `${hostForClients}:${bound.port}`;
+      if (out.json) {
+        out.printJson({ url: bound.url, registry, root, readOnly: flags.readOnly ?? false, delete: flags.delete });
+      } else {
+        out.line(`regctl registry listening on ${bound.url}${wildcard ? ` (all interfaces; clients use ${registry})` : ''}`);
+        out.line(`storage: ${root}`);
+        out.line(`push: regctl copy docker.io/library/alpine:latest ${registry}/alpine:latest`);
+      }
+      await new Promise<void>((done) => {
+        const stop = (signal: string) => {
+          process.off('SIGINT', onInt);
+          process.off('SIGTERM', onTerm);
+          out.info(`${signal}: finishing in-flight requests...`);
+          reg.close().then(done, done);
+        };
+        const onInt = () => stop('SIGINT');
+        const onTerm = () => stop('SIGTERM');
+        process.once('SIGINT', onInt);
+        process.once('SIGTERM', onTerm);
+      });
+    });
+}
