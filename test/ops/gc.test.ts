@@ -222,3 +222,38 @@ describe('gc robustness', () => {
     expect(s.missingReachable()).toEqual([]);
   });
 });
+
+describe('scheduleGc', () => {
+  it('runs periodically, never overlapping, and stops', async () => {
+    const { scheduleGc } = await import('../../src/server/ops/gc.js');
+    const s = new MemoryGcStore();
+    s.putBlob('r', orphan(10));
+    s.now += 2 * HOUR;
+    const reports: number[] = [];
+    let listings = 0;
+    const store = new Proxy(s, {
+      get(target, prop, receiver) {
+        if (prop === 'listRepositories') {
+          return async () => {
+            listings++;
+            await new Promise((r) => setTimeout(r, 30));
+            return target.listRepositories();
+          };
+        }
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const sched = scheduleGc(store, 20, { now: () => s.now, onReport: (r) => reports.push(r.removed.length) });
+    const [a, b] = await Promise.all([sched.runNow(), sched.runNow()]);
+    expect(a).toBe(b); // the second call joined the first run
+    await new Promise((r) => setTimeout(r, 150));
+    await sched.stop();
+    const after = listings;
+    await new Promise((r) => setTimeout(r, 60));
+    expect(listings).toBe(after);
+    expect(reports.length).toBeGreaterThan(0);
+    expect(a.removed).toHaveLength(1);
+    expect(() => scheduleGc(store, 0)).toThrow(RangeError);
+  });
+});

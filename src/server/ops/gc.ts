@@ -254,3 +254,43 @@ class UnreadableManifest extends Error {
     super(`unreadable manifest ${digest}`);
   }
 }
+
+export interface GcSchedule {
+  /** Run now unless a run is in progress (then wait for that one). */
+  runNow(): Promise<GcReport>;
+  /** Stop the timer; waits for a run in progress. */
+  stop(): Promise<void>;
+}
+
+/**
+ * `--gc-interval`: collect every intervalMs, never two runs at once. The timer is unref'd so
+ * it does not keep the process alive; failures go to onError and the schedule carries on.
+ */
+export function scheduleGc(
+  store: GcStore,
+  intervalMs: number,
+  options: GcOptions & { onReport?: (r: GcReport) => void; onError?: (e: unknown) => void } = {},
+): GcSchedule {
+  if (!(intervalMs > 0)) throw new RangeError('gc interval must be positive');
+  let running: Promise<GcReport> | undefined;
+  const runNow = (): Promise<GcReport> => {
+    running ??= collectGarbage(store, options).finally(() => {
+      running = undefined;
+    });
+    return running;
+  };
+  const timer = setInterval(() => {
+    runNow().then(
+      (r) => options.onReport?.(r),
+      (e: unknown) => options.onError?.(e),
+    );
+  }, intervalMs);
+  timer.unref();
+  return {
+    runNow,
+    async stop() {
+      clearInterval(timer);
+      await running?.catch(() => undefined);
+    },
+  };
+}
