@@ -259,3 +259,21 @@ describe('parseRegistryRoute', () => {
     expect(parseRegistryRoute('/v2/x/blobs/uploads/?mount=a&mount=b&from=c').query).toEqual({ mount: 'a', from: 'c' });
   });
 });
+
+describe('authorize: bad input never throws', () => {
+  it('2000 random request targets and headers give well-formed decisions', async () => {
+    const authorize = createAuthorizer({ users: await HtpasswdFile.open(HTPASSWD), access: POLICY, limiter: new LoginRateLimiter({ burst: 1e9 }) });
+    const pieces = ['/v2', '/', '..', '.', '%2e', '%2f', '%00', '\\', '?', '&', '=', 'mount', 'from', 'a', 'B', '_catalog', 'tags', 'list', 'manifests', 'blobs', 'uploads', 'referrers', D, '#', ' ', 'ü', '%', '//'];
+    let seed = 42;
+    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+    for (let i = 0; i < 2000; i++) {
+      const url = Array.from({ length: 1 + rnd(12) }, () => pieces[rnd(pieces.length)]).join('');
+      const headers: Record<string, string> = {};
+      if (rnd(2)) headers.authorization = ['Basic ', 'basic', 'Bearer x', `Basic ${Buffer.from(url).toString('base64')}`, formatBasicAuth('admin', 'admin-pw')][rnd(5)]!;
+      const method = ['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE', 'BREW'][rnd(7)]!;
+      const d = await authorize({ method, path: url, headers, remoteAddress: '127.0.0.1' });
+      if (d.ok) expect(typeof d.route.kind).toBe('string');
+      else expect([401, 403, 429]).toContain(d.status);
+    }
+  });
+});
