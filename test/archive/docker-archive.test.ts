@@ -12,7 +12,7 @@ import { digestOf } from '../../src/oci/digest.js';
 import type { ImageManifest } from '../../src/oci/manifest.js';
 import { MediaType } from '../../src/oci/mediatypes.js';
 import { pushImage, pushIndex } from '../helpers/images.js';
-import { dockerSaveTar, makeRealImage, makeRealMultiArch } from './fixtures.js';
+import { dockerSaveOciTar, dockerSaveTar, makeRealImage, makeRealMultiArch } from './fixtures.js';
 import { readAll } from './util.js';
 
 let dir: string;
@@ -87,6 +87,27 @@ describe('docker-archive import', () => {
     await expect(openSource(`docker-archive:-:other:1`, { stdin: Readable.from([await dockerSaveTar(img, ['app:1'])]) })).rejects.toThrow(
       /holds no image other:1 \(it holds: app:1\)/,
     );
+  });
+
+  it('reads the newer docker save layout (an OCI layout inside) both as docker-archive and as oci-archive', async () => {
+    const img = await makeRealImage();
+    const { tar, manifestDigest } = await dockerSaveOciTar(img, 'app:9');
+    const file = join(dir, 'new.tar');
+    await writeFile(file, tar);
+    const asDocker = await openSource(`docker-archive:${file}`);
+    expect(asDocker.ref).toBe('9');
+    const layout = join(dir, 'l');
+    await transferImage({ source: asDocker.source, ref: asDocker.ref, target: await LayoutWriter.create(layout), tag: '9' });
+    await asDocker.close();
+    const { m } = await manifestOf(layout, '9');
+    expect(m.config.digest).toBe(img.config.desc.digest);
+    for (const [i, l] of m.layers.entries()) {
+      expect(digestOf(gunzipSync(await readFile(join(layout, 'blobs', 'sha256', l.digest.slice(7)))))).toBe(img.diffIds[i]);
+    }
+    const asOci = await openSource(`oci-archive:${file}`);
+    expect(asOci.ref).toBe('9');
+    expect((await asOci.source.getManifest('9')).digest).toBe(manifestDigest);
+    await asOci.close();
   });
 
   it('names the problem in bad archives', async () => {

@@ -83,3 +83,31 @@ export async function dockerSaveTar(
   if (!tweak.manifestFirst) files['manifest.json'] = manifest;
   return tarOf(files);
 }
+
+/**
+ * The newer `docker save` layout (Docker 25+): an OCI image layout (blobs/sha256, index.json,
+ * oci-layout) with uncompressed layers, plus manifest.json pointing into blobs/.
+ */
+export async function dockerSaveOciTar(img: RealImage, repoTag: string): Promise<{ tar: Buffer; manifestDigest: string }> {
+  const files: Record<string, Buffer> = {};
+  const blobPath = (d: string): string => `blobs/sha256/${d.slice(7)}`;
+  const layers = img.tars.map((t, i) => ({ mediaType: MediaType.ociLayer, digest: img.diffIds[i]!, size: t.length }));
+  const manifest = Buffer.from(
+    JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociManifest, config: { ...img.config.desc, mediaType: MediaType.ociConfig }, layers }),
+  );
+  const manifestDigest = digestOf(manifest);
+  img.tars.forEach((t, i) => (files[blobPath(img.diffIds[i]!)] = t));
+  files[blobPath(img.config.desc.digest)] = img.config.bytes;
+  files[blobPath(manifestDigest)] = manifest;
+  files['index.json'] = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MediaType.ociIndex,
+      manifests: [{ mediaType: MediaType.ociManifest, digest: manifestDigest, size: manifest.length, annotations: { 'org.opencontainers.image.ref.name': repoTag.split(':').pop() } }],
+    }),
+  );
+  files['manifest.json'] = Buffer.from(JSON.stringify([{ Config: blobPath(img.config.desc.digest), RepoTags: [repoTag], Layers: img.diffIds.map(blobPath) }]));
+  files['oci-layout'] = Buffer.from('{"imageLayoutVersion":"1.0.0"}');
+  files['repositories'] = Buffer.from('{}');
+  return { tar: await tarOf(files), manifestDigest };
+}
