@@ -224,7 +224,6 @@ export class FilesystemStorage implements RegistryStorage {
       await this.writeReferrer(repo, m.subject, m.digest, desc);
     }
     const base: Descriptor = { mediaType: m.mediaType, digest: m.digest, size: m.bytes.length };
-    if (m.artifactType) base.artifactType = m.artifactType;
     await this.layouts.update(repo, (entries) => {
       const moved = new Set<string>();
       let next = entries.filter((d) => {
