@@ -1,5 +1,6 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { posix } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
@@ -73,6 +74,7 @@ export class TarIndex {
 
   private async scan(input: Readable): Promise<void> {
     const extract = tar.extract();
+    const links = new Map<string, string>();
     let sawAny = false;
     input.on('error', (e) => extract.destroy(e));
     input.pipe(extract as unknown as NodeJS.WritableStream);
@@ -83,6 +85,11 @@ export class TarIndex {
         const name = normalizeEntryName(h.name);
         if (name !== undefined && (h.type === 'file' || h.type === 'contiguous-file') && h.byteOffset !== undefined) {
           this.entries.set(name, { name, size: h.size, offset: h.byteOffset });
+        } else if (name !== undefined && (h.type === 'symlink' || h.type === 'link') && h.linkname) {
+          // docker save links duplicate layers (`<id>/layer.tar -> ../<other>/layer.tar`).
+          const target = h.type === 'symlink' ? posix.join(posix.dirname(name), h.linkname) : h.linkname;
+          const resolved = normalizeEntryName(target);
+          if (resolved !== undefined) links.set(name, resolved);
         }
         entry.resume();
       }
@@ -91,6 +98,13 @@ export class TarIndex {
       throw this.corrupt(e);
     }
     if (!sawAny) throw new InvalidContentError(`${this.label} is not a tar archive (empty or no entries)`, 'ARCHIVE_INVALID');
+    // Links point at regular files (a few hops at most); links to nowhere are left out.
+    for (const [name, first] of links) {
+      let target: string | undefined = first;
+      for (let hops = 0; target !== undefined && !this.entries.has(target) && hops < 8; hops++) target = links.get(target);
+      const e = target !== undefined ? this.entries.get(target) : undefined;
+      if (e && !this.entries.has(name)) this.entries.set(name, { ...e, name });
+    }
   }
 
   private corrupt(e: unknown): Error {

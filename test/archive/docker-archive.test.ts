@@ -12,7 +12,7 @@ import { digestOf } from '../../src/oci/digest.js';
 import type { ImageManifest } from '../../src/oci/manifest.js';
 import { MediaType } from '../../src/oci/mediatypes.js';
 import { pushImage, pushIndex } from '../helpers/images.js';
-import { dockerSaveOciTar, dockerSaveTar, makeRealImage, makeRealMultiArch } from './fixtures.js';
+import { dockerSaveOciTar, dockerSaveTar, makeRealImage, makeRealMultiArch, tarOf } from './fixtures.js';
 import { readAll } from './util.js';
 
 let dir: string;
@@ -108,6 +108,29 @@ describe('docker-archive import', () => {
     expect(asOci.ref).toBe('9');
     expect((await asOci.source.getManifest('9')).digest).toBe(manifestDigest);
     await asOci.close();
+  });
+
+  it('follows the symlinks docker save uses for duplicate layers', async () => {
+    const img = await makeRealImage({ layers: [2000] });
+    const t = img.tars[0]!;
+    const cfg = Buffer.from(JSON.stringify({ os: 'linux', architecture: 'amd64', rootfs: { type: 'layers', diff_ids: [img.diffIds[0], img.diffIds[0]] } }));
+    const cfgHex = digestOf(cfg).slice(7);
+    const file = join(dir, 'dup.tar');
+    await writeFile(
+      file,
+      await tarOf({
+        'aaa/layer.tar': t,
+        'bbb/layer.tar': { symlink: '../aaa/layer.tar' },
+        [`${cfgHex}.json`]: cfg,
+        'manifest.json': Buffer.from(JSON.stringify([{ Config: `${cfgHex}.json`, RepoTags: null, Layers: ['aaa/layer.tar', 'bbb/layer.tar'] }])),
+      }),
+    );
+    const src = await openSource(`docker-archive:${file}`, { compress: false });
+    expect(src.ref).toBe('latest');
+    const m = JSON.parse((await src.source.getManifest(src.ref)).bytes.toString()) as ImageManifest;
+    expect(m.layers.map((l) => l.digest)).toEqual([img.diffIds[0], img.diffIds[0]]);
+    expect((await readAll(await src.source.getBlob(m.layers[1]!))).equals(t)).toBe(true);
+    await src.close();
   });
 
   it('names the problem in bad archives', async () => {

@@ -7,12 +7,16 @@ import { MediaType } from '../../src/oci/mediatypes.js';
 import { blob, makeIndex, type TestImage, type TestIndex } from '../helpers/images.js';
 
 /** A real tar holding the given files (what a layer is). */
-export async function tarOf(files: Record<string, Buffer>): Promise<Buffer> {
+export async function tarOf(files: Record<string, Buffer | { symlink: string }>): Promise<Buffer> {
   const pack = tar.pack();
   const chunks: Buffer[] = [];
   pack.on('data', (c: unknown) => chunks.push(c as Buffer));
   const done = new Promise<void>((r) => pack.on('end', () => r()));
   for (const [name, data] of Object.entries(files)) {
+    if (!Buffer.isBuffer(data)) {
+      await new Promise<void>((res, rej) => pack.entry({ name, type: 'symlink', linkname: data.symlink, mtime: new Date(0) }, (e) => (e ? rej(e) : res())));
+      continue;
+    }
     await new Promise<void>((res, rej) => pack.entry({ name, size: data.length, mtime: new Date(0) }, data, (e) => (e ? rej(e) : res())));
   }
   pack.finalize();
