@@ -164,6 +164,8 @@ describe('access policy', () => {
     ['rules: [{repositories: ["A/*"], users: [a], actions: [read]}]', 'p.yaml: rules[0].repositories[0]: glob "A/*"'],
     ['a: [', 'p.yaml: cannot parse:'],
     ['a: 1\na: 2', 'p.yaml: cannot parse:'],
+    ['rules: [{repositories: [**], users: [a], actions: [read]}]', 'cannot parse: Unresolved alias (the anchor must be set before the alias): * (quote globs that start with *, e.g. "**")'],
+    ['anonymous:\n  - *\n', '(quote globs that start with *, e.g. "**")'],
   ])('rejects %j with one line', (text, msg) => {
     let err: unknown;
     try {

@@ -143,8 +143,10 @@ export class AccessPolicy implements AccessControl {
     try {
       doc = extname(source).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text, { uniqueKeys: true, maxAliasCount: 100 });
     } catch (e) {
-      const first = e instanceof Error ? e.message.split('\n')[0] : 'syntax error';
-      throw new AccessPolicyError(`${source}: cannot parse: ${first}`);
+      const first = e instanceof Error ? (e.message.split('\n')[0] ?? '').replace(/:$/, '') : 'syntax error';
+      // In YAML a bare * starts an alias: the usual slip when writing globs.
+      const hint = /alias/i.test(first) ? ' (quote globs that start with *, e.g. "**")' : '';
+      throw new AccessPolicyError(`${source}: cannot parse: ${first}${hint}`);
     }
     return AccessPolicy.fromObject(doc, source);
   }
