@@ -156,3 +156,45 @@ describe('round trips and failures through regctl serve', () => {
     }
   });
 });
+
+describe('regctl copy with archive locations', () => {
+  it('copies docker-archive -> registry, registry -> docker-archive (--platform) and registry -> oci dir', async () => {
+    const img = await makeRealImage();
+    const file = join(dir, 'copy-in.tar');
+    await writeFile(file, await dockerSaveTar(img, ['app:5']));
+    const a = await cli('copy', '--progress', 'none', `docker-archive:${file}`, `${serve.registry}/copied`);
+    expect(a.stderr).toBe('');
+    expect(a.code).toBe(0);
+    const m = JSON.parse((await repo('copied').getManifest('5')).bytes.toString()) as ImageManifest;
+    expect(m.config.digest).toBe(img.config.desc.digest);
+    expect(m.layers.map((l) => l.mediaType)).toEqual([MediaType.dockerLayerGzip, MediaType.dockerLayerGzip]);
+
+    const idx = await makeRealMultiArch();
+    await pushIndex(repo('copymulti'), idx, 'v2');
+    const out = join(dir, 'copy-out.tar');
+    const refused = await cli('copy', '--progress', 'none', `${serve.registry}/copymulti:v2`, `docker-archive:${out}:app:v2`);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/choose one with --platform/);
+    const b = await cli('copy', '--progress', 'none', '--platform', 'linux/arm64', `${serve.registry}/copymulti:v2`, `docker-archive:${out}:app:v2`);
+    expect(b.stderr).toBe('');
+    expect(b.code).toBe(0);
+    const back = await openSourceFor(`docker-archive:${out}:app:v2`);
+    expect(back).toBe(idx.images[1]!.config.desc.digest);
+
+    const layout = join(dir, 'copy-layout');
+    const c = await cli('copy', '--progress', 'none', `${serve.registry}/copymulti:v2`, `oci:${layout}:v2`);
+    expect(c.code).toBe(0);
+    const index = JSON.parse(await readFile(join(layout, 'index.json'), 'utf8'));
+    expect(index.manifests.map((d: { digest: string }) => d.digest)).toEqual([idx.manifest.digest]);
+  });
+});
+
+async function openSourceFor(loc: string): Promise<string> {
+  const { openSource } = await import('../../src/content/open.js');
+  const s = await openSource(loc);
+  try {
+    return (JSON.parse((await s.source.getManifest(s.ref)).bytes.toString()) as ImageManifest).config.digest;
+  } finally {
+    await s.close();
+  }
+}
