@@ -155,8 +155,23 @@ async function transfer(
   quietStdout = false,
 ): Promise<void> {
   const started = Date.now();
-  const { transferImage } = await import('../../archive/transfer.js');
-  const r = await transferImage({ source: source.source, ref: source.ref, target: target.target, tag, platform });
+  const { DockerArchiveSource } = await import('../../archive/docker/source.js');
+  let r: { digest: string; mediaType: string; blobs: { copied: number; skipped: number }; bytes: number };
+  if (source.source instanceof DockerArchiveSource) {
+    // The streaming path: layers gzipped straight into the target (no spool).
+    const { transferImage } = await import('../../archive/transfer.js');
+    r = await transferImage({ source: source.source, ref: source.ref, target: target.target, tag, platform });
+  } else {
+    await refuseIndexToDockerArchive(source, target, platform);
+    const { copyImage } = await import('../../copy/index.js');
+    const report = await copyImage({ source: source.source, target: target.target, ref: source.ref, tags: tag ? [tag] : [], platform });
+    r = {
+      digest: report.digest ?? report.images[0]?.digest ?? '',
+      mediaType: report.images[0]?.mediaType ?? '',
+      blobs: { copied: report.blobs.copied + report.blobs.mounted, skipped: report.blobs.skipped },
+      bytes: report.bytes,
+    };
+  }
   if (wantDigest && r.digest !== wantDigest) throw new UsageError(`destination names digest ${wantDigest} but the image is ${r.digest}`);
   const seconds = (Date.now() - started) / 1000;
   const summary = {
@@ -184,4 +199,18 @@ async function transfer(
   out.line(
     `${verb} ${summary.source} to ${where}: ${r.digest} (${r.blobs.copied} blobs copied, ${r.blobs.skipped} skipped, ${mib} MiB in ${seconds.toFixed(2)} s)`,
   );
+}
+
+/** Fail before any blob moves when a docker-archive (one image) is asked to hold an index. */
+async function refuseIndexToDockerArchive(source: Opened, target: OpenedT, platform: unknown): Promise<void> {
+  if (platform || target.location.kind !== 'docker-archive') return;
+  const head = await source.source.headManifest(source.ref);
+  const { isIndexMediaType } = await import('../../oci/mediatypes.js');
+  if (!head || !isIndexMediaType(head.mediaType)) return;
+  const { isIndex, parseManifest } = await import('../../oci/manifest.js');
+  const { formatPlatform } = await import('../../oci/platform.js');
+  const data = await source.source.getManifest(source.ref);
+  const m = parseManifest(data.bytes, data.mediaType);
+  const platforms = isIndex(m) ? m.manifests.map((d) => formatPlatform(d.platform)).join(', ') : '';
+  throw new UsageError(`${target.description}: a docker-archive holds one image, and ${source.description} is a multi-platform index (${platforms}): choose one with --platform`);
 }
