@@ -149,6 +149,22 @@ describe('HtpasswdFile', () => {
     expect(await f.verify('u', 'new')).toBe(true);
   });
 
+  it('concurrent verifications of the same credentials share one bcrypt compare', async () => {
+    const path = join(dir, 'users');
+    await writeFile(path, `u:${bcrypt.hashSync('pw', 9)}\n`);
+    const f = await HtpasswdFile.open(path);
+    const t0 = performance.now();
+    await f.verify('u', 'pw');
+    const one = performance.now() - t0;
+    const f2 = await HtpasswdFile.open(path);
+    const t1 = performance.now();
+    const results = await Promise.all(Array.from({ length: 8 }, () => f2.verify('u', 'pw')));
+    const eight = performance.now() - t1;
+    expect(results).toEqual(Array(8).fill(true));
+    expect(eight).toBeLessThan(one * 3);
+    expect(await Promise.all([f2.verify('u', 'no'), f2.verify('u', 'pw')])).toEqual([false, true]);
+  });
+
   it('unknown users cost a bcrypt compare too (no fast path revealing who exists)', async () => {
     const path = join(dir, 'users');
     await writeFile(path, `u:${bcrypt.hashSync('pw', 8)}\n`);

@@ -122,6 +122,7 @@ export class HtpasswdFile {
   /** HMAC key for the success cache: the cache never holds a password or a plain digest of one. */
   private readonly cacheKey = randomBytes(32);
   private readonly cache = new Map<string, number>();
+  private readonly inFlight = new Map<string, Promise<boolean>>();
   private readonly dummyHashes = new Map<number, Promise<string>>();
 
   private constructor(path: string, users: Map<string, string>, identity: FileIdentity, options: HtpasswdOptions) {
@@ -167,10 +168,17 @@ export class HtpasswdFile {
       await bcrypt.compare('', hash);
       return false;
     }
-    const ok = await bcrypt.compare(password, hash);
-    if (ok && key !== undefined) {
+    if (key === undefined) return bcrypt.compare(password, hash);
+    // A client opening several connections at once (parallel layer pushes) pays for one compare.
+    let pending = this.inFlight.get(key);
+    if (!pending) {
+      pending = bcrypt.compare(password, hash).finally(() => this.inFlight.delete(key));
+      this.inFlight.set(key, pending);
+    }
+    const ok = await pending;
+    if (ok) {
       if (this.cache.size >= CACHE_MAX) this.cache.delete(this.cache.keys().next().value!);
-      this.cache.set(key, now + this.options.cacheTtlMs);
+      this.cache.set(key, this.options.now() + this.options.cacheTtlMs);
     }
     return ok;
   }
