@@ -36,10 +36,11 @@ export function isErrno(e: unknown, ...codes: string[]): boolean {
 
 /**
  * Make `dst` hold the same bytes as `src`: a hard link (stored once) when the file system
- * allows, else a copy written under a temporary name and renamed, so `dst` never exists half-written.
+ * allows, else a copy written under a temporary name (in `tmpDir`, same file system) and renamed,
+ * so `dst` never exists half-written.
  * Returns false when `dst` already existed.
  */
-export async function linkOrCopy(src: string, dst: string): Promise<boolean> {
+export async function linkOrCopy(src: string, dst: string, tmpDir: string): Promise<boolean> {
   try {
     await link(src, dst);
     return true;
@@ -47,7 +48,8 @@ export async function linkOrCopy(src: string, dst: string): Promise<boolean> {
     if (isErrno(e, 'EEXIST')) return false;
     if (isErrno(e, 'ENOENT')) throw e;
   }
-  const tmp = `${dst}.${randomBytes(6).toString('hex')}.tmp`;
+  // The copy is written outside blobs/ so a crash never leaves a stray file in the layout.
+  const tmp = join(tmpDir, `copy-${randomBytes(8).toString('hex')}`);
   try {
     await copyFile(src, tmp, fsConstants.COPYFILE_FICLONE);
     await fsyncFile(tmp);

@@ -26,19 +26,21 @@ export class FilesystemStorage implements RegistryStorage {
   private readonly layouts: LayoutIndexes;
   private readonly uploads: UploadSessions;
   private readonly digestLocks = new KeyedMutex();
+  private readonly tmpDir: string;
 
   constructor(root: string) {
     this.root = root;
     this.layouts = new LayoutIndexes(root);
     this.uploads = new UploadSessions(root);
+    this.tmpDir = join(root, '_tmp');
   }
 
   /** Create the root and clear scratch files a crash may have left. */
   async init(): Promise<void> {
     await mkdir(join(this.root, '_blobs'), { recursive: true });
     await mkdir(this.uploads.dir, { recursive: true });
-    await rm(join(this.root, '_tmp'), { recursive: true, force: true });
-    await mkdir(join(this.root, '_tmp'), { recursive: true });
+    await rm(this.tmpDir, { recursive: true, force: true });
+    await mkdir(this.tmpDir, { recursive: true });
   }
 
   private contentPath(digest: string): string {
@@ -123,7 +125,7 @@ export class FilesystemStorage implements RegistryStorage {
     await this.layouts.ensure(repo, algorithmOf(digest));
     return this.digestLocks.run(digest, async () => {
       try {
-        await linkOrCopy(source, this.layouts.blobPath(repo, digest));
+        await linkOrCopy(source, this.layouts.blobPath(repo, digest), this.tmpDir);
         return true;
       } catch (e) {
         if (isErrno(e, 'ENOENT')) return false;
@@ -152,7 +154,7 @@ export class FilesystemStorage implements RegistryStorage {
         await mkdir(dirname(content), { recursive: true });
         await rename(file, content);
       }
-      await linkOrCopy(content, this.layouts.blobPath(repo, digest));
+      await linkOrCopy(content, this.layouts.blobPath(repo, digest), this.tmpDir);
     });
   }
 
@@ -216,7 +218,7 @@ export class FilesystemStorage implements RegistryStorage {
   async putManifest(repo: string, m: ManifestRecord, tags: string[]): Promise<void> {
     // 1. the bytes, as a blob (fsynced, atomic); 2. the referrer record; 3. index.json.
     // A crash between steps leaves unreferenced files, never a tag to missing content.
-    const tmp = join(this.root, '_tmp', randomBytes(8).toString('hex'));
+    const tmp = join(this.tmpDir, randomBytes(8).toString('hex'));
     await writeFileAtomic(tmp, m.bytes);
     await this.commitContent(repo, m.digest, tmp);
     if (m.subject) {
