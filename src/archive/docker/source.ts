@@ -52,7 +52,8 @@ function diffIdCheck(layer: SavedLayer, label: string): VerifyingStream {
 export class DockerArchiveSource implements ImageSource {
   readonly description: string;
   private prepared?: Promise<{ manifest: ManifestData; blobs: Map<string, BlobEntry> }>;
-  private spoolDir?: string;
+  private spoolDir?: Promise<string>;
+  private spooled = 0;
 
   constructor(
     private readonly index: TarIndex,
@@ -70,8 +71,9 @@ export class DockerArchiveSource implements ImageSource {
   }
 
   async close(): Promise<void> {
-    if (this.spoolDir) await removeDir(this.spoolDir);
+    const dir = this.spoolDir;
     this.spoolDir = undefined;
+    if (dir) await removeDir(await dir);
   }
 
   private configDesc(): Descriptor {
@@ -94,12 +96,18 @@ export class DockerArchiveSource implements ImageSource {
     const blobs = new Map<string, BlobEntry>();
     const config = this.configDesc();
     blobs.set(config.digest, { desc: config, open: () => Readable.from([this.image.config.bytes]) });
-    const layers: Descriptor[] = [];
-    for (const layer of this.image.layers) {
-      const entry = await this.layerEntry(layer);
-      blobs.set(entry.desc.digest, entry);
-      layers.push(entry.desc);
-    }
+    // A few layers at a time: gzip is CPU-bound and zlib runs on the libuv thread pool.
+    const entries: BlobEntry[] = new Array(this.image.layers.length);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < entries.length) {
+        const i = next++;
+        entries[i] = await this.layerEntry(this.image.layers[i]!);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(3, entries.length) }, worker));
+    const layers = entries.map((e) => e.desc);
+    for (const e of entries) blobs.set(e.desc.digest, e);
     return { manifest: DockerArchiveSource.buildManifest(config, layers), blobs };
   }
 
@@ -115,8 +123,8 @@ export class DockerArchiveSource implements ImageSource {
       await pipeline(open(), hashTap(d), createGunzip(), diffIdCheck(layer, label), new Writable({ write: (_c, _e, cb) => cb() }));
       return { desc: { mediaType: MediaType.dockerLayerGzip, digest: d.digest(), size: d.bytes }, open };
     }
-    this.spoolDir ??= await makeTempDir(this.opts.tmpDir);
-    const file = join(this.spoolDir, `${layer.diffId.replace(':', '-')}.gz`);
+    const dir = await (this.spoolDir ??= makeTempDir(this.opts.tmpDir));
+    const file = join(dir, `layer-${this.spooled++}.gz`);
     const d = new Digester();
     await pipeline(open(), diffIdCheck(layer, label), createGzip(), hashTap(d), createWriteStream(file, { mode: 0o600 }));
     return { desc: { mediaType: MediaType.dockerLayerGzip, digest: d.digest(), size: d.bytes }, open: () => createReadStream(file) };
