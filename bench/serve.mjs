@@ -1,0 +1,349 @@
+#!/usr/bin/env node
+// Benchmark `regctl serve` (the BUILT CLI) against Debian's docker-registry on the same data:
+// skopeo push and pull of a 500 MiB image (5 incompressible 100 MiB layers, an OCI layout on
+// disk), server RSS while receiving and serving, and GET tags/list with 10,000 tags.
+// Usage: npm run build && node bench/serve.mjs [--size-mib 500] [--layers 5] [--tags 10000] [--runs 1] [--json FILE]
+// Loopback only (127.0.0.1). Needs skopeo and docker-registry (apt-get install skopeo docker-registry).
+import { spawn, spawnSync } from 'node:child_process';
+import { createCipheriv, createHash, randomBytes } from 'node:crypto';
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const SIZE_MIB = Number(opt('size-mib', '500'));
+const LAYERS = Number(opt('layers', '5'));
+const TAGS = Number(opt('tags', '10000'));
+const RUNS = Number(opt('runs', '1'));
+const JSON_OUT = opt('json', undefined);
+
+for (const tool of ['skopeo', 'docker-registry']) {
+  if (spawnSync('which', [tool]).status !== 0) {
+    console.error(`bench/serve.mjs needs ${tool} (apt-get install ${tool})`);
+    process.exit(2);
+  }
+}
+if (!existsSync(join(repoRoot, 'dist/cli/main.js'))) {
+  console.error('run `npm run build` first: the benchmark uses the built CLI (node bin/regctl.js serve)');
+  process.exit(2);
+}
+
+const work = await mkdtemp(join(tmpdir(), 'regctl-bench-serve-'));
+const children = [];
+process.on('exit', () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+});
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitReady(url) {
+  for (let i = 0; i < 200; i++) {
+    try {
+      const r = await fetch(`${url}/v2/`);
+      if (r.status === 200 || r.status === 401) return;
+    } catch {
+      // not yet
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${url} did not come up`);
+}
+
+function stop(child) {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+  });
+}
+
+async function startRegctl(root) {
+  const port = await freePort();
+  const child = spawn(process.execPath, [join(repoRoot, 'bin/regctl.js'), 'serve', '--port', String(port), '--root', root, '--no-log'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  children.push(child);
+  const url = `http://127.0.0.1:${port}`;
+  await waitReady(url);
+  return { name: 'regctl serve', child, url, host: `127.0.0.1:${port}` };
+}
+
+async function startDistribution(root) {
+  const port = await freePort();
+  const config = join(work, `registry-${port}.yml`);
+  await writeFile(
+    config,
+    `version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: ${root}
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:${port}
+`,
+  );
+  const child = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'ignore'] });
+  children.push(child);
+  const url = `http://127.0.0.1:${port}`;
+  await waitReady(url);
+  return { name: 'docker-registry', child, url, host: `127.0.0.1:${port}` };
+}
+
+/** Peak RSS of a process while `fn` runs: VmRSS sampled every 20 ms (and VmHWM at the end). */
+async function withRss(pid, fn) {
+  let peak = 0;
+  const sample = () => {
+    try {
+      const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+      const rss = Number(/VmRSS:\s+(\d+)/.exec(s)?.[1] ?? 0) * 1024;
+      peak = Math.max(peak, rss);
+    } catch {
+      // process gone
+    }
+  };
+  const timer = setInterval(sample, 20);
+  sample();
+  try {
+    const result = await fn();
+    sample();
+    return { result, peak };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+function hwm(pid) {
+  try {
+    return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+  } catch {
+    return 0;
+  }
+}
+
+/** Incompressible bytes (AES-CTR keystream) written to `path`, hashed on the way. */
+async function writeRandomBlob(dir, size, seed) {
+  const key = createHash('sha256').update(seed).digest().subarray(0, 16);
+  const cipher = createCipheriv('aes-128-ctr', key, Buffer.alloc(16));
+  const zero = Buffer.alloc(1 << 20);
+  const tmp = join(dir, `tmp-${seed}`);
+  const out = createWriteStream(tmp);
+  const h = createHash('sha256');
+  for (let left = size; left > 0; ) {
+    const n = Math.min(left, zero.length);
+    const chunk = cipher.update(zero.subarray(0, n));
+    h.update(chunk);
+    if (!out.write(chunk)) await new Promise((r) => out.once('drain', r));
+    left -= n;
+  }
+  await new Promise((r, j) => out.end((e) => (e ? j(e) : r())));
+  const digest = `sha256:${h.digest('hex')}`;
+  const { rename } = await import('node:fs/promises');
+  await rename(tmp, join(dir, digest.slice(7)));
+  return { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest, size };
+}
+
+async function writeLayout(dir) {
+  const blobs = join(dir, 'blobs', 'sha256');
+  await mkdir(blobs, { recursive: true });
+  const layerSize = Math.floor((SIZE_MIB * 1024 * 1024) / LAYERS);
+  const layers = [];
+  for (let i = 0; i < LAYERS; i++) layers.push(await writeRandomBlob(blobs, layerSize, `layer-${i}-${randomBytes(4).toString('hex')}`));
+  const putJson = async (obj) => {
+    const bytes = Buffer.from(JSON.stringify(obj));
+    const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    await writeFile(join(blobs, digest.slice(7)), bytes);
+    return { digest, size: bytes.length };
+  };
+  const config = await putJson({
+    architecture: 'amd64',
+    os: 'linux',
+    rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) },
+    config: {},
+  });
+  const manifest = await putJson({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+    layers,
+  });
+  await writeFile(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+  await writeFile(
+    join(dir, 'index.json'),
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifest, annotations: { 'org.opencontainers.image.ref.name': 'v1' } }],
+    }),
+  );
+  return { manifest, config, layers };
+}
+
+function run(cmd, argv) {
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    const child = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (c) => (err += c));
+    child.once('exit', (code) => {
+      const s = Number(process.hrtime.bigint() - started) / 1e9;
+      if (code === 0) resolve(s);
+      else reject(new Error(`${cmd} ${argv.join(' ')} failed (${code}): ${err.slice(-2000)}`));
+    });
+  });
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
+function request(method, url, body, headers = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, agent, headers }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
+    });
+    req.once('error', reject);
+    req.end(body);
+  });
+}
+
+/** One small image, then `count` tags on its manifest, 32 requests in flight. */
+async function seedTags(reg, count) {
+  const cfg = Buffer.from('{"architecture":"amd64","os":"linux"}');
+  const cfgDigest = `sha256:${createHash('sha256').update(cfg).digest('hex')}`;
+  // POST then PUT with the body: docker-registry 2.8 has no single-request POST upload.
+  const post = await request('POST', `${reg.url}/v2/bench/tags/blobs/uploads/`);
+  const loc = new URL(post.headers.location, reg.url);
+  loc.searchParams.set('digest', cfgDigest);
+  const put = await request('PUT', loc.href, cfg, { 'content-type': 'application/octet-stream' });
+  if (put.status !== 201) throw new Error(`config upload: ${put.status} ${put.body}`);
+  const m = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: cfgDigest, size: cfg.length },
+      layers: [],
+    }),
+  );
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      const i = next++;
+      const r = await request('PUT', `${reg.url}/v2/bench/tags/manifests/tag-${String(i).padStart(5, '0')}`, m, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' });
+      if (r.status !== 201) throw new Error(`tag push: ${r.status} ${r.body}`);
+    }
+  };
+  await Promise.all(Array.from({ length: 32 }, worker));
+}
+
+async function timeTagsList(reg, count) {
+  const times = [];
+  for (let i = 0; i < 21; i++) {
+    const t0 = process.hrtime.bigint();
+    const r = await request('GET', `${reg.url}/v2/bench/tags/tags/list`);
+    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    const n = JSON.parse(r.body.toString()).tags.length;
+    if (n !== count) throw new Error(`${reg.name}: tags/list gave ${n} tags, expected ${count}`);
+  }
+  return { first: times[0], median: median(times.slice(1)) };
+}
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+const MiB = 1024 * 1024;
+const fmtMiB = (b) => `${(b / MiB).toFixed(0)} MiB`;
+
+console.log(`generating a ${SIZE_MIB} MiB image (${LAYERS} incompressible layers) as an OCI layout...`);
+const layout = join(work, 'layout');
+await writeLayout(layout);
+const totalBytes = SIZE_MIB * MiB;
+
+const results = {};
+for (const start of [startRegctl, startDistribution]) {
+  const pushes = [];
+  const pulls = [];
+  let rssPush = 0;
+  let rssPull = 0;
+  let name = '';
+  for (let runIdx = 0; runIdx < RUNS; runIdx++) {
+    const root = join(work, `root-${start.name}-${runIdx}`);
+    const reg = await start(root);
+    name = reg.name;
+    const pid = reg.child.pid;
+    console.log(`${reg.name}: push...`);
+    const push = await withRss(pid, () =>
+      run('skopeo', ['--insecure-policy', 'copy', '--preserve-digests', '--dest-tls-verify=false', `oci:${layout}:v1`, `docker://${reg.host}/bench/img:v1`]),
+    );
+    pushes.push(push.result);
+    rssPush = Math.max(rssPush, push.peak);
+    console.log(`${reg.name}: pull...`);
+    const out = join(work, `pull-${reg.name.replace(/\W/g, '')}-${runIdx}`);
+    const pull = await withRss(pid, () =>
+      run('skopeo', ['--insecure-policy', 'copy', '--src-tls-verify=false', `docker://${reg.host}/bench/img:v1`, `oci:${out}:v1`]),
+    );
+    pulls.push(pull.result);
+    rssPull = Math.max(rssPull, pull.peak, hwm(pid));
+    await rm(out, { recursive: true, force: true });
+    let tags;
+    if (runIdx === 0) {
+      console.log(`${reg.name}: ${TAGS} tags...`);
+      await seedTags(reg, TAGS);
+      tags = await timeTagsList(reg, TAGS);
+    }
+    await stop(reg.child);
+    await rm(root, { recursive: true, force: true });
+    results[name] ??= {};
+    if (tags) results[name].tags = tags;
+  }
+  Object.assign(results[name], {
+    pushSeconds: median(pushes),
+    pullSeconds: median(pulls),
+    pushMBps: totalBytes / MiB / median(pushes),
+    pullMBps: totalBytes / MiB / median(pulls),
+    rssPushPeak: rssPush,
+    rssPullPeak: rssPull,
+  });
+}
+
+const a = results['regctl serve'];
+const b = results['docker-registry'];
+const rows = [
+  ['skopeo push (MiB/s)', a.pushMBps.toFixed(0), b.pushMBps.toFixed(0), `${(a.pushMBps / b.pushMBps).toFixed(2)}x`, '>= 1.5x'],
+  ['skopeo pull (MiB/s)', a.pullMBps.toFixed(0), b.pullMBps.toFixed(0), `${(a.pullMBps / b.pullMBps).toFixed(2)}x`, '>= 1.0x'],
+  ['push wall (s)', a.pushSeconds.toFixed(2), b.pushSeconds.toFixed(2), '', ''],
+  ['pull wall (s)', a.pullSeconds.toFixed(2), b.pullSeconds.toFixed(2), '', ''],
+  ['server RSS peak, receiving', fmtMiB(a.rssPushPeak), fmtMiB(b.rssPushPeak), '', '< 150 MiB'],
+  ['server RSS peak, serving', fmtMiB(a.rssPullPeak), fmtMiB(b.rssPullPeak), '', '< 150 MiB'],
+  [`tags/list ${TAGS} tags, median (ms)`, a.tags.median.toFixed(1), b.tags.median.toFixed(1), `${(b.tags.median / a.tags.median).toFixed(1)}x faster`, '< 50 ms'],
+  [`tags/list ${TAGS} tags, first (ms)`, a.tags.first.toFixed(1), b.tags.first.toFixed(1), '', ''],
+];
+const widths = [0, 1, 2, 3, 4].map((i) => Math.max(...[['', 'regctl serve', 'docker-registry', 'ratio', 'target'], ...rows].map((r) => r[i].length)));
+const line = (r) => r.map((c, i) => c.padEnd(widths[i])).join('  ');
+console.log(`\n${SIZE_MIB} MiB image, ${LAYERS} layers, ${RUNS} run(s), medians\n`);
+console.log(line(['', 'regctl serve', 'docker-registry', 'ratio', 'target']));
+for (const r of rows) console.log(line(r));
+if (JSON_OUT) await writeFile(JSON_OUT, JSON.stringify(results, null, 2));
+await rm(work, { recursive: true, force: true });
+agent.destroy();
