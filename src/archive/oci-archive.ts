@@ -1,11 +1,14 @@
-import { readdir } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { isValidDigest } from '../oci/digest.js';
 import { InvalidContentError } from '../errors.js';
 import { DirFiles, TarFiles } from './files.js';
 import { LayoutReader } from './layout.js';
 import { LayoutWriter } from './layout-writer.js';
-import { makeTempDir, removeDir } from './fsutil.js';
+import { makeTempDir, removeDir, writeFileAtomic } from './fsutil.js';
 import { TarIndex } from './tar-index.js';
 import { openTarSink } from './tar-writer.js';
 
@@ -45,6 +48,23 @@ export async function openOciArchiveReader(path: string, io: ArchiveIo): Promise
   }
 }
 
+/** Copy an existing oci-archive's index.json and blobs into a layout directory (streamed by offset). */
+async function unpackLayout(file: string, layout: string): Promise<void> {
+  const index = await TarIndex.fromFile(file);
+  const reader = new LayoutReader(new TarFiles(index), `oci-archive:${file}`);
+  await reader.checkLayout();
+  for (const e of index.entries.values()) {
+    const m = /^blobs\/(sha256|sha512)\/([0-9a-f]+)$/.exec(e.name);
+    if (!m) continue;
+    const digest = `${m[1]}:${m[2]}`;
+    if (!isValidDigest(digest)) continue;
+    await mkdir(join(layout, 'blobs', m[1]!), { recursive: true });
+    await pipeline(index.open(e.name), createWriteStream(join(layout, 'blobs', m[1]!, m[2]!), { flags: 'wx', mode: 0o644 }));
+  }
+  // Existing blobs are taken as they are; readers verify every blob they read.
+  if (index.get('index.json')) await writeFileAtomic(join(layout, 'index.json'), await index.read('index.json', 64 << 20));
+}
+
 /**
  * Writing an oci-archive: the layout is built in a temporary directory (blobs verified as
  * they arrive) and packed into FILE on commit, oci-layout and index.json first so a streaming
@@ -54,8 +74,16 @@ export class OciArchiveWriter extends LayoutWriter {
   static async createArchive(path: string, io: ArchiveIo): Promise<{ writer: OciArchiveWriter; close(): Promise<void> }> {
     const dir = await makeTempDir(io.tmpDir);
     const description = `oci-archive:${path}`;
-    await LayoutWriter.prepare(join(dir, 'layout'), description);
-    return { writer: new OciArchiveWriter(join(dir, 'layout'), description, path, io), close: () => removeDir(dir) };
+    try {
+      const layout = join(dir, 'layout');
+      await LayoutWriter.prepare(layout, description);
+      // Adding to an existing archive keeps its images and tags (like an oci: directory).
+      if (path !== '-' && (await stat(path).catch(() => undefined))?.isFile()) await unpackLayout(path, layout);
+      return { writer: new OciArchiveWriter(layout, description, path, io), close: () => removeDir(dir) };
+    } catch (e) {
+      await removeDir(dir);
+      throw e;
+    }
   }
 
   private constructor(

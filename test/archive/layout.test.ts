@@ -45,6 +45,32 @@ describe('location parsing', () => {
   });
 });
 
+describe('oci-archive', () => {
+  it('adds tags to an existing archive, reads it back in place, and skopeo reads it', async () => {
+    const file = join(dir, 'images.tar');
+    const a = makeImage();
+    const b = makeMultiArch();
+    for (const [img, tag] of [[a, 'a'], [b, 'b']] as const) {
+      const t = await openTarget(`oci-archive:${file}:${tag}`);
+      if ('images' in img) await pushIndex(t.target, img, t.ref);
+      else await pushImage(t.target, img, t.ref);
+      await t.target.commit?.();
+      await t.close();
+    }
+    const src = await openSource(`oci-archive:${file}:a`);
+    expect(await src.source.listTags()).toEqual(['a', 'b']);
+    expect((await src.source.getManifest('a')).digest).toBe(a.manifest.digest);
+    expect((await src.source.getManifest('b')).bytes.equals(b.manifest.bytes)).toBe(true);
+    const layer = b.images[0]!.layers[1]!;
+    expect(digestOf(await readAll(await src.source.getBlob(layer.desc)))).toBe(layer.desc.digest);
+    await src.close();
+    await expect(openSource(`oci-archive:${file}`)).rejects.toThrow(/holds 2 images; name one with :TAG \(tags: a, b\)/);
+    if (!(await which('skopeo'))) return console.warn('skopeo not installed: skipping the skopeo half');
+    const { stdout } = await exec('skopeo', ['inspect', '--raw', `oci-archive:${file}:b`]);
+    expect(digestOf(Buffer.from(stdout))).toBe(b.manifest.digest);
+  });
+});
+
 describe('OCI layout directory', () => {
   it('stores several tags, reads them back byte-exact, and skopeo reads the layout', async () => {
     const layout = join(dir, 'layout');
