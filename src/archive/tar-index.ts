@@ -68,7 +68,11 @@ export class TarIndex {
       spool.on('error', reject);
     });
     const fed = pipeline(input as Readable, tee);
-    await Promise.all([index.scan(toScan), fed, spooled]);
+    try {
+      await Promise.all([index.scan(toScan), fed, spooled]);
+    } catch (e) {
+      throw index.corrupt(e);
+    }
     return index;
   }
 
@@ -110,6 +114,9 @@ export class TarIndex {
   private corrupt(e: unknown): Error {
     if (e instanceof InvalidContentError || e instanceof NotFoundError) return e;
     const msg = (e as Error)?.message ?? String(e);
+    if (/^Z_/.test((e as { code?: string })?.code ?? '')) {
+      return new InvalidContentError(`${this.label}: corrupt gzip-compressed archive (${msg})`, 'ARCHIVE_CORRUPT');
+    }
     if (/unexpected end/i.test(msg)) return new InvalidContentError(`${this.label}: truncated tar archive (unexpected end of data)`, 'ARCHIVE_TRUNCATED');
     if (/invalid tar header|invalid header|unknown format/i.test(msg)) {
       return new InvalidContentError(`${this.label}: corrupt tar archive (invalid tar header)`, 'ARCHIVE_CORRUPT');

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openSource, openTarget } from '../../src/content/open.js';
 import { LayoutWriter } from '../../src/archive/layout-writer.js';
@@ -131,6 +131,22 @@ describe('docker-archive import', () => {
     expect(m.layers.map((l) => l.digest)).toEqual([img.diffIds[0], img.diffIds[0]]);
     expect((await readAll(await src.source.getBlob(m.layers[1]!))).equals(t)).toBe(true);
     await src.close();
+  });
+
+  it('reads a gzipped archive (docker save | gzip), from a file and from stdin', async () => {
+    const img = await makeRealImage();
+    const gz = gzipSync(await dockerSaveTar(img, ['app:3']));
+    const file = join(dir, 'app.tar.gz');
+    await writeFile(file, gz);
+    for (const [loc, stdin] of [[`docker-archive:${file}`, undefined], ['docker-archive:-', Readable.from([gz])]] as const) {
+      const src = await openSource(loc, { stdin, compress: false });
+      const m = JSON.parse((await src.source.getManifest(src.ref)).bytes.toString()) as ImageManifest;
+      expect(m.config.digest).toBe(img.config.desc.digest);
+      expect((await readAll(await src.source.getBlob(m.layers[1]!))).equals(img.tars[1]!)).toBe(true);
+      await src.close();
+    }
+    await writeFile(file, gz.subarray(0, gz.length - 100));
+    await expect(openSource(`docker-archive:${file}`)).rejects.toThrow(/app.tar.gz: corrupt gzip-compressed archive \(unexpected end of file\)/);
   });
 
   it('names the problem in bad archives', async () => {
