@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyAllTags, copyImage } from '../../src/copy/index.js';
 import { createRegistryClient } from '../../src/registry/open.js';
@@ -130,6 +133,35 @@ for (const kind of kinds) {
       expect((await dst.getManifest(sig.manifest.digest)).bytes.equals(sig.manifest.bytes)).toBe(true);
       expect((await dst.referrers(img.manifest.digest)).map((d) => d.digest)).toEqual([sbom.manifest.digest]);
       expect((await dst.referrers(sbom.manifest.digest)).map((d) => d.digest)).toEqual([sig.manifest.digest]);
+    });
+
+    it('several destination tags; an OCI layout round trip keeps the digest', async () => {
+      const img = makeImage({ layers: [2000] });
+      await pushImage(repo(a, 'tags/app'), img, '1.2.3');
+      const r = await runCli(['copy', '--progress', 'none', '--tag', 'latest', '--tag', '1.2', `${a.registry}/tags/app:1.2.3`, `${b.registry}/tags/app`], { env });
+      expect(r.code).toBe(0);
+      expect(await repo(b, 'tags/app').listTags()).toEqual(['1.2', '1.2.3', 'latest']);
+      const dir = await mkdtemp(join(tmpdir(), 'regctl-copy-layout-'));
+      try {
+        const out = await runCli(['copy', '--json', `${a.registry}/tags/app:1.2.3`, `oci:${dir}`], { env });
+        expect(out.code).toBe(0);
+        expect(JSON.parse(out.stdout).tags).toEqual([{ tag: '1.2.3', digest: img.manifest.digest, outcome: 'pushed' }]);
+        const back = await runCli(['copy', '--json', `oci:${dir}:1.2.3`, `${b.registry}/layout/app:back`], { env });
+        expect(back.code).toBe(0);
+        expect(JSON.parse(back.stdout).digest).toBe(img.manifest.digest);
+        expect((await repo(b, 'layout/app').getManifest('back')).bytes.equals(img.manifest.bytes)).toBe(true);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+      const wrong = await runCli(['copy', `${a.registry}/tags/app:1.2.3`, `${b.registry}/tags/app@sha256:${'0'.repeat(64)}`], { env });
+      expect(wrong.code).toBe(2);
+      expect(wrong.stderr).toBe(`error: ${b.registry}/tags/app@sha256:${'0'.repeat(64)} names digest sha256:${'0'.repeat(64)} but the source is ${img.manifest.digest}\n`);
+      expect(await repo(b, 'tags/app').headManifest(img.manifest.digest)).toBeDefined();
+      const other = makeImage({ layers: [10] });
+      await pushImage(repo(a, 'tags/other'), other, 'v1');
+      const refused = await runCli(['copy', `${a.registry}/tags/other:v1`, `${b.registry}/tags/other@${img.manifest.digest}`], { env });
+      expect(refused.code).toBe(2);
+      expect(await repo(b, 'tags/other').headManifest(other.manifest.digest)).toBeUndefined();
     });
 
     it('--dry-run lists blobs and tags and writes nothing', async () => {

@@ -146,6 +146,11 @@ async function runCopy(ctx: CommandContext, out: Output, src: string, dst: strin
       const first = dstTag ?? (dstRef?.digest ? undefined : srcTag);
       tags = [...new Set([...(first ? [first] : []), ...(flags.tag ?? [])])];
     }
+    if (dstRef?.digest && !platform && !flags.allTags) {
+      // Refuse before writing anything: a digest destination must be what the source holds.
+      const head = await source.source.headManifest(source.ref);
+      if (head && head.digest !== dstRef.digest) throw new UsageError(`${dst} names digest ${dstRef.digest} but the source is ${head.digest}`);
+    }
     const progress = await CopyProgress.start({ mode: resolveProgressMode(mode, ctx.streams.stderr), stream: ctx.streams.stderr, plainInterval });
     let report;
     try {

@@ -1,0 +1,398 @@
+#!/usr/bin/env node
+// Benchmark: `regctl copy` (the built CLI) against Debian's skopeo, between two `regctl serve`
+// instances and between two Debian docker-registry instances, on generated incompressible data.
+// Run `npm run build` first. Usage: node bench/copy.mjs [--runs N] [--quick] [--json FILE]
+// Only 127.0.0.1 is used. See bench/README.md for what each row measures and the targets.
+import { spawn, spawnSync } from 'node:child_process';
+import { createCipheriv, createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const BIN = join(ROOT, 'bin', 'regctl.js');
+const argv = process.argv.slice(2);
+const flag = (name) => argv.includes(name);
+const value = (name, dflt) => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : dflt;
+};
+const QUICK = flag('--quick');
+const RUNS = Number(value('--runs', QUICK ? '1' : '3'));
+const MiB = 1024 * 1024;
+const BIG_LAYER = (QUICK ? 20 : 100) * MiB;
+const TAGS = QUICK ? 200 : 1200;
+
+if (!existsSync(join(ROOT, 'dist', 'cli', 'main.js'))) {
+  console.error('bench: dist/ is missing: run `npm run build` first');
+  process.exit(1);
+}
+for (const tool of ['/usr/bin/skopeo', '/usr/bin/docker-registry', '/usr/bin/time']) {
+  if (!existsSync(tool)) {
+    console.error(`bench: ${tool} is missing (apt-get install -y skopeo docker-registry time)`);
+    process.exit(1);
+  }
+}
+
+const { createRegistryClient } = await import(join(ROOT, 'dist', 'registry', 'open.js'));
+const work = await mkdtemp(join(tmpdir(), 'regctl-bench-'));
+const env = { ...process.env, REGCTL_CONFIG_DIR: join(work, 'regctl-config'), DOCKER_CONFIG: join(work, 'docker-config'), NO_COLOR: '1' };
+delete env.CI;
+const policy = join(work, 'policy.json');
+await writeFile(policy, JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
+const client = createRegistryClient({ env });
+const cleanups = [];
+
+// ---- servers ---------------------------------------------------------------------------------
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitReady(url, child) {
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) return false;
+    try {
+      const res = await fetch(`${url}/v2/`);
+      await res.arrayBuffer();
+      if (res.status === 200 || res.status === 401) return true;
+    } catch {
+      // not yet
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}
+
+function stopChild(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 3000).unref();
+  });
+}
+
+/** How `regctl serve` takes its port and data directory (read from its help once). */
+let serveArgs;
+function serveCommand(port, dir) {
+  if (serveArgs === undefined) {
+    const help = spawnSync(process.execPath, [BIN, 'serve', '--help'], { encoding: 'utf8', env }).stdout ?? '';
+    serveArgs = {
+      port: /--port\b/.test(help) ? '--port' : undefined,
+      host: /--host\b/.test(help) ? '--host' : /--address\b/.test(help) ? '--address' : undefined,
+      root: /--root\b/.test(help) ? '--root' : /--data\b/.test(help) ? '--data' : /--dir\b/.test(help) ? '--dir' : undefined,
+    };
+  }
+  if (serveArgs.port && serveArgs.root) {
+    return [BIN, 'serve', serveArgs.port, String(port), ...(serveArgs.host ? [serveArgs.host, '127.0.0.1'] : []), serveArgs.root, dir];
+  }
+  // The serve command is not wired yet: run the same server module in its own process.
+  const launcher = `const { createRegistryServer } = await import(${JSON.stringify(join(ROOT, 'dist', 'server', 'server.js'))});
+    const s = await createRegistryServer({ root: process.argv[1] }); await s.listen(Number(process.argv[2]), '127.0.0.1');`;
+  return ['--input-type=module', '-e', launcher, dir, String(port)];
+}
+
+async function startServe() {
+  const dir = await mkdtemp(join(work, 'serve-'));
+  const port = await freePort();
+  const child = spawn(process.execPath, serveCommand(port, dir), { stdio: ['ignore', 'ignore', 'pipe'], env });
+  let err = '';
+  child.stderr.on('data', (c) => (err += c));
+  const url = `http://127.0.0.1:${port}`;
+  if (!(await waitReady(url, child))) throw new Error(`regctl serve did not start: ${err.slice(-400)}`);
+  const h = { name: 'regctl serve', registry: `127.0.0.1:${port}`, close: async () => { await stopChild(child); await rm(dir, { recursive: true, force: true }); } };
+  cleanups.push(h.close);
+  return h;
+}
+
+async function startDistribution() {
+  const dir = await mkdtemp(join(work, 'distribution-'));
+  const port = await freePort();
+  const config = join(dir, 'config.yml');
+  await writeFile(
+    config,
+    [
+      'version: 0.1',
+      'log:',
+      '  level: error',
+      '  accesslog:',
+      '    disabled: true',
+      'storage:',
+      '  filesystem:',
+      `    rootdirectory: ${join(dir, 'data')}`,
+      '  delete:',
+      '    enabled: true',
+      'http:',
+      `  addr: 127.0.0.1:${port}`,
+      `  secret: ${randomBytes(16).toString('hex')}`,
+    ].join('\n'),
+  );
+  const child = spawn('/usr/bin/docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (c) => (err += c));
+  const url = `http://127.0.0.1:${port}`;
+  if (!(await waitReady(url, child))) throw new Error(`docker-registry did not start: ${err.slice(-400)}`);
+  const h = { name: 'docker-registry', registry: `127.0.0.1:${port}`, close: async () => { await stopChild(child); await rm(dir, { recursive: true, force: true }); } };
+  cleanups.push(h.close);
+  return h;
+}
+
+// ---- data ------------------------------------------------------------------------------------
+
+/** Incompressible, reproducible bytes: AES-CTR keystream of a seed, produced in 1 MiB pieces. */
+function randomStream(seed, size) {
+  const key = createHash('sha256').update(seed).digest().subarray(0, 16);
+  const cipher = createCipheriv('aes-128-ctr', key, Buffer.alloc(16));
+  const zero = Buffer.alloc(MiB);
+  let left = size;
+  return new Readable({
+    read() {
+      if (left <= 0) return this.push(null);
+      const n = Math.min(MiB, left);
+      left -= n;
+      this.push(cipher.update(n === MiB ? zero : zero.subarray(0, n)));
+    },
+  });
+}
+
+async function randomBlob(seed, size) {
+  const h = createHash('sha256');
+  for await (const c of randomStream(seed, size)) h.update(c);
+  return { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: `sha256:${h.digest('hex')}`, size };
+}
+
+function bytesBlob(bytes, mediaType) {
+  return { desc: { mediaType, digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}`, size: bytes.length }, bytes };
+}
+
+/** Push an image of random layers; returns its manifest data. */
+async function pushImage(repo, seed, layerSizes, platform = { os: 'linux', architecture: 'amd64' }) {
+  const layers = [];
+  for (let i = 0; i < layerSizes.length; i++) {
+    const desc = await randomBlob(`${seed}/${i}`, layerSizes[i]);
+    if (!(await repo.hasBlob(desc))) await repo.putBlob(desc, randomStream(`${seed}/${i}`, layerSizes[i]));
+    layers.push(desc);
+  }
+  const config = bytesBlob(
+    Buffer.from(JSON.stringify({ architecture: platform.architecture, os: platform.os, ...(platform.variant ? { variant: platform.variant } : {}), rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) }, config: { Labels: { seed } } })),
+    'application/vnd.oci.image.config.v1+json',
+  );
+  if (!(await repo.hasBlob(config.desc))) await repo.putBlob(config.desc, Readable.from([config.bytes]));
+  const mediaType = 'application/vnd.oci.image.manifest.v1+json';
+  const m = bytesBlob(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType, config: config.desc, layers })), mediaType);
+  const data = { bytes: m.bytes, mediaType, digest: m.desc.digest };
+  await repo.putManifest(data.digest, data);
+  return { data, platform };
+}
+
+async function seed(src) {
+  const t0 = performance.now();
+  const big = client.repository(src.registry, 'bench/big');
+  const bigImg = await pushImage(big, 'big', Array(5).fill(BIG_LAYER));
+  await big.putManifest('v1', bigImg.data);
+
+  const medium = client.repository(src.registry, 'bench/medium');
+  const medImg = await pushImage(medium, 'medium', QUICK ? [4 * MiB, 2 * MiB] : [30 * MiB, 15 * MiB, 5 * MiB]);
+  await medium.putManifest('v1', medImg.data);
+
+  const multi = client.repository(src.registry, 'bench/multi');
+  const plats = [
+    { os: 'linux', architecture: 'amd64' },
+    { os: 'linux', architecture: 'arm64', variant: 'v8' },
+    { os: 'linux', architecture: 'ppc64le' },
+  ];
+  const children = [];
+  for (const p of plats) children.push(await pushImage(multi, `multi/${p.architecture}`, [5 * MiB, 5 * MiB], p));
+  const indexType = 'application/vnd.oci.image.index.v1+json';
+  const idx = bytesBlob(
+    Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: indexType, manifests: children.map((c) => ({ mediaType: c.data.mediaType, digest: c.data.digest, size: c.data.bytes.length, platform: c.platform })) })),
+    indexType,
+  );
+  await multi.putManifest('v1', { bytes: idx.bytes, mediaType: indexType, digest: idx.desc.digest });
+
+  const many = client.repository(src.registry, 'bench/many');
+  const imgs = [];
+  for (let i = 0; i < 4; i++) imgs.push(await pushImage(many, `many/${i}`, [64 * 1024, 32 * 1024]));
+  const names = Array.from({ length: TAGS }, (_, i) => `t${String(i).padStart(4, '0')}`);
+  for (let i = 0; i < names.length; i += 32) {
+    await Promise.all(names.slice(i, i + 32).map((t, j) => many.putManifest(t, imgs[(i + j) % imgs.length].data)));
+  }
+  return { seconds: (performance.now() - t0) / 1000 };
+}
+
+// ---- measuring -------------------------------------------------------------------------------
+
+/** Run a command under /usr/bin/time: wall (ours), user+sys CPU and peak RSS (time's). */
+async function timed(cmd, args) {
+  const out = join(work, `time-${randomBytes(4).toString('hex')}.txt`);
+  const t0 = performance.now();
+  const child = spawn('/usr/bin/time', ['-f', '%U %S %M', '-o', out, cmd, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c) => (stdout += c));
+  child.stderr.on('data', (c) => (stderr += c));
+  const code = await new Promise((resolve) => child.on('exit', (c) => resolve(c)));
+  const wall = (performance.now() - t0) / 1000;
+  const [user, sys, rssKiB] = (await readFile(out, 'utf8')).trim().split('\n').pop().split(' ').map(Number);
+  if (code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${code}: ${stderr.slice(-600)}`);
+  return { wall, cpu: user + sys, rssMiB: rssKiB / 1024, stdout, stderr };
+}
+
+const regctl = (...args) => timed(process.execPath, [BIN, ...args]);
+const skopeo = (...args) => timed('/usr/bin/skopeo', ['--policy', policy, ...args]);
+const skopeoCopy = (src, dst) => skopeo('copy', '--all', '--src-tls-verify=false', '--dest-tls-verify=false', '--src-no-creds', '--dest-no-creds', `docker://${src}`, `docker://${dst}`);
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+/** Copy into a fresh destination each run (so nothing is skipped), median of RUNS. */
+async function freshCopies(kind, startDst, src, path, tool) {
+  const results = [];
+  for (let i = 0; i < RUNS; i++) {
+    const dst = await startDst();
+    try {
+      const r = tool === 'regctl'
+        ? await regctl('copy', '--progress', 'none', `${src.registry}/${path}`, `${dst.registry}/${path}`)
+        : await skopeoCopy(`${src.registry}/${path}`, `${dst.registry}/${path}`);
+      results.push(r);
+    } finally {
+      await dst.close();
+    }
+  }
+  const wall = median(results.map((r) => r.wall));
+  return { wall, cpu: median(results.map((r) => r.cpu)), rssMiB: Math.max(...results.map((r) => r.rssMiB)), kind };
+}
+
+// ---- the benchmark ---------------------------------------------------------------------------
+
+const rows = [];
+const row = (name, r, s, metric, target, pass, note = '') => rows.push({ name, regctl: r, skopeo: s, metric, target, pass, note });
+const fmt = (n, d = 2) => (n === undefined ? '-' : n.toFixed(d));
+let regctlPeakRss = 0;
+
+try {
+  const bigBytes = 5 * BIG_LAYER;
+  console.error(`bench: ${RUNS} run(s) per measurement, 500 MiB row uses ${(bigBytes / MiB).toFixed(0)} MiB, ${TAGS} tags`);
+
+  // 1. Between two regctl serve instances.
+  const srcServe = await startServe();
+  console.error(`bench: seeding regctl serve ${srcServe.registry}...`);
+  await seed(srcServe);
+  for (const [label, path, bytes] of [
+    [`${(bigBytes / MiB).toFixed(0)} MiB image (5 layers), serve -> serve`, 'bench/big:v1', bigBytes],
+    ['~50 MB image, serve -> serve', 'bench/medium:v1', undefined],
+    ['multi-arch index (3 platforms), serve -> serve', 'bench/multi:v1', undefined],
+  ]) {
+    console.error(`bench: ${label}`);
+    const r = await freshCopies('serve', startServe, srcServe, path, 'regctl');
+    const s = await freshCopies('serve', startServe, srcServe, path, 'skopeo');
+    regctlPeakRss = Math.max(regctlPeakRss, r.rssMiB);
+    const speedup = s.wall / r.wall;
+    if (bytes) {
+      row(label, r, s, `throughput ${fmt(bytes / MiB / r.wall, 0)} vs ${fmt(bytes / MiB / s.wall, 0)} MiB/s = ${fmt(speedup)}x`, '>= 2x skopeo', speedup >= 2);
+    } else {
+      row(label, r, s, `${fmt(speedup)}x faster`, '(reference)', undefined);
+    }
+  }
+
+  // 2. Re-copy when the destination is up to date.
+  {
+    console.error('bench: re-copy when up to date');
+    const dst = await startServe();
+    await regctl('copy', '--progress', 'none', `${srcServe.registry}/bench/big:v1`, `${dst.registry}/bench/big:v1`);
+    await skopeoCopy(`${srcServe.registry}/bench/big:v1`, `${dst.registry}/bench/big:v1`);
+    const rs = [];
+    const ss = [];
+    for (let i = 0; i < 5; i++) {
+      const r = await regctl('copy', '--json', '--progress', 'none', `${srcServe.registry}/bench/big:v1`, `${dst.registry}/bench/big:v1`);
+      if (!JSON.parse(r.stdout).upToDate) throw new Error('re-copy was not up to date');
+      rs.push(r);
+      ss.push(await skopeoCopy(`${srcServe.registry}/bench/big:v1`, `${dst.registry}/bench/big:v1`));
+    }
+    const r = { wall: median(rs.map((x) => x.wall)), cpu: median(rs.map((x) => x.cpu)) };
+    const s = { wall: median(ss.map((x) => x.wall)), cpu: median(ss.map((x) => x.cpu)) };
+    row('re-copy, destination up to date (500 MiB image)', r, s, `${fmt(r.wall * 1000, 0)} ms`, '<= 200 ms', r.wall <= 0.2);
+    await dst.close();
+  }
+
+  // 3. --all-tags of the many-tag repository vs skopeo sync.
+  {
+    console.error(`bench: --all-tags of ${TAGS} tags`);
+    const dstR = await startServe();
+    const dstS = await startServe();
+    const r1 = await regctl('copy', '--all-tags', '--json', '--progress', 'none', `${srcServe.registry}/bench/many`, `${dstR.registry}/bench/many`);
+    const syncArgs = (dst) => ['sync', '--all', '--src', 'docker', '--dest', 'docker', '--src-tls-verify=false', '--dest-tls-verify=false', '--src-no-creds', '--dest-no-creds', `${srcServe.registry}/bench/many`, `${dst.registry}/bench`];
+    const s1 = await skopeo(...syncArgs(dstS));
+    const tagsCopied = (await client.repository(dstR.registry, 'bench/many').listTags()).length;
+    const tagsSynced = (await client.repository(dstS.registry, 'bench/many').listTags()).length;
+    if (tagsCopied !== TAGS || tagsSynced !== TAGS) throw new Error(`tag counts: regctl ${tagsCopied}, skopeo ${tagsSynced}, expected ${TAGS}`);
+    const q1 = s1.wall / r1.wall;
+    row(`--all-tags, ${TAGS} tags, empty destination`, r1, s1, `${fmt(1 / q1, 3)}x skopeo's time`, '<= 1/5 (0.2x)', q1 >= 5);
+    const r2 = await regctl('copy', '--all-tags', '--json', '--progress', 'none', `${srcServe.registry}/bench/many`, `${dstR.registry}/bench/many`);
+    if (!JSON.parse(r2.stdout).upToDate) throw new Error('all-tags re-copy was not up to date');
+    const s2 = await skopeo(...syncArgs(dstS));
+    const q2 = s2.wall / r2.wall;
+    row(`--all-tags, ${TAGS} tags, up to date`, r2, s2, `${fmt(1 / q2, 3)}x skopeo's time`, '<= 1/10 (0.1x)', q2 >= 10);
+    await dstR.close();
+    await dstS.close();
+  }
+  await srcServe.close();
+
+  // 4. Between two docker-registry instances: wall and client CPU.
+  {
+    const srcDist = await startDistribution();
+    console.error(`bench: seeding docker-registry ${srcDist.registry}...`);
+    const big = client.repository(srcDist.registry, 'bench/big');
+    const img = await pushImage(big, 'big', Array(5).fill(BIG_LAYER));
+    await big.putManifest('v1', img.data);
+    console.error('bench: 500 MiB image, docker-registry -> docker-registry');
+    const r = await freshCopies('distribution', startDistribution, srcDist, 'bench/big:v1', 'regctl');
+    const s = await freshCopies('distribution', startDistribution, srcDist, 'bench/big:v1', 'skopeo');
+    regctlPeakRss = Math.max(regctlPeakRss, r.rssMiB);
+    const cpuRatio = r.cpu / s.cpu;
+    row(`${(bigBytes / MiB).toFixed(0)} MiB image, docker-registry -> docker-registry`, r, s, `wall ${fmt(r.wall / s.wall)}x, CPU ${fmt(cpuRatio)}x skopeo`, 'wall <= 1x, CPU <= 0.7x', r.wall <= s.wall * 1.02 && cpuRatio <= 0.7);
+    await srcDist.close();
+  }
+
+  rows.push({ name: 'regctl copy peak RSS (largest of the runs above)', metric: `${fmt(regctlPeakRss, 0)} MiB`, target: '< 150 MiB', pass: regctlPeakRss < 150 });
+} finally {
+  for (const c of cleanups.reverse()) await c().catch(() => {});
+  await rm(work, { recursive: true, force: true });
+}
+
+// ---- report ----------------------------------------------------------------------------------
+
+const header = ['scenario', 'regctl wall s', 'skopeo wall s', 'regctl CPU s', 'skopeo CPU s', 'regctl RSS MiB', 'result', 'target', 'ok'];
+const lines = rows.map((r) => [
+  r.name,
+  fmt(r.regctl?.wall),
+  fmt(r.skopeo?.wall),
+  fmt(r.regctl?.cpu),
+  fmt(r.skopeo?.cpu),
+  r.regctl?.rssMiB !== undefined ? fmt(r.regctl.rssMiB, 0) : '-',
+  r.metric,
+  r.target,
+  r.pass === undefined ? '' : r.pass ? 'yes' : 'NO',
+]);
+const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+const print = (cells) => console.log(cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd());
+print(header);
+print(widths.map((w) => '-'.repeat(w)));
+for (const l of lines) print(l);
+const jsonOut = value('--json');
+if (jsonOut) await writeFile(jsonOut, JSON.stringify(rows, null, 2));
