@@ -42,6 +42,11 @@ const children = [];
 process.on('exit', () => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
 });
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.once(sig, () => {
+    rm(work, { recursive: true, force: true }).finally(() => process.exit(130));
+  });
+}
 
 function freePort() {
   return new Promise((resolve, reject) => {

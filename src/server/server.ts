@@ -113,8 +113,11 @@ export async function createRegistryServer(options: RegistryServerOptions = {}):
     run().catch((e: unknown) => {
       const err = e instanceof OciError ? e : internalError(e);
       sendError(req, res, err);
-      // A request body we did not read (e.g. a rejected upload) would stall keep-alive: close.
-      if (!req.complete) res.once('finish', () => req.socket.destroy());
+      // A request body we did not read (e.g. a rejected upload of gigabytes) is not worth
+      // draining: close the connection once the error is out. Body-less requests keep it.
+      const len = req.headers['content-length'];
+      const bodyPending = !req.complete && (req.headers['transfer-encoding'] !== undefined || (len !== undefined && Number(len) > 0));
+      if (bodyPending) res.once('finish', () => req.socket.destroy());
     });
   };
 

@@ -1,0 +1,90 @@
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { digestOf } from '../../src/oci/digest.js';
+import { createRegistryServer } from '../../src/server/server.js';
+import { makeImage } from '../helpers/images.js';
+import { startServe, type ServeHandle } from '../helpers/serve.js';
+import { http, pushBlob, pushManifest } from './client.js';
+
+describe('concurrency on the filesystem backend', () => {
+  let s: ServeHandle;
+  beforeAll(async () => {
+    s = await startServe();
+  });
+  afterAll(async () => {
+    await s.close();
+  });
+
+  test('300 tags pushed 32 at a time all land in index.json', async () => {
+    const img = makeImage();
+    for (const b of [img.config, ...img.layers]) await pushBlob(s.url, 'many', b.bytes);
+    const tags = Array.from({ length: 300 }, (_, i) => `t${String(i).padStart(3, '0')}`);
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 32 }, async () => {
+        while (next < tags.length) {
+          const t = tags[next++]!;
+          expect((await pushManifest(s.url, 'many', t, img.manifest.bytes, img.manifest.mediaType)).status).toBe(201);
+        }
+      }),
+    );
+    expect((await http(s.url, 'GET', '/v2/many/tags/list')).json().tags).toEqual(tags);
+  });
+
+  test('the same blob pushed by 8 clients at once, and the same tag by 8 clients: one consistent result', async () => {
+    const data = randomBytes(200_000);
+    const results = await Promise.all(Array.from({ length: 8 }, () => pushBlob(s.url, 'race', data)));
+    expect(new Set(results).size).toBe(1);
+    expect((await http(s.url, 'GET', `/v2/race/blobs/${digestOf(data)}`)).body.equals(data)).toBe(true);
+    const imgs = Array.from({ length: 8 }, () => makeImage({ layers: [100] }));
+    for (const img of imgs) for (const b of [img.config, ...img.layers]) await pushBlob(s.url, 'race', b.bytes);
+    await Promise.all(imgs.map((img) => pushManifest(s.url, 'race', 'same', img.manifest.bytes, img.manifest.mediaType)));
+    const winner = (await http(s.url, 'GET', '/v2/race/manifests/same')).headers['docker-content-digest'];
+    expect(imgs.map((i) => i.manifest.digest)).toContain(winner);
+    // Every loser stays reachable by digest.
+    for (const img of imgs) expect((await http(s.url, 'HEAD', `/v2/race/manifests/${img.manifest.digest}`)).status).toBe(200);
+    expect((await http(s.url, 'GET', '/v2/race/tags/list')).json().tags).toEqual(['same']);
+  });
+});
+
+describe('server lifecycle', () => {
+  test('no request timeout: a slow upload is never cut off; keep-alive and header timeouts are set', async () => {
+    const reg = await createRegistryServer({});
+    expect(reg.server.requestTimeout).toBe(0);
+    expect(reg.server.headersTimeout).toBeGreaterThan(0);
+    expect(reg.server.keepAliveTimeout).toBeGreaterThan(0);
+    await reg.close();
+  });
+
+  test('close() lets an in-flight upload finish, then stops', async () => {
+    const reg = await createRegistryServer({});
+    const { url } = await reg.listen(0, '127.0.0.1');
+    const loc = (await http(url, 'POST', '/v2/slow/blobs/uploads/')).headers.location!;
+    const part = randomBytes(64 * 1024);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const body = Readable.from(
+      (async function* () {
+        yield part;
+        await gate;
+        yield part;
+      })(),
+    );
+    const patch = request(url + loc, { method: 'PATCH', body, headers: { 'content-type': 'application/octet-stream' } });
+    await new Promise((r) => setTimeout(r, 100));
+    let closed = false;
+    const closing = reg.close().then(() => (closed = true));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(closed).toBe(false);
+    release();
+    const res = await patch;
+    expect(res.statusCode).toBe(202);
+    expect(res.headers.range).toBe(`0-${2 * part.length - 1}`);
+    await res.body.dump();
+    await closing;
+    expect(closed).toBe(true);
+    await expect(http(url, 'GET', '/v2/')).rejects.toThrow();
+  });
+});
