@@ -164,6 +164,23 @@ for (const kind of kinds) {
       expect(await repo(b, 'tags/other').headManifest(other.manifest.digest)).toBeUndefined();
     });
 
+    it('--chunk-size uploads in PATCH chunks; plain progress lines go to stderr', async () => {
+      const img = makeImage({ layers: [300_000] });
+      await pushImage(repo(a, 'chunk/app'), img, 'v1');
+      const before = b.requests?.length ?? 0;
+      const r = await runCli(['copy', '--chunk-size', '64KiB', '--progress', 'plain', `${a.registry}/chunk/app:v1`, `${b.registry}/chunk/app:v1`], {
+        env: { ...env, REGCTL_PROGRESS_INTERVAL_MS: '1' },
+      });
+      expect(r.code).toBe(0);
+      expect(r.stderr.split('\n').filter(Boolean).every((l) => /^copy: \d+\/\d+ blobs, /.test(l))).toBe(true);
+      expect(r.stderr.length).toBeGreaterThan(0);
+      expect((await repo(b, 'chunk/app').getManifest('v1')).bytes.equals(img.manifest.bytes)).toBe(true);
+      if (b.requests) {
+        const patches = b.requests.slice(before).filter((q) => q.method === 'PATCH');
+        expect(patches.length).toBe(Math.ceil(300_000 / 65_536));
+      }
+    });
+
     it('--dry-run lists blobs and tags and writes nothing', async () => {
       const img = makeImage({ layers: [1000] });
       await pushImage(repo(a, 'dry/app'), img, 'v1');
