@@ -1,3 +1,6 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRegistryClient } from '../../src/registry/open.js';
 import { runCli } from '../helpers/cli.js';
@@ -5,6 +8,8 @@ import { makeImage, pushImage, type TestImage } from '../helpers/images.js';
 import { backendKinds, type Backend } from './backends.js';
 import { startFaultProxy, type FaultProxy } from './fault-proxy.js';
 
+const BIN = fileURLToPath(new URL('../../bin/regctl.js', import.meta.url));
+const BIN_TARGET = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const kinds = await backendKinds();
 const kind = kinds.find((k) => k.skip === undefined);
 const env = { ...process.env, REGCTL_CONFIG_DIR: '/nonexistent-regctl-test', DOCKER_CONFIG: '/nonexistent-regctl-test' };
@@ -89,5 +94,18 @@ describe.skipIf(!kind)('copy under injected faults (loopback proxy in front of a
     const target = client.repository(dst.registry, 'corrupt/app');
     expect(await target.headManifest('v1')).toBeUndefined();
     expect(await target.hasBlob(img.layers[0]!.desc)).toBe(false);
+  });
+
+  it.skipIf(!existsSync(BIN_TARGET))('the real binary exits 5 on a corrupted byte (dist/ built)', async () => {
+    proxy.rules.splice(0, proxy.rules.length, { method: 'GET', path: layerPath(), fault: { kind: 'corrupt', atByte: 10 } });
+    // Asynchronous: the registries of this test run in this process and must keep answering.
+    const child = spawn(process.execPath, [BIN, 'copy', `${proxy.registry}/fault/app:v1`, `${dst.registry}/spawned/app:v1`], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const status = await new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const r = { status, stderr };
+    expect(r.status).toBe(5);
+    expect(r.stderr).toContain(`error: blob ${img.layers[0]!.desc.digest} digest mismatch`);
+    expect(await client.repository(dst.registry, 'spawned/app').headManifest('v1')).toBeUndefined();
   });
 });
