@@ -37,12 +37,14 @@ export interface ServeProcess {
   url: string;
   registry: string;
   stdout(): string;
+  stderr(): string;
 }
 
 /** Spawn `node bin/regctl.js serve --port 0 ...` and wait for its start-up line. */
-export async function spawnServe(args: string[]): Promise<ServeProcess> {
+export async function spawnServe(args: string[], env?: NodeJS.ProcessEnv): Promise<ServeProcess> {
   const child = spawn(process.execPath, [join(repoRoot, 'bin/regctl.js'), 'serve', '--port', '0', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(env ? { env } : {}),
   });
   let out = '';
   let err = '';
@@ -51,7 +53,8 @@ export async function spawnServe(args: string[]): Promise<ServeProcess> {
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`serve did not start: ${out}${err}`)), 20_000);
     const check = () => {
-      const m = /listening on (http:\/\/[^\s]+)/.exec(out);
+      // The whole start-up message (its last line is the push example, or the JSON object).
+      const m = /listening on (http:\/\/[^\s]+)[\s\S]*\npush: [^\n]*\n/.exec(out);
       if (m) {
         clearTimeout(timer);
         resolve(m[1]!);
@@ -63,5 +66,5 @@ export async function spawnServe(args: string[]): Promise<ServeProcess> {
       reject(new Error(`serve exited with ${code}: ${out}${err}`));
     });
   });
-  return { child, url, registry: url.replace('http://', ''), stdout: () => out };
+  return { child, url, registry: url.replace('http://', ''), stdout: () => out, stderr: () => err };
 }

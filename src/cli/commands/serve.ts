@@ -92,14 +92,8 @@ Examples:
       const wildcard = bound.host === '0.0.0.0' || bound.host === '::';
       const hostForClients = wildcard ? 'localhost' : bound.host.includes(':') ? `[${bound.host}]` : bound.host;
       const registry = `${hostForClients}:${bound.port}`;
-      if (out.json) {
-        out.printJson({ url: bound.url, registry, root, readOnly: flags.readOnly ?? false, delete: flags.delete });
-      } else {
-        out.line(`regctl registry listening on ${bound.url}${wildcard ? ` (all interfaces; clients use ${registry})` : ''}`);
-        out.line(`storage: ${root}`);
-        out.line(`push: regctl copy docker.io/library/alpine:latest ${registry}/alpine:latest`);
-      }
-      await new Promise<void>((done) => {
+      // Signal handlers first: a supervisor may send SIGTERM as soon as it sees the start-up line.
+      const stopped = new Promise<void>((done) => {
         const stop = (signal: string) => {
           process.off('SIGINT', onInt);
           process.off('SIGTERM', onTerm);
@@ -111,5 +105,13 @@ Examples:
         process.once('SIGINT', onInt);
         process.once('SIGTERM', onTerm);
       });
+      if (out.json) {
+        out.printJson({ url: bound.url, registry, root, readOnly: flags.readOnly ?? false, delete: flags.delete });
+      } else {
+        out.line(`regctl registry listening on ${bound.url}${wildcard ? ` (all interfaces; clients use ${registry})` : ''}`);
+        out.line(`storage: ${root}`);
+        out.line(`push: regctl copy docker.io/library/alpine:latest ${registry}/alpine:latest`);
+      }
+      await stopped;
     });
 }
