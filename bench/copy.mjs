@@ -94,10 +94,12 @@ function serveCommand(port, dir) {
       port: /--port\b/.test(help) ? '--port' : undefined,
       host: /--host\b/.test(help) ? '--host' : /--address\b/.test(help) ? '--address' : undefined,
       root: /--root\b/.test(help) ? '--root' : /--data\b/.test(help) ? '--data' : /--dir\b/.test(help) ? '--dir' : undefined,
+      // An access log line per request costs server CPU that both clients would pay for.
+      quiet: /--no-log\b/.test(help) ? ['--no-log'] : [],
     };
   }
   if (serveArgs.port && serveArgs.root) {
-    return [BIN, 'serve', serveArgs.port, String(port), ...(serveArgs.host ? [serveArgs.host, '127.0.0.1'] : []), serveArgs.root, dir];
+    return [BIN, 'serve', serveArgs.port, String(port), ...(serveArgs.host ? [serveArgs.host, '127.0.0.1'] : []), serveArgs.root, dir, ...serveArgs.quiet];
   }
   // The serve command is not wired yet: run the same server module in its own process.
   const launcher = `const { createRegistryServer } = await import(${JSON.stringify(join(ROOT, 'dist', 'server', 'server.js'))});
