@@ -2,7 +2,7 @@ import { UsageError } from '../errors.js';
 import type { ImageSource, ImageTarget } from '../content/types.js';
 import { isIndex, parseManifest, referencedBlobs, type Descriptor, type ManifestData, type Platform } from '../oci/manifest.js';
 import { formatPlatform, platformMatches } from '../oci/platform.js';
-import { DockerArchiveSource } from './docker/source.js';
+import { DockerArchiveSource, type PushEvent } from './docker/source.js';
 import { DockerArchiveWriter } from './docker/writer.js';
 
 export interface TransferOptions {
@@ -14,7 +14,8 @@ export interface TransferOptions {
   tag?: string;
   /** Take just this platform out of an index. */
   platform?: Platform;
-  onBlob?: (desc: Descriptor, outcome: 'copied' | 'skipped') => void;
+  /** Blob progress (the copy engine's event shape). */
+  onEvent?: (e: PushEvent) => void;
 }
 
 export interface TransferResult {
@@ -37,12 +38,13 @@ export async function transferImage(o: TransferOptions): Promise<TransferResult>
     let root: ManifestData;
     if (source instanceof DockerArchiveSource) {
       root = await source.pushTo(target, o.tag ?? o.ref, (e) => {
-        const d = { mediaType: '', digest: e.digest, size: e.size };
-        if (e.outcome === 'copied') {
-          result.blobs.copied++;
-          result.bytes += e.size;
-        } else result.blobs.skipped++;
-        o.onBlob?.(d, e.outcome);
+        if (e.type === 'blob-done') {
+          if (e.outcome === 'copied') {
+            result.blobs.copied++;
+            result.bytes += e.bytes;
+          } else result.blobs.skipped++;
+        }
+        o.onEvent?.(e);
       });
     } else {
       root = await source.getManifest(o.ref);
@@ -85,14 +87,17 @@ export async function transferImage(o: TransferOptions): Promise<TransferResult>
 
 async function copyBlobs(descs: Descriptor[], o: TransferOptions, result: TransferResult): Promise<void> {
   for (const desc of descs) {
+    const { digest, size, mediaType } = desc;
+    o.onEvent?.({ type: 'blob-queued', digest, size, mediaType });
     if (await o.target.hasBlob(desc)) {
       result.blobs.skipped++;
-      o.onBlob?.(desc, 'skipped');
+      o.onEvent?.({ type: 'blob-done', digest, size, outcome: 'skipped', bytes: 0 });
       continue;
     }
+    o.onEvent?.({ type: 'blob-start', digest, size, mediaType });
     await o.target.putBlob(desc, await o.source.getBlob(desc));
     result.blobs.copied++;
     result.bytes += desc.size;
-    o.onBlob?.(desc, 'copied');
+    o.onEvent?.({ type: 'blob-done', digest, size, outcome: 'copied', bytes: size });
   }
 }

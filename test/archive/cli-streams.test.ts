@@ -16,7 +16,7 @@ let env: NodeJS.ProcessEnv;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'regctl-streams-'));
-  env = { ...process.env, REGCTL_CONFIG_DIR: join(dir, 'regctl'), DOCKER_CONFIG: join(dir, 'docker'), HOME: dir, NO_COLOR: '' };
+  env = { ...process.env, REGCTL_CONFIG_DIR: join(dir, 'regctl'), DOCKER_CONFIG: join(dir, 'docker'), HOME: dir, NO_COLOR: '', REGCTL_PROGRESS_INTERVAL_MS: '600000' };
   serve = await startServe();
 });
 afterAll(async () => {
@@ -57,6 +57,19 @@ describe('docker save | regctl import - ; regctl export REF - | docker load', ()
     expect(bm.config.digest).toBe(img.config.desc.digest);
     expect(bm.layers.map((l) => l.digest)).toEqual(img.diffIds);
     await back.close();
+  });
+
+  it('reports progress for the streaming import (plain lines for logs)', async () => {
+    const img = await makeRealImage({ layers: [200_000, 300_000] });
+    const saved = env;
+    env = { ...env, REGCTL_PROGRESS_INTERVAL_MS: '1' };
+    try {
+      const r = await runBinary(['import', '--progress', 'plain', '-', `${serve.registry}/piped:progress`], await dockerSaveTar(img, ['x:1']));
+      expect(r.code).toBe(0);
+      expect(r.stderr).toMatch(/^copy: \d\/[23] blobs, [\d.]+ \w+ of [\d.]+ \w+, /m);
+    } finally {
+      env = saved;
+    }
   });
 
   it('a bad stdin archive fails with one line and tags nothing', async () => {

@@ -25,7 +25,7 @@ let env: NodeJS.ProcessEnv;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'regctl-interop-'));
-  env = { ...process.env, REGCTL_CONFIG_DIR: join(dir, 'regctl'), DOCKER_CONFIG: join(dir, 'docker'), HOME: dir };
+  env = { ...process.env, REGCTL_CONFIG_DIR: join(dir, 'regctl'), DOCKER_CONFIG: join(dir, 'docker'), HOME: dir, REGCTL_PROGRESS_INTERVAL_MS: '600000' };
   serve = await startServe();
 });
 afterAll(async () => {

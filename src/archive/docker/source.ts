@@ -25,8 +25,15 @@ interface BlobEntry {
   open(): Readable;
 }
 
-/** Events for progress while pushing. */
-export type PushEvent = { type: 'blob'; digest: string; size: number; what: 'config' | 'layer'; outcome: 'copied' | 'skipped' };
+/**
+ * Progress while pushing, shaped like the copy engine's blob events so the CLI renders both
+ * alike. A layer gzipped on the way is keyed by its diff_id and counted in archive bytes read.
+ */
+export type PushEvent =
+  | { type: 'blob-queued'; digest: string; size: number; mediaType: string }
+  | { type: 'blob-start'; digest: string; size: number; mediaType: string }
+  | { type: 'blob-progress'; digest: string; bytes: number; size: number }
+  | { type: 'blob-done'; digest: string; size: number; outcome: 'copied' | 'skipped'; bytes: number };
 
 function hashTap(d: Digester): Transform {
   return new Transform({
@@ -167,6 +174,7 @@ export class DockerArchiveSource implements ImageSource {
       return manifest;
     }
     const put = target.putBlobComputed.bind(target);
+    for (const l of this.image.layers) onEvent?.({ type: 'blob-queued', digest: l.diffId, size: l.size, mediaType: DOCKER_LAYER_TAR });
     const descs: Descriptor[] = new Array(this.image.layers.length);
     let next = 0;
     let failed = false;
@@ -181,12 +189,14 @@ export class DockerArchiveSource implements ImageSource {
           continue;
         }
         let producerError: unknown;
-        const body = this.gzipStream(layer, (e) => (producerError ??= e));
+        onEvent?.({ type: 'blob-start', digest: layer.diffId, size: layer.size, mediaType: DOCKER_LAYER_TAR });
+        const progress = (bytes: number): void => onEvent?.({ type: 'blob-progress', digest: layer.diffId, bytes, size: layer.size });
+        const body = this.gzipStream(layer, (e) => (producerError ??= e), progress);
         try {
           const desc = await put(body, MediaType.dockerLayerGzip);
           if (producerError) throw producerError;
           descs[i] = desc;
-          onEvent?.({ type: 'blob', digest: desc.digest, size: desc.size, what: 'layer', outcome: 'copied' });
+          onEvent?.({ type: 'blob-done', digest: layer.diffId, size: layer.size, outcome: 'copied', bytes: layer.size });
         } catch (e) {
           failed = true;
           throw producerError ?? e;
@@ -206,11 +216,19 @@ export class DockerArchiveSource implements ImageSource {
    * first reads, so a failure (e.g. a diff_id mismatch) is reported on the stream the consumer
    * is already listening to, never emitted before it attached its handlers.
    */
-  private gzipStream(layer: SavedLayer, onError: (e: unknown) => void): Readable {
+  private gzipStream(layer: SavedLayer, onError: (e: unknown) => void, onProgress: (bytes: number) => void): Readable {
     const index = this.index;
     async function* produce(): AsyncGenerator<Buffer> {
       const gz = createGzip();
-      const done = pipeline(index.open(layer.path), diffIdCheck(layer, index.label), gz);
+      let read = 0;
+      const counter = new Transform({
+        transform(chunk: Buffer, _e, cb) {
+          read += chunk.length;
+          onProgress(read);
+          cb(null, chunk);
+        },
+      });
+      const done = pipeline(index.open(layer.path), counter, diffIdCheck(layer, index.label), gz);
       done.catch(() => {});
       try {
         for await (const chunk of gz) yield chunk as Buffer;
@@ -224,12 +242,14 @@ export class DockerArchiveSource implements ImageSource {
   }
 
   private async copyBlob(target: ImageTarget, entry: BlobEntry, onEvent?: (e: PushEvent) => void): Promise<void> {
-    const what = entry.desc.digest === this.image.config.digest ? 'config' : 'layer';
+    const { digest, size, mediaType } = entry.desc;
+    onEvent?.({ type: 'blob-queued', digest, size, mediaType });
     if (await target.hasBlob(entry.desc)) {
-      onEvent?.({ type: 'blob', digest: entry.desc.digest, size: entry.desc.size, what, outcome: 'skipped' });
+      onEvent?.({ type: 'blob-done', digest, size, outcome: 'skipped', bytes: 0 });
       return;
     }
+    onEvent?.({ type: 'blob-start', digest, size, mediaType });
     await target.putBlob(entry.desc, entry.open());
-    onEvent?.({ type: 'blob', digest: entry.desc.digest, size: entry.desc.size, what, outcome: 'copied' });
+    onEvent?.({ type: 'blob-done', digest, size, outcome: 'copied', bytes: size });
   }
 }

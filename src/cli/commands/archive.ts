@@ -4,15 +4,22 @@ import { RegctlError, UsageError } from '../../errors.js';
 import type { CommandContext } from '../context.js';
 import type { Output } from '../output.js';
 
+type ProgressFlag = 'auto' | 'tty' | 'plain' | 'none';
+
 interface ImportFlags {
   compress: boolean;
   platform?: string;
+  progress: ProgressFlag;
 }
 
 interface ExportFlags {
   platform?: string;
   format: 'docker-archive' | 'oci-archive' | 'oci';
+  progress: ProgressFlag;
 }
+
+const progressOption = (): Option =>
+  new Option('--progress <mode>', 'progress display on stderr').choices(['auto', 'tty', 'plain', 'none']).default('auto');
 
 export function register(program: Command, ctx: CommandContext): void {
   program
@@ -28,6 +35,7 @@ pushes them uncompressed. Every blob is verified; on any failure nothing is tagg
     .argument('<ref>', 'destination, e.g. localhost:5000/app:1.0 (tag defaults to the archive\'s)')
     .option('--no-compress', 'push docker-archive layers uncompressed')
     .option('--platform <os/arch[/variant]>', 'import just this platform out of an OCI index')
+    .addOption(progressOption())
     .addHelpText(
       'after',
       `
@@ -53,6 +61,7 @@ way and checked against the config's diff_ids.`,
     .argument('<file>', 'destination file (or directory for --format oci), or -')
     .option('--platform <os/arch[/variant]>', 'which image of a multi-platform index')
     .addOption(new Option('--format <format>', 'what to write').choices(['docker-archive', 'oci-archive', 'oci']).default('docker-archive'))
+    .addOption(progressOption())
     .addHelpText(
       'after',
       `
@@ -108,7 +117,7 @@ async function runImport(ctx: CommandContext, out: Output, file: string, ref: st
     try {
       const tag = explicitTag ? (explicitTag.digest ? undefined : explicitTag.tag) : target.ref;
       const srcTag = source.ref.includes(':') ? undefined : source.ref;
-      await transfer(out, 'imported', source, target, tag ?? srcTag, explicitTag?.digest, platform);
+      await transfer(ctx, out, flags.progress, 'imported', source, target, tag ?? srcTag, explicitTag?.digest, platform);
     } finally {
       await target.close();
     }
@@ -132,7 +141,7 @@ async function runExport(ctx: CommandContext, out: Output, ref: string, file: st
     const target = await openTarget(dstText, { registry, stdout: ctx.streams.stdout, platform, defaultName });
     try {
       const srcTag = source.ref.includes(':') ? undefined : source.ref;
-      await transfer(out, 'exported', source, target, target.ref ?? srcTag ?? 'latest', undefined, platform, file === '-');
+      await transfer(ctx, out, flags.progress, 'exported', source, target, target.ref ?? srcTag ?? 'latest', undefined, platform, file === '-');
     } finally {
       await target.close();
     }
@@ -145,7 +154,9 @@ type Opened = Awaited<ReturnType<typeof import('../../content/open.js').openSour
 type OpenedT = Awaited<ReturnType<typeof import('../../content/open.js').openTarget>>;
 
 async function transfer(
+  ctx: CommandContext,
   out: Output,
+  progressMode: ProgressFlag,
   verb: string,
   source: Opened,
   target: OpenedT,
@@ -156,21 +167,40 @@ async function transfer(
 ): Promise<void> {
   const started = Date.now();
   const { DockerArchiveSource } = await import('../../archive/docker/source.js');
+  const { CopyProgress, resolveProgressMode } = await import('../progress.js');
+  const stderr = ctx.streams.stderr;
+  const mode = out.json && progressMode === 'auto' ? (stderr.isTTY ? 'tty' : 'none') : progressMode;
+  const plainInterval = Number((ctx.streams.env ?? process.env).REGCTL_PROGRESS_INTERVAL_MS) || undefined;
+  const progress = await CopyProgress.start({ mode: resolveProgressMode(mode, stderr), stream: stderr, plainInterval });
   let r: { digest: string; mediaType: string; blobs: { copied: number; skipped: number }; bytes: number };
-  if (source.source instanceof DockerArchiveSource) {
-    // The streaming path: layers gzipped straight into the target (no spool).
-    const { transferImage } = await import('../../archive/transfer.js');
-    r = await transferImage({ source: source.source, ref: source.ref, target: target.target, tag, platform });
-  } else {
-    await refuseIndexToDockerArchive(source, target, platform);
-    const { copyImage } = await import('../../copy/index.js');
-    const report = await copyImage({ source: source.source, target: target.target, ref: source.ref, tags: tag ? [tag] : [], platform });
-    r = {
-      digest: report.digest ?? report.images[0]?.digest ?? '',
-      mediaType: report.images[0]?.mediaType ?? '',
-      blobs: { copied: report.blobs.copied + report.blobs.mounted, skipped: report.blobs.skipped },
-      bytes: report.bytes,
-    };
+  try {
+    if (source.source instanceof DockerArchiveSource) {
+      // The streaming path: layers gzipped straight into the target (no spool).
+      const { transferImage } = await import('../../archive/transfer.js');
+      r = await transferImage({ source: source.source, ref: source.ref, target: target.target, tag, platform, onEvent: progress.onEvent });
+    } else {
+      await refuseIndexToDockerArchive(source, target, platform);
+      const { copyImage } = await import('../../copy/index.js');
+      const report = await copyImage({
+        source: source.source,
+        target: target.target,
+        ref: source.ref,
+        tags: tag ? [tag] : [],
+        platform,
+        onEvent: progress.onEvent,
+      });
+      r = {
+        digest: report.digest ?? report.images[0]?.digest ?? '',
+        mediaType: report.images[0]?.mediaType ?? '',
+        blobs: { copied: report.blobs.copied + report.blobs.mounted, skipped: report.blobs.skipped },
+        bytes: report.bytes,
+      };
+    }
+    // stop() reads only `upToDate` and `bytes` of a report to print its success line.
+    progress.stop({ upToDate: false, bytes: r.bytes } as import('../../copy/types.js').CopyReport);
+  } catch (e) {
+    progress.stop();
+    throw e;
   }
   if (wantDigest && r.digest !== wantDigest) throw new UsageError(`destination names digest ${wantDigest} but the image is ${r.digest}`);
   const seconds = (Date.now() - started) / 1000;
