@@ -121,6 +121,11 @@ describe('round trips and failures through regctl serve', () => {
     const r = repo('multi-copy');
     expect((await r.getManifest('v1')).bytes.equals(idx.manifest.bytes)).toBe(true);
     for (const child of idx.images) expect((await r.headManifest(child.manifest.digest))?.digest).toBe(child.manifest.digest);
+    // a plain directory path with :TAG is taken as an OCI layout; --platform picks one child
+    const one = await cli('--json', 'import', '--platform', 'linux/arm64', `${layout}:v1`, `${serve.registry}/multi-one:v1`);
+    expect(one.code).toBe(0);
+    expect(JSON.parse(one.stdout).digest).toBe(idx.images[1]!.manifest.digest);
+    expect((await repo('multi-one').headManifest('v1'))?.digest).toBe(idx.images[1]!.manifest.digest);
     // also through an oci-archive
     const tarFile = join(dir, 'rt.tar');
     expect((await cli('export', '--format', 'oci-archive', `${serve.registry}/multi:v1`, tarFile)).code).toBe(0);

@@ -141,6 +141,7 @@ export class DockerArchiveWriter implements ImageTarget {
     const { manifest } = this.chooseImage();
     const cfg = this.blobs.get(manifest.config.digest);
     if (!cfg) throw new InvalidContentError(`${this.description}: config ${manifest.config.digest} was not copied`, 'ARCHIVE_INVALID');
+    if (cfg.size > 32 << 20) throw new InvalidContentError(`${this.description}: the image config is too large (${cfg.size} bytes)`, 'ARCHIVE_INVALID');
     const configBytes = await readFile(cfg.file);
     let diffIds: string[] = [];
     try {
