@@ -22,8 +22,8 @@ export interface CopyOneResult {
 /**
  * Copy one image or index (by tag or digest at the source) to the target under `tags` (or by
  * digest when there are none). Order: blobs, then child manifests by digest, then the root,
- * then the tags. `sourceDigest`, when the caller already knows it (all-tags), lets an up-to-date
- * destination be recognised without fetching the manifest.
+ * then the tags. `sourceHead`, when the caller already resolved the ref (all-tags), lets an
+ * up-to-date destination be recognised without fetching the manifest.
  */
 export async function copyOne(
   session: CopySession,
@@ -97,8 +97,9 @@ export async function copyOne(
   } else {
     session.counts.manifestsSkipped++;
   }
+  const pushedTags = new Set(missingTags);
   for (const tag of tags) {
-    const pushed = missingTags.includes(tag);
+    const pushed = pushedTags.has(tag);
     if (!pushed) session.emit({ type: 'tag', tag, digest, outcome: 'up-to-date' });
     tagResults.push({ tag, digest, outcome: pushed ? (session.dryRun ? 'planned' : 'pushed') : 'up-to-date' });
   }
