@@ -110,6 +110,27 @@ describe('docker-archive import', () => {
     await asOci.close();
   });
 
+  it('pushes layers that are already gzipped in the archive as they are (diff_ids still checked)', async () => {
+    const img = await makeRealImage();
+    const file = join(dir, 'gz-layers.tar');
+    await writeFile(file, await dockerSaveTar(img, ['app:1'], { gzipLayers: true }));
+    const src = await openSource(`docker-archive:${file}`);
+    const layout = join(dir, 'l');
+    await transferImage({ source: src.source, ref: src.ref, target: await LayoutWriter.create(layout), tag: '1' });
+    await src.close();
+    const { m } = await manifestOf(layout, '1');
+    expect(m.layers.map((l) => l.digest)).toEqual(img.layers.map((l) => l.desc.digest));
+    // a gzipped layer whose content is not its diff_id is refused
+    const other = await makeRealImage();
+    const swapped = { ...img, layers: [other.layers[0]!, img.layers[1]!] };
+    await writeFile(file, await dockerSaveTar(swapped, ['app:1'], { gzipLayers: true }));
+    const bad = await openSource(`docker-archive:${file}`);
+    await expect(transferImage({ source: bad.source, ref: bad.ref, target: await LayoutWriter.create(join(dir, 'l2')), tag: '1' })).rejects.toThrow(
+      /diff_id\) digest mismatch/,
+    );
+    await bad.close();
+  });
+
   it('follows the symlinks docker save uses for duplicate layers', async () => {
     const img = await makeRealImage({ layers: [2000] });
     const t = img.tars[0]!;

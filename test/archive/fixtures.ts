@@ -70,7 +70,7 @@ export async function makeRealMultiArch(): Promise<TestIndex & { images: RealIma
 export async function dockerSaveTar(
   img: RealImage,
   repoTags: string[],
-  tweak: { dropLayer?: boolean; corruptLayer?: boolean; manifestFirst?: boolean } = {},
+  tweak: { dropLayer?: boolean; corruptLayer?: boolean; manifestFirst?: boolean; gzipLayers?: boolean } = {},
 ): Promise<Buffer> {
   const files: Record<string, Buffer> = {};
   const cfgHex = img.config.desc.digest.slice(7);
@@ -80,7 +80,7 @@ export async function dockerSaveTar(
   files[`${cfgHex}.json`] = img.config.bytes;
   img.tars.forEach((t, i) => {
     if (tweak.dropLayer && i === 1) return;
-    const bytes = Buffer.from(t);
+    const bytes = tweak.gzipLayers ? img.layers[i]!.bytes : Buffer.from(t);
     if (tweak.corruptLayer && i === 0) bytes[600] = bytes[600]! ^ 0xff;
     files[layerPaths[i]!] = bytes;
   });
