@@ -16,11 +16,9 @@ export function blobPath(digest: string): string {
   return `blobs/${algorithm}/${hex}`;
 }
 
-/** The tag an index.json entry carries. Some tools write a full `name:tag`; keep the tag part. */
+/** The tag an index.json entry carries (its ref.name annotation), if any. */
 export function entryTag(d: Descriptor): string | undefined {
-  const name = d.annotations?.[REF_NAME];
-  if (!name) return undefined;
-  return name;
+  return d.annotations?.[REF_NAME] || undefined;
 }
 
 /**

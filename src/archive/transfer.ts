@@ -26,10 +26,11 @@ export interface TransferResult {
 }
 
 /**
- * A plain sequential copy of one image (or index) between any source and target, for
- * `regctl import` / `export`: blobs first, child manifests by digest, the tag last, then
- * commit — so a failure leaves no tag behind (abort is called instead). A docker-archive source
- * pushes itself (gzip while streaming) when that is possible.
+ * A plain sequential copy of one image (or index) between any source and target: blobs first,
+ * child manifests by digest, the tag last, then commit — so a failure leaves no tag behind
+ * (abort is called instead). A docker-archive source pushes itself (gzip while streaming into
+ * putBlobComputed); `regctl import` uses this for docker-archive sources and the copy engine
+ * for everything else.
  */
 export async function transferImage(o: TransferOptions): Promise<TransferResult> {
   const result: TransferResult = { digest: '', mediaType: '', blobs: { copied: 0, skipped: 0 }, bytes: 0 };
