@@ -3,6 +3,7 @@ import { NotFoundError } from '../errors.js';
 import { isIndex, parseManifest, referencedBlobs, type Descriptor, type Manifest, type ManifestData } from '../oci/manifest.js';
 import { MediaType } from '../oci/mediatypes.js';
 import { formatPlatform, platformMatches } from '../oci/platform.js';
+import { ensureReferrersListed } from './referrers.js';
 import { isDigestRef, withContext, type CopySession } from './session.js';
 import type { ImageResult, TagResult } from './types.js';
 
@@ -175,13 +176,9 @@ async function copyReferrersOf(session: CopySession, digest: string, data: Manif
       // copyOne walks this referrer's own referrers in turn (referrers option is on).
       await copyOne(session, r.digest, [], { digest: r.digest, mediaType: r.mediaType, size: r.size });
     }
-    // Registries without the referrers API list referrers in an index tagged <alg>-<hex>
-    // (OCI tag schema). Copy that tag as it is so the destination can answer the same way.
-    if (found.length > 0) {
-      const fallback = subject.replace(':', '-');
-      const head = await session.headSource(fallback).catch(() => undefined);
-      if (head) await copyOne(session, fallback, [fallback], head);
-    }
+    await ensureReferrersListed(session, subject, found).catch((e: unknown) => {
+      throw withContext(e, `listing referrers of ${subject} at ${session.target.description}`);
+    });
   }
 }
 

@@ -195,3 +195,32 @@ for (const kind of kinds) {
     });
   });
 }
+
+const serveKind = kinds.find((k) => k.name === 'regctl serve' && !k.skip);
+const distKind = kinds.find((k) => k.name === 'docker-registry' && !k.skip);
+describe.skipIf(!serveKind || !distKind)('referrers from a registry with the API to one without (docker-registry)', () => {
+  it('lists the copied referrers at the destination through the tag schema', async () => {
+    const [s, d] = await Promise.all([serveKind!.start(), distKind!.start()]);
+    try {
+      const client = createRegistryClient({ env });
+      const src = client.repository(s.registry, 'mixed/app');
+      const img = makeImage();
+      const sig = makeReferrer(img.manifest);
+      await pushImage(src, img, 'v1');
+      await pushImage(src, sig);
+      expect((await src.referrers(img.manifest.digest)).map((x) => x.digest)).toEqual([sig.manifest.digest]);
+      const report = await copyImage({ source: src, target: client.repository(d.registry, 'mixed/app'), ref: 'v1', tags: ['v1'], referrers: true });
+      expect(report.referrers).toBe(1);
+      const dst = client.repository(d.registry, 'mixed/app');
+      const listed = await dst.referrers(img.manifest.digest);
+      expect(listed).toEqual([{ mediaType: MediaType.ociManifest, digest: sig.manifest.digest, size: sig.manifest.bytes.length, artifactType: 'application/vnd.example.signature.v1' }]);
+      expect(await dst.listTags()).toEqual([img.manifest.digest.replace(':', '-'), 'v1']);
+      // Again: already listed, the fallback index is left alone.
+      const before = (await dst.headManifest(img.manifest.digest.replace(':', '-')))!.digest;
+      await copyImage({ source: src, target: dst, ref: 'v1', tags: ['v1'], referrers: true });
+      expect((await dst.headManifest(img.manifest.digest.replace(':', '-')))!.digest).toBe(before);
+    } finally {
+      await Promise.all([s.close(), d.close()]);
+    }
+  });
+});
