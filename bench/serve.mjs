@@ -139,6 +139,16 @@ async function withRss(pid, fn) {
   }
 }
 
+/** CPU seconds (user + system) a process has used so far. */
+function cpuSeconds(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
 function hwm(pid) {
   try {
     return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
@@ -289,6 +299,8 @@ const results = {};
 for (const start of [startRegctl, startDistribution]) {
   const pushes = [];
   const pulls = [];
+  const pushCpu = [];
+  const pullCpu = [];
   let rssPush = 0;
   let rssPull = 0;
   let name = '';
@@ -298,10 +310,13 @@ for (const start of [startRegctl, startDistribution]) {
     name = reg.name;
     const pid = reg.child.pid;
     console.log(`${reg.name}: push...`);
+    const cpu0 = cpuSeconds(pid);
     const push = await withRss(pid, () =>
       run('skopeo', ['--insecure-policy', 'copy', '--preserve-digests', '--dest-tls-verify=false', `oci:${layout}:v1`, `docker://${reg.host}/bench/img:v1`]),
     );
     pushes.push(push.result);
+    const cpu1 = cpuSeconds(pid);
+    pushCpu.push(cpu1 - cpu0);
     rssPush = Math.max(rssPush, push.peak);
     console.log(`${reg.name}: pull...`);
     const out = join(work, `pull-${reg.name.replace(/\W/g, '')}-${runIdx}`);
@@ -309,6 +324,7 @@ for (const start of [startRegctl, startDistribution]) {
       run('skopeo', ['--insecure-policy', 'copy', '--src-tls-verify=false', `docker://${reg.host}/bench/img:v1`, `oci:${out}:v1`]),
     );
     pulls.push(pull.result);
+    pullCpu.push(cpuSeconds(pid) - cpu1);
     rssPull = Math.max(rssPull, pull.peak, hwm(pid));
     await rm(out, { recursive: true, force: true });
     let tags;
@@ -327,6 +343,8 @@ for (const start of [startRegctl, startDistribution]) {
     pullSeconds: median(pulls),
     pushMBps: totalBytes / MiB / median(pushes),
     pullMBps: totalBytes / MiB / median(pulls),
+    pushServerCpu: median(pushCpu),
+    pullServerCpu: median(pullCpu),
     rssPushPeak: rssPush,
     rssPullPeak: rssPull,
   });
@@ -339,6 +357,8 @@ const rows = [
   ['skopeo pull (MiB/s)', a.pullMBps.toFixed(0), b.pullMBps.toFixed(0), `${(a.pullMBps / b.pullMBps).toFixed(2)}x`, '>= 1.0x'],
   ['push wall (s)', a.pushSeconds.toFixed(2), b.pushSeconds.toFixed(2), '', ''],
   ['pull wall (s)', a.pullSeconds.toFixed(2), b.pullSeconds.toFixed(2), '', ''],
+  ['server CPU during push (s)', a.pushServerCpu.toFixed(2), b.pushServerCpu.toFixed(2), `${(b.pushServerCpu / a.pushServerCpu).toFixed(2)}x less`, ''],
+  ['server CPU during pull (s)', a.pullServerCpu.toFixed(2), b.pullServerCpu.toFixed(2), `${(b.pullServerCpu / a.pullServerCpu).toFixed(2)}x less`, ''],
   ['server RSS peak, receiving', fmtMiB(a.rssPushPeak), fmtMiB(b.rssPushPeak), '', '< 150 MiB'],
   ['server RSS peak, serving', fmtMiB(a.rssPullPeak), fmtMiB(b.rssPullPeak), '', '< 150 MiB'],
   [`tags/list ${TAGS} tags, median (ms)`, a.tags.median.toFixed(1), b.tags.median.toFixed(1), `${(b.tags.median / a.tags.median).toFixed(1)}x faster`, '< 50 ms'],
