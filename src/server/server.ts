@@ -24,7 +24,7 @@ export interface RegistryServerOptions {
   deleteEnabled?: boolean;
   /** Larger manifests get 413 (default 4 MiB, the spec's minimum). */
   maxManifestBytes?: number;
-  /** Upload sessions idle this long are removed (default 24 h). */
+  /** Upload sessions idle this long are removed (default 24 h; 0 = never). */
   uploadTtlMs?: number;
   /** Called after each response with one access-log entry. */
   onRequest?: (entry: AccessLogEntry) => void;
@@ -126,12 +126,16 @@ export async function createRegistryServer(options: RegistryServerOptions = {}):
   const server = (options.createServer ?? createServer)(serverOptions, handler);
   server.requestTimeout = 0;
 
+  // ttl 0 keeps sessions forever. Otherwise purge at start and every min(ttl, 1 h).
   const purge = () => {
     storage.purgeUploads(ttl).catch(() => undefined);
   };
-  purge();
-  const timer = setInterval(purge, Math.min(ttl, 60 * 60 * 1000));
-  timer.unref();
+  let timer: NodeJS.Timeout | undefined;
+  if (ttl > 0) {
+    purge();
+    timer = setInterval(purge, Math.max(Math.min(ttl, 60 * 60 * 1000), 20));
+    timer.unref();
+  }
 
   let closing: Promise<void> | undefined;
   return {

@@ -23,6 +23,15 @@ export function checkRepository(name: string): void {
   }
 }
 
+export function isAllowedRepository(name: string): boolean {
+  try {
+    checkRepository(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function checkDigest(digest: string, code: 'DIGEST_INVALID' | 'BLOB_UNKNOWN' | 'MANIFEST_UNKNOWN' = 'DIGEST_INVALID'): void {
   if (!isValidDigest(digest)) throw new OciError(code, `invalid digest "${clip(digest)}"`, code === 'DIGEST_INVALID' ? {} : { status: 400 });
 }

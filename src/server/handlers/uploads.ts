@@ -1,9 +1,8 @@
 import { OciError } from '../errors.js';
 import { hasBody, methodNotAllowed, requireWritable, type RequestContext } from '../context.js';
 import { parseUploadRange, sendEmpty } from '../http.js';
-import { checkDigest, checkUploadId } from '../validate.js';
+import { checkDigest, checkUploadId, isAllowedRepository } from '../validate.js';
 import type { UploadInfo } from '../storage/types.js';
-import { isValidRepository } from '../../ref/reference.js';
 
 function uploadLocation(name: string, id: string): string {
   return `/v2/${name}/blobs/uploads/${id}`;
@@ -32,7 +31,7 @@ export async function handleUploadStart(ctx: RequestContext, name: string): Prom
     checkDigest(mount);
     const from = url.searchParams.get('from');
     // An unusable `from` is not an error: the spec says fall back to a regular upload.
-    const fromOk = from === null || (isValidRepository(from) && from !== name);
+    const fromOk = from === null || (isAllowedRepository(from) && from !== name);
     if (fromOk && (await storage.mountBlob(name, mount, from ?? undefined))) {
       drain(ctx);
       created(ctx, name, mount);
