@@ -70,9 +70,10 @@ test('kill -9 during pushes: after restart every blob matches its digest, every 
   const pushed: string[] = [];
   const workers = [0, 1, 2, 3].map((w) => pushUntilDead(first.url, w, pushed));
   await new Promise((r) => setTimeout(r, 700));
+  const dead = new Promise((r) => first.child.once('exit', r));
   first.child.kill('SIGKILL');
   await Promise.all(workers);
-  await new Promise((r) => first.child.once('exit', r));
+  await dead;
   expect(pushed.length).toBeGreaterThan(0);
 
   const second = await spawnServe(['--root', root, '--no-log']);
