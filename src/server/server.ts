@@ -181,14 +181,15 @@ function internalError(e: unknown): OciError {
 }
 
 async function dispatch(req: IncomingMessage, res: ServerResponse, storage: RegistryStorage, policy: ServerPolicy): Promise<void> {
-  let url: URL;
-  try {
-    url = new URL(req.url ?? '/', 'http://registry.invalid');
-  } catch {
-    throw new OciError('UNSUPPORTED', 'malformed request URL', { status: 400 });
-  }
-  const r = route(url.pathname);
-  if (!r) throw new OciError('UNSUPPORTED', `no such endpoint ${url.pathname.slice(0, 100)}`, { status: 404 });
+  // Route on the path exactly as sent: URL parsing would resolve "..", "%2e" and "//"
+  // segments, and names must be judged as the client wrote them.
+  const raw = req.url ?? '/';
+  const q = raw.indexOf('?');
+  const path = q < 0 ? raw : raw.slice(0, q);
+  const url = new URL('http://registry.invalid/');
+  url.search = q < 0 ? '' : raw.slice(q);
+  const r = route(path);
+  if (!r) throw new OciError('UNSUPPORTED', `no such endpoint ${path.slice(0, 100)}`, { status: 404 });
   const ctx: RequestContext = { req, res, url, storage, policy };
   switch (r.kind) {
     case 'base':

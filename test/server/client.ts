@@ -1,3 +1,4 @@
+import nodeHttp from 'node:http';
 import { request } from 'undici';
 import { digestOf } from '../../src/oci/digest.js';
 
@@ -39,4 +40,19 @@ export async function pushBlob(base: string, repo: string, data: Buffer): Promis
 
 export async function pushManifest(base: string, repo: string, ref: string, bytes: Buffer, mediaType: string): Promise<Res> {
   return http(base, 'PUT', `/v2/${repo}/manifests/${ref}`, { body: bytes, headers: { 'content-type': mediaType } });
+}
+
+/** GET with the path sent byte for byte (no URL normalisation, unlike fetch/undici). */
+export function rawGet(base: string, path: string): Promise<{ status: number; body: string }> {
+  const u = new URL(base);
+  return new Promise((resolve, reject) => {
+    const req = nodeHttp.request({ host: u.hostname, port: u.port, path, method: 'GET' }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.once('error', reject);
+    req.end();
+  });
 }

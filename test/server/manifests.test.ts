@@ -6,7 +6,7 @@ import { digestOf } from '../../src/oci/digest.js';
 import { MediaType } from '../../src/oci/mediatypes.js';
 import { makeImage, makeMultiArch, makeReferrer, type TestImage } from '../helpers/images.js';
 import { startServe, type ServeHandle } from '../helpers/serve.js';
-import { http, pushBlob, pushManifest } from './client.js';
+import { http, pushBlob, pushManifest, rawGet } from './client.js';
 
 async function pushImageBlobs(url: string, repo: string, img: TestImage): Promise<void> {
   for (const b of [img.config, ...img.layers]) await pushBlob(url, repo, b.bytes);
@@ -171,6 +171,12 @@ describe.each([['filesystem', false], ['memory', true]] as const)('manifests, ta
     }
     const r = await http(s.url, 'GET', '/v2/UPPER/tags/list');
     expect(r.json().errors[0].code).toBe('NAME_INVALID');
+    // Dot segments are judged as sent, not resolved away.
+    for (const path of ['/v2/a/../b/tags/list', '/v2/a/%2e%2e/b/tags/list', '/v2/../../etc/tags/list', '/v2//etc/tags/list']) {
+      const raw = await rawGet(s.url, path);
+      expect(raw.status, path).toBe(400);
+      expect(JSON.parse(raw.body).errors[0].code, path).toBe('NAME_INVALID');
+    }
     const un = await http(s.url, 'GET', '/v2/nosuch/thing');
     expect(un.status).toBe(404);
     expect(un.json().errors[0].code).toBeTypeOf('string');
