@@ -224,3 +224,32 @@ describe.skipIf(!serveKind || !distKind)('referrers from a registry with the API
     }
   });
 });
+
+describe.skipIf(!distKind)('copy between two registries with different credentials', () => {
+  it('authenticates on each side with its own login (Docker config), never printing them', async () => {
+    const { startDistribution } = await import('../helpers/distribution.js');
+    const [s, d] = await Promise.all([startDistribution({ users: { alice: 'src-secret' } }), startDistribution({ users: { bob: 'dst-secret' } })]);
+    const dir = await mkdtemp(join(tmpdir(), 'regctl-copy-auth-'));
+    try {
+      const auth = (u: string, p: string): string => Buffer.from(`${u}:${p}`).toString('base64');
+      const { writeFile } = await import('node:fs/promises');
+      await writeFile(join(dir, 'config.json'), JSON.stringify({ auths: { [s.registry]: { auth: auth('alice', 'src-secret') }, [d.registry]: { auth: auth('bob', 'dst-secret') } } }));
+      const authEnv = { ...env, DOCKER_CONFIG: dir };
+      const client = createRegistryClient({ env: authEnv });
+      const img = makeImage({ layers: [3000] });
+      await pushImage(client.repository(s.registry, 'auth/app'), img, 'v1');
+      const r = await runCli(['copy', '-v', '--progress', 'none', `${s.registry}/auth/app:v1`, `${d.registry}/auth/app:v1`], { env: authEnv });
+      expect(r.code).toBe(0);
+      expect(r.stderr).not.toContain('secret');
+      expect(r.stderr).not.toContain(auth('alice', 'src-secret'));
+      expect((await client.repository(d.registry, 'auth/app').headManifest('v1'))?.digest).toBe(img.manifest.digest);
+      // Without credentials the source refuses: exit 4.
+      const denied = await runCli(['copy', '--progress', 'none', `${s.registry}/auth/app:v1`, `${d.registry}/auth/app:v2`], { env });
+      expect(denied.code).toBe(4);
+      expect(denied.stderr.split('\n').filter(Boolean)).toHaveLength(1);
+    } finally {
+      await Promise.all([s.close(), d.close()]);
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
