@@ -49,6 +49,43 @@ describe('concurrency on the filesystem backend', () => {
   });
 });
 
+describe('interrupted uploads', () => {
+  test('a client that drops mid-PATCH leaves a session that resumes from what reached the disk', async () => {
+    const s = await startServe();
+    try {
+      const data = randomBytes(6 << 20);
+      const loc = (await http(s.url, 'POST', '/v2/drop/blobs/uploads/')).headers.location!;
+      const { request: rawRequest } = await import('node:http');
+      await new Promise<void>((resolve) => {
+        const req = rawRequest(`${s.url}${loc}`, { method: 'PATCH', headers: { 'content-type': 'application/octet-stream', 'transfer-encoding': 'chunked' } });
+        req.on('error', () => resolve());
+        req.write(data.subarray(0, 3 << 20), () => {
+          setTimeout(() => {
+            req.destroy();
+            resolve();
+          }, 200);
+        });
+      });
+      // The server notices the abort and finishes the session write.
+      let size = -1;
+      for (let i = 0; i < 50 && size < 0; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        const st = await http(s.url, 'GET', loc);
+        if (st.status === 204) size = Number(st.headers.range!.split('-')[1]) + 1;
+      }
+      expect(size).toBeGreaterThan(0);
+      expect(size).toBeLessThanOrEqual(3 << 20);
+      const rest = await http(s.url, 'PATCH', loc, { body: data.subarray(size), headers: { 'content-range': `${size}-${data.length - 1}` } });
+      expect(rest.status).toBe(202);
+      const put = await http(s.url, 'PUT', `${loc}?digest=${digestOf(data)}`);
+      expect(put.status).toBe(201);
+      expect((await http(s.url, 'GET', `/v2/drop/blobs/${digestOf(data)}`)).body.equals(data)).toBe(true);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 describe('server lifecycle', () => {
   test('no request timeout: a slow upload is never cut off; keep-alive and header timeouts are set', async () => {
     const reg = await createRegistryServer({});

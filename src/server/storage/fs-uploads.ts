@@ -170,6 +170,7 @@ export class UploadSessions {
 
 /** Bytes gathered before one write: fewer, larger writes cost less CPU than one per socket read. */
 const WRITE_BATCH = 1 << 20;
+const SYNC_EVERY = 32 << 20;
 
 /**
  * Stream `body` onto the end of `path`, hashing every byte on the way. Reading and writing
@@ -177,10 +178,16 @@ const WRITE_BATCH = 1 << 20;
  */
 async function appendHashed(path: string, body: Readable, state: HashState): Promise<void> {
   const fh = await open(path, 'a');
+  let writing: Promise<unknown> = Promise.resolve();
+  // Flush to disk in the background while bytes still arrive, so the fsync that makes the blob
+  // durable at commit time finds little left to write. Its failure is not ours to report: the
+  // commit-time fsync is what counts.
+  let syncing: Promise<unknown> = Promise.resolve();
+  let syncPending = false;
   try {
     let batch: Buffer[] = [];
     let batchBytes = 0;
-    let writing: Promise<unknown> = Promise.resolve();
+    let unsynced = 0;
     for await (const chunk of body) {
       const buf = chunk as Buffer;
       state.hash.update(buf);
@@ -191,13 +198,27 @@ async function appendHashed(path: string, body: Readable, state: HashState): Pro
         await writing;
         const out = batch;
         writing = writeAll(fh, out);
+        unsynced += batchBytes;
         batch = [];
         batchBytes = 0;
+        if (unsynced >= SYNC_EVERY && !syncPending) {
+          unsynced = 0;
+          syncPending = true;
+          syncing = writing
+            .then(() => fh.datasync())
+            .catch(() => undefined)
+            .finally(() => {
+              syncPending = false;
+            });
+        }
       }
     }
     await writing;
     if (batch.length > 0) await writeAll(fh, batch);
   } finally {
+    // Never close under an in-flight write or sync (the body may have failed mid-way).
+    await writing.catch(() => undefined);
+    await syncing;
     await fh.close();
   }
 }
