@@ -117,7 +117,18 @@ export async function uploadComputed(
   mediaType: string,
   onProgress?: (n: number) => void,
 ): Promise<Descriptor> {
+  // The body may fail while the session is being opened: catch that now, not after.
+  let early: unknown;
+  const onEarly = (e: unknown): void => {
+    early ??= e;
+  };
+  body.on('error', onEarly);
   const session = await startUpload(t);
+  body.off('error', onEarly);
+  if (early !== undefined) {
+    await cancelUpload(t, session.location);
+    throw early;
+  }
   const digester = new Digester();
   const hashing = new Transform({
     transform(chunk: Buffer, _e, cb) {

@@ -1,0 +1,30 @@
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RegistryClient } from '../../src/registry/client.js';
+import { MediaType } from '../../src/oci/mediatypes.js';
+import { startServe, type ServeHandle } from '../helpers/serve.js';
+
+describe('uploads whose body fails', () => {
+  let serve: ServeHandle;
+  beforeAll(async () => {
+    serve = await startServe({ memory: true });
+  });
+  afterAll(async () => {
+    await serve?.close();
+  });
+
+  it('putBlobComputed rejects (no hang) when the body fails while the session opens, and cancels it', async () => {
+    const repo = new RegistryClient().repository(serve.registry, 'fails/early');
+    const body = new Readable({ read() {} });
+    // Fail as soon as the client has asked for an upload session, before it starts sending.
+    setImmediate(() => body.destroy(new Error('source broke')));
+    const started = Date.now();
+    await expect(repo.putBlobComputed(body, MediaType.ociLayerGzip)).rejects.toThrow('source broke');
+    expect(Date.now() - started).toBeLessThan(5_000);
+    const opened = serve.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/blobs/uploads/'));
+    const cancelled = serve.requests.filter((r) => r.method === 'DELETE' && r.path.includes('/blobs/uploads/'));
+    expect(opened).toHaveLength(1);
+    expect(cancelled).toHaveLength(1);
+    expect(cancelled[0]!.status).toBe(204);
+  });
+});
