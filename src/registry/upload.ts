@@ -53,6 +53,29 @@ export async function cancelUpload(t: UploadTarget, location: string): Promise<v
   }
 }
 
+/**
+ * Open an upload session for `body`. The body may fail while the session is being opened
+ * (nobody reads it yet): catch that now and cancel, or the upload would wait forever.
+ */
+async function startUploadFor(t: UploadTarget, body: Readable): Promise<Awaited<ReturnType<typeof startUpload>>> {
+  let early: unknown;
+  const onEarly = (e: unknown): void => {
+    early ??= e;
+  };
+  body.on('error', onEarly);
+  let session: Awaited<ReturnType<typeof startUpload>>;
+  try {
+    session = await startUpload(t);
+  } finally {
+    body.off('error', onEarly);
+  }
+  if (early !== undefined) {
+    await cancelUpload(t, session.location);
+    throw early;
+  }
+  return session;
+}
+
 /** Counts bytes for progress reporting. */
 class Counter extends Transform {
   constructor(private readonly onProgress?: (n: number) => void) {
@@ -76,7 +99,7 @@ export async function uploadBlob(
   body: Readable,
   options: { chunkSize?: number; onProgress?: (n: number) => void },
 ): Promise<void> {
-  const session = await startUpload(t);
+  const session = await startUploadFor(t, body);
   const verify = new VerifyingStream({ digest: desc.digest, size: desc.size, what: `blob ${desc.digest}` });
   let verifyError: unknown;
   verify.on('error', (e) => {
@@ -117,18 +140,7 @@ export async function uploadComputed(
   mediaType: string,
   onProgress?: (n: number) => void,
 ): Promise<Descriptor> {
-  // The body may fail while the session is being opened: catch that now, not after.
-  let early: unknown;
-  const onEarly = (e: unknown): void => {
-    early ??= e;
-  };
-  body.on('error', onEarly);
-  const session = await startUpload(t);
-  body.off('error', onEarly);
-  if (early !== undefined) {
-    await cancelUpload(t, session.location);
-    throw early;
-  }
+  const session = await startUploadFor(t, body);
   const digester = new Digester();
   const hashing = new Transform({
     transform(chunk: Buffer, _e, cb) {

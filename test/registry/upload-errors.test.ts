@@ -27,4 +27,15 @@ describe('uploads whose body fails', () => {
     expect(cancelled).toHaveLength(1);
     expect(cancelled[0]!.status).toBe(204);
   });
+
+  it('putBlob rejects (no hang) when the body fails while the session opens, and cancels it', async () => {
+    const repo = new RegistryClient().repository(serve.registry, 'fails/early-known');
+    const body = new Readable({ read() {} });
+    setImmediate(() => body.destroy(new Error('source broke too')));
+    const desc = { mediaType: MediaType.ociLayerGzip, digest: `sha256:${'0'.repeat(64)}`, size: 10 };
+    const before = serve.requests.length;
+    await expect(repo.putBlob(desc, body)).rejects.toThrow('source broke too');
+    const mine = serve.requests.slice(before);
+    expect(mine.map((r) => `${r.method} ${r.status}`)).toEqual(['POST 202', 'DELETE 204']);
+  });
 });
