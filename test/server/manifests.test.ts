@@ -162,6 +162,30 @@ describe.each([['filesystem', false], ['memory', true]] as const)('manifests, ta
     ]);
   });
 
+  test('nested index with artifactType and subject: accepted, listed as a referrer with its artifactType', async () => {
+    const child = makeImage();
+    await pushImageBlobs(s.url, 'nested', child);
+    await pushManifest(s.url, 'nested', child.manifest.digest, child.manifest.bytes, child.manifest.mediaType);
+    const inner = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MediaType.ociIndex,
+        artifactType: 'application/vnd.example.bundle',
+        manifests: [{ mediaType: child.manifest.mediaType, digest: child.manifest.digest, size: child.manifest.bytes.length }],
+        subject: { mediaType: child.manifest.mediaType, digest: child.manifest.digest, size: child.manifest.bytes.length },
+      }),
+    );
+    const put = await pushManifest(s.url, 'nested', digestOf(inner), inner, MediaType.ociIndex);
+    expect(put.status).toBe(201);
+    expect(put.headers['oci-subject']).toBe(child.manifest.digest);
+    const outer = Buffer.from(
+      JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [{ mediaType: MediaType.ociIndex, digest: digestOf(inner), size: inner.length }] }),
+    );
+    expect((await pushManifest(s.url, 'nested', 'outer', outer, MediaType.ociIndex)).status).toBe(201);
+    const refs = (await http(s.url, 'GET', `/v2/nested/referrers/${child.manifest.digest}`)).json().manifests;
+    expect(refs).toEqual([{ mediaType: MediaType.ociIndex, digest: digestOf(inner), size: inner.length, artifactType: 'application/vnd.example.bundle' }]);
+  });
+
   test('bad names never reach storage: NAME_INVALID', async () => {
     for (const path of ['/v2/UPPER/tags/list', '/v2/a/../b/tags/list', '/v2/a//b/tags/list', '/v2/a%2fb/tags/list', '/v2/repo/blobs/tags/list', '/v2/-x/manifests/latest']) {
       const r = await http(s.url, 'GET', path);
