@@ -35,6 +35,8 @@ export interface RegistryServerOptions {
    * has answered the request itself; the registry then leaves it alone.
    */
   before?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+  /** Told about failures that are the server's, not the client's (answered with 500). */
+  onError?: (error: unknown, request: { method: string; path: string }) => void;
   /** Build the listening server (e.g. node:https with TLS options); default node:http. */
   createServer?: (options: ServerOptions, listener: (req: IncomingMessage, res: ServerResponse) => void) => Server;
 }
@@ -112,6 +114,10 @@ export async function createRegistryServer(options: RegistryServerOptions = {}):
     };
     run().catch((e: unknown) => {
       const err = e instanceof OciError ? e : internalError(e);
+      // A client that went away mid-request is not a server failure.
+      if (!(e instanceof OciError) && !req.destroyed && !res.destroyed && options.onError) {
+        options.onError(e, { method: req.method ?? '-', path: (req.url ?? '/').split('?')[0]! });
+      }
       sendError(req, res, err);
       // A request body we did not read (e.g. a rejected upload of gigabytes) is not worth
       // draining: close the connection once the error is out. Body-less requests keep it.

@@ -78,6 +78,7 @@ Examples:
         deleteEnabled: flags.delete,
         uploadTtlMs,
         ...(flags.log ? { onRequest: (e) => out.streams.stdout.write(`${formatAccessLog(e, format)}\n`) } : {}),
+        onError: (e, r) => out.streams.stderr.write(`error: ${r.method} ${r.path}: ${(e as Error)?.message ?? String(e)}\n`),
       });
       let bound;
       try {
