@@ -4,6 +4,7 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { digestOf } from '../../src/oci/digest.js';
 import { createRegistryServer } from '../../src/server/server.js';
+import { MemoryStorage } from '../../src/server/storage/memory.js';
 import { makeImage } from '../helpers/images.js';
 import { startServe, type ServeHandle } from '../helpers/serve.js';
 import { http, pushBlob, pushManifest } from './client.js';
@@ -93,6 +94,25 @@ describe('server lifecycle', () => {
     expect(reg.server.headersTimeout).toBeGreaterThan(0);
     expect(reg.server.keepAliveTimeout).toBeGreaterThan(0);
     await reg.close();
+  });
+
+  test('a storage failure is a 500 UNKNOWN envelope, reported through onError', async () => {
+    const storage = new MemoryStorage();
+    storage.statBlob = async () => {
+      throw Object.assign(new Error('disk on fire'), { code: 'EIO' });
+    };
+    const seen: string[] = [];
+    const reg = await createRegistryServer({ storage, onError: (e, r) => seen.push(`${r.method} ${r.path} ${(e as Error).message}`) });
+    const { url } = await reg.listen(0, '127.0.0.1');
+    try {
+      const digest = digestOf(Buffer.from('x'));
+      const r = await http(url, 'GET', `/v2/a/blobs/${digest}?secret=1`);
+      expect(r.status).toBe(500);
+      expect(r.json()).toEqual({ errors: [{ code: 'UNKNOWN', message: 'internal error (EIO)' }] });
+      expect(seen).toEqual([`GET /v2/a/blobs/${digest} disk on fire`]);
+    } finally {
+      await reg.close();
+    }
   });
 
   test('close() lets an in-flight upload finish, then stops', async () => {
