@@ -57,6 +57,10 @@ export async function copyOne(
       rootDigest = top.digest;
     }
   }
+  // The destination tags are looked up while the source manifest is fetched (one round trip
+  // instead of two when the copy turns out to be up to date).
+  const tagHeads = tags.length > 0 ? Promise.all(tags.map((t) => (absentTags?.has(t) ? undefined : session.headTarget(t)))) : undefined;
+  tagHeads?.catch(() => {});
   if (rootDigest === undefined) {
     rootData = await session.getManifest(ref);
     rootDigest = rootData.digest;
@@ -67,8 +71,8 @@ export async function copyOne(
   const tagResults: TagResult[] = [];
   let missingTags: string[] = [];
   let upToDate: boolean;
-  if (tags.length > 0) {
-    const heads = await Promise.all(tags.map((t) => (absentTags?.has(t) ? undefined : session.headTarget(t))));
+  if (tagHeads) {
+    const heads = await tagHeads;
     missingTags = tags.filter((_, i) => heads[i]?.digest !== digest);
     upToDate = missingTags.length === 0;
   } else {
