@@ -42,7 +42,9 @@ export class CopySession {
     this.limiter = options.limiter ?? new Limiter(options.jobs ?? DEFAULT_JOBS);
     this.manifestLimiter = new Limiter(options.manifestJobs ?? DEFAULT_MANIFEST_JOBS);
     this.dryRun = options.dryRun ?? false;
-    options.signal?.addEventListener('abort', () => this.fail(new RegctlError('ABORTED', 'copy aborted')), { once: true });
+    const abort = (): void => this.fail(new RegctlError('ABORTED', 'copy interrupted: nothing was tagged after the interruption'));
+    if (options.signal?.aborted) abort();
+    else options.signal?.addEventListener('abort', abort, { once: true });
   }
 
   emit(event: CopyEvent): void {

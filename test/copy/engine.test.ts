@@ -267,6 +267,21 @@ describe('copyImage', () => {
     expect(report.tags).toEqual([{ tag: 'multi', digest: idx.manifest.digest, outcome: 'planned' }]);
   });
 
+  it('an abort signal stops the copy: transfers destroyed, nothing tagged, target aborted', async () => {
+    const src = new MemoryStore();
+    const dst = new MemoryStore({ putDelay: 30 });
+    const img = makeImage({ layers: [1000, 2000, 3000] });
+    seedImage(src, img, 'v1');
+    const ac = new AbortController();
+    const copying = copyImage({ source: src, target: dst, ref: 'v1', tags: ['v1'], jobs: 1, signal: ac.signal });
+    setTimeout(() => ac.abort(), 10);
+    const err = await copying.catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'ABORTED', message: 'copy interrupted: nothing was tagged after the interruption' });
+    expect(dst.ops('putManifest')).toEqual([]);
+    expect(dst.ops('putBlob').length).toBeLessThan(3);
+    expect(dst.aborted).toBe(1);
+  });
+
   it('emits progress events ending with blob-done for every blob', async () => {
     const src = new MemoryStore({ chunk: 64 * 1024 });
     const dst = new MemoryStore();

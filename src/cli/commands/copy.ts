@@ -151,16 +151,22 @@ async function runCopy(ctx: CommandContext, out: Output, src: string, dst: strin
       const head = await source.source.headManifest(source.ref);
       if (head && head.digest !== dstRef.digest) throw new UsageError(`${dst} names digest ${dstRef.digest} but the source is ${head.digest}`);
     }
+    // Ctrl-C stops the transfers and removes partial archive output; a second one kills at once.
+    const interrupt = new AbortController();
+    const onSigint = (): void => interrupt.abort();
+    process.once('SIGINT', onSigint);
     const progress = await CopyProgress.start({ mode: resolveProgressMode(mode, ctx.streams.stderr), stream: ctx.streams.stderr, plainInterval });
     let report;
     try {
       report = flags.allTags
-        ? await copy.copyAllTags({ ...common, include, exclude, skipExisting, onEvent: progress.onEvent })
-        : await copy.copyImage({ ...common, ref: source.ref, tags, onEvent: progress.onEvent });
+        ? await copy.copyAllTags({ ...common, include, exclude, skipExisting, onEvent: progress.onEvent, signal: interrupt.signal })
+        : await copy.copyImage({ ...common, ref: source.ref, tags, onEvent: progress.onEvent, signal: interrupt.signal });
       progress.stop(report);
     } catch (e) {
       progress.stop();
       throw e;
+    } finally {
+      process.off('SIGINT', onSigint);
     }
     if (dstRef?.digest && report.digest !== dstRef.digest) {
       throw new UsageError(`${dst} names digest ${dstRef.digest} but the source is ${report.digest}`);
