@@ -219,9 +219,12 @@ export class FilesystemStorage implements RegistryStorage {
   async putManifest(repo: string, m: ManifestRecord, tags: string[]): Promise<void> {
     // 1. the bytes, as a blob (fsynced, atomic); 2. the referrer record; 3. index.json.
     // A crash between steps leaves unreferenced files, never a tag to missing content.
-    const tmp = join(this.tmpDir, randomBytes(8).toString('hex'));
-    await writeFileAtomic(tmp, m.bytes);
-    await this.commitContent(repo, m.digest, tmp);
+    // Re-tagging a manifest the repository already holds writes nothing but index.json.
+    if ((await this.statBlob(repo, m.digest))?.size !== m.bytes.length) {
+      const tmp = join(this.tmpDir, randomBytes(8).toString('hex'));
+      await writeFileAtomic(tmp, m.bytes);
+      await this.commitContent(repo, m.digest, tmp);
+    }
     if (m.subject) {
       const desc = referrerDescriptor(m);
       await this.writeReferrer(repo, m.subject, m.digest, desc);
