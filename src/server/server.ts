@@ -64,7 +64,8 @@ export async function createRegistryServer(options: RegistryServerOptions = {}):
     storage = options.storage;
   } else if (options.root !== undefined) {
     const fs = new FilesystemStorage(options.root);
-    await fs.init();
+    // A read-only registry may sit on a read-only mount: create and clean nothing.
+    if (!options.readOnly) await fs.init();
     storage = fs;
   } else {
     storage = new MemoryStorage();
@@ -137,7 +138,7 @@ export async function createRegistryServer(options: RegistryServerOptions = {}):
     storage.purgeUploads(ttl).catch(() => undefined);
   };
   let timer: NodeJS.Timeout | undefined;
-  if (ttl > 0) {
+  if (ttl > 0 && !policy.readOnly) {
     purge();
     timer = setInterval(purge, Math.max(Math.min(ttl, 60 * 60 * 1000), 20));
     timer.unref();

@@ -233,6 +233,31 @@ describe('policies and the on-disk layout', () => {
     }
   });
 
+  test('--read-only on a directory it cannot write serves what is there and creates nothing', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'regctl-ro-'));
+    try {
+      const rw = await startServe({ root });
+      const img = makeImage();
+      await pushImageBlobs(rw.url, 'ro/app', img);
+      await pushManifest(rw.url, 'ro/app', 'v1', img.manifest.bytes, img.manifest.mediaType);
+      await rw.close();
+      await rm(join(root, '_tmp'), { recursive: true });
+      await rm(join(root, '_uploads'), { recursive: true });
+      const ro = await startServe({ root, readOnly: true, uploadTtlMs: 10 });
+      try {
+        const get = await http(ro.url, 'GET', '/v2/ro/app/manifests/v1');
+        expect(get.body.equals(img.manifest.bytes)).toBe(true);
+        expect((await http(ro.url, 'PUT', '/v2/ro/app/manifests/v2', { body: img.manifest.bytes })).status).toBe(405);
+        await new Promise((r) => setTimeout(r, 50));
+        expect((await readdir(root)).sort()).toEqual(['_blobs', 'ro']);
+      } finally {
+        await ro.close();
+      }
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
   test('each repository is an OCI layout; identical blobs are one inode; index.json carries ref.name tags', async () => {
     const s = await startServe();
     try {
