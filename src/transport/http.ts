@@ -195,6 +195,9 @@ export class Transport {
       headers,
       body: typeof body === 'function' ? body() : body,
       signal: req.signal,
+      // undici closes the socket after every HEAD (for servers that wrongly send a body);
+      // registries answer HEAD properly, and copy/retag make hundreds of them: keep the socket.
+      ...(method === 'HEAD' ? { reset: false } : {}),
     });
     const ms = Math.round(performance.now() - started);
     const scheme = authorization ? ` [${authorization.split(' ')[0]} ***]` : '';
