@@ -81,11 +81,11 @@ export interface VerifyOptions {
  */
 export class VerifyingStream extends Transform {
   private readonly digester: Digester;
-  private readonly expected: VerifyOptions;
+  private readonly want: VerifyOptions;
 
   constructor(expected: VerifyOptions) {
     super();
-    this.expected = expected;
+    this.want = expected;
     this.digester = new Digester(parseDigest(expected.digest).algorithm);
   }
 
@@ -93,24 +93,29 @@ export class VerifyingStream extends Transform {
     return this.digester.bytes;
   }
 
+  /** What this stream checks against, so a consumer can skip hashing the same bytes twice. */
+  get expected(): Readonly<VerifyOptions> {
+    return this.want;
+  }
+
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.digester.update(chunk);
-    if (this.expected.size !== undefined && this.digester.bytes > this.expected.size) {
-      cb(new DigestMismatchError(this.expected.digest, `more than ${this.expected.size} bytes`, this.expected.what ?? 'content'));
+    if (this.want.size !== undefined && this.digester.bytes > this.want.size) {
+      cb(new DigestMismatchError(this.want.digest, `more than ${this.want.size} bytes`, this.want.what ?? 'content'));
       return;
     }
     cb(null, chunk);
   }
 
   override _flush(cb: TransformCallback): void {
-    const what = this.expected.what ?? 'content';
-    if (this.expected.size !== undefined && this.digester.bytes !== this.expected.size) {
-      cb(new DigestMismatchError(this.expected.digest, `${this.digester.bytes} of ${this.expected.size} bytes`, what));
+    const what = this.want.what ?? 'content';
+    if (this.want.size !== undefined && this.digester.bytes !== this.want.size) {
+      cb(new DigestMismatchError(this.want.digest, `${this.digester.bytes} of ${this.want.size} bytes`, what));
       return;
     }
     const actual = this.digester.digest();
-    if (actual !== this.expected.digest) {
-      cb(new DigestMismatchError(this.expected.digest, actual, what));
+    if (actual !== this.want.digest) {
+      cb(new DigestMismatchError(this.want.digest, actual, what));
       return;
     }
     cb();

@@ -2,6 +2,8 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RegistryClient } from '../../src/registry/client.js';
 import { MediaType } from '../../src/oci/mediatypes.js';
+import { digestOf, VerifyingStream } from '../../src/oci/digest.js';
+import { DigestMismatchError } from '../../src/errors.js';
 import { startServe, type ServeHandle } from '../helpers/serve.js';
 
 describe('uploads whose body fails', () => {
@@ -37,5 +39,19 @@ describe('uploads whose body fails', () => {
     await expect(repo.putBlob(desc, body)).rejects.toThrow('source broke too');
     const mine = serve.requests.slice(before);
     expect(mine.map((r) => `${r.method} ${r.status}`)).toEqual(['POST 202', 'DELETE 204']);
+  });
+
+  it('putBlob trusts a body that is already a verifier for the digest, and still refuses corrupt bytes', async () => {
+    const repo = new RegistryClient().repository(serve.registry, 'verified/once');
+    const good = Buffer.from('exactly these bytes');
+    const desc = { mediaType: MediaType.ociLayerGzip, digest: digestOf(good), size: good.length };
+    const corrupt = Buffer.from(good);
+    corrupt[3] ^= 1;
+    const bad = Readable.from([corrupt]).pipe(new VerifyingStream({ digest: desc.digest, size: desc.size }));
+    await expect(repo.putBlob(desc, bad)).rejects.toBeInstanceOf(DigestMismatchError);
+    expect(await repo.hasBlob(desc)).toBe(false);
+    const ok = Readable.from([good]).pipe(new VerifyingStream({ digest: desc.digest, size: desc.size }));
+    await repo.putBlob(desc, ok);
+    expect(await repo.hasBlob(desc)).toBe(true);
   });
 });
