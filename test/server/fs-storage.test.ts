@@ -64,3 +64,23 @@ test('the content store drops a blob when its last repository deletes it', async
   await expect(stat(content)).rejects.toMatchObject({ code: 'ENOENT' });
   expect(await store.mountBlob('z', digest)).toBe(false);
 });
+
+test('a repository directory removed while the server runs is laid out again on the next push', async () => {
+  const store = new FilesystemStorage(root);
+  await store.init();
+  const push = async (data: Buffer) => {
+    const up = await store.createUpload('gone/app');
+    await store.appendUpload('gone/app', up.id, Readable.from([data]));
+    await store.completeUpload('gone/app', up.id, digestOf(data));
+  };
+  await push(randomBytes(10));
+  const manifest = Buffer.from('{"schemaVersion":2,"config":{},"layers":[]}');
+  await store.putManifest('gone/app', { digest: digestOf(manifest), mediaType: 'application/vnd.oci.image.manifest.v1+json', bytes: manifest }, ['v1']);
+  await rm(join(root, 'gone'), { recursive: true });
+  const again = randomBytes(20);
+  await push(again);
+  expect(await store.statBlob('gone/app', digestOf(again))).toEqual({ digest: digestOf(again), size: 20 });
+  await store.putManifest('gone/app', { digest: digestOf(manifest), mediaType: 'application/vnd.oci.image.manifest.v1+json', bytes: manifest }, ['v2']);
+  expect(await store.listTags('gone/app')).toEqual(['v2']);
+  expect((await stat(join(root, 'gone/app/oci-layout'))).isFile()).toBe(true);
+});

@@ -23,7 +23,8 @@ export interface LayoutState {
   tags: Map<string, Descriptor>;
   /** Every entry, tagged or not, by digest. */
   byDigest: Map<string, Descriptor[]>;
-  sortedTags: string[];
+  /** Computed on first use: writes happen far more often than full tag listings. */
+  readonly sortedTags: string[];
 }
 
 const EMPTY_INDEX = (): IndexJson => ({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] });
@@ -37,6 +38,7 @@ export class LayoutIndexes {
   private readonly cache = new Map<string, LayoutState>();
   private readonly locks = new KeyedMutex();
   private readonly batches = new Map<string, PendingChange[]>();
+  private readonly ensured = new Set<string>();
 
   constructor(private readonly root: string) {}
 
@@ -49,8 +51,21 @@ export class LayoutIndexes {
     return join(this.dir(repo), 'blobs', digest.slice(0, colon), digest.slice(colon + 1));
   }
 
-  /** Create oci-layout, index.json and blobs/ if missing. */
+  /** Create oci-layout, index.json and blobs/ALG if missing (checked once per process). */
   async ensure(repo: string, algorithm = 'sha256'): Promise<void> {
+    const key = `${repo}\0${algorithm}`;
+    if (this.ensured.has(key)) return;
+    await this.create(repo, algorithm);
+    this.ensured.add(key);
+  }
+
+  /** Forget what ensure() saw (the directory was removed behind our back). */
+  forget(repo: string): void {
+    for (const k of this.ensured) if (k.startsWith(`${repo}\0`)) this.ensured.delete(k);
+  }
+
+  /** `holdingLock`: the caller already runs under this repository's lock. */
+  private async create(repo: string, algorithm: string, holdingLock = false): Promise<void> {
     const dir = this.dir(repo);
     await mkdir(join(dir, 'blobs', algorithm), { recursive: true });
     try {
@@ -58,7 +73,8 @@ export class LayoutIndexes {
     } catch (e) {
       if (!isErrno(e, 'EEXIST')) throw e;
     }
-    await this.locks.run(repo, async () => {
+    const locked = <T>(fn: () => Promise<T>) => (holdingLock ? fn() : this.locks.run(repo, fn));
+    await locked(async () => {
       try {
         await stat(join(dir, 'index.json'));
       } catch (e) {
@@ -129,7 +145,8 @@ export class LayoutIndexes {
     const failed = new Set<PendingChange>();
     for (const p of batch) {
       try {
-        const next = p.change(manifests.slice());
+        // Each change returns a new array (or mutates and returns this one): no copy needed.
+        const next = p.change(manifests);
         if (next !== undefined) {
           manifests = next;
           changed = true;
@@ -142,7 +159,16 @@ export class LayoutIndexes {
     if (changed) {
       const index: IndexJson = { ...current.index, manifests };
       const path = join(this.dir(repo), 'index.json');
-      await writeFileAtomic(path, JSON.stringify(index));
+      const data = JSON.stringify(index);
+      try {
+        await writeFileAtomic(path, data);
+      } catch (e) {
+        if (!isErrno(e, 'ENOENT')) throw e;
+        // The repository directory was removed behind our back: lay it out again.
+        this.forget(repo);
+        await this.create(repo, 'sha256', true);
+        await writeFileAtomic(path, data);
+      }
       // Keep the parsed result: the next read costs a stat, not a parse.
       const s = await stat(path, { bigint: true });
       this.cache.set(repo, buildState(`${s.ino}:${s.size}:${s.mtimeNs}`, index));
@@ -168,8 +194,17 @@ function buildState(key: string, index: IndexJson): LayoutState {
     const tag = d.annotations?.[REF_NAME];
     if (tag !== undefined) tags.set(tag, d);
   }
-  const sortedTags = [...tags.keys()].sort(compareCodeUnits);
-  return { key, index, tags, byDigest, sortedTags };
+  let sorted: string[] | undefined;
+  return {
+    key,
+    index,
+    tags,
+    byDigest,
+    get sortedTags() {
+      sorted ??= [...tags.keys()].sort(compareCodeUnits);
+      return sorted;
+    },
+  };
 }
 
 /** Lexical order by code unit (what the spec's "lexical" means for ASCII tags), not locale order. */

@@ -155,7 +155,15 @@ export class FilesystemStorage implements RegistryStorage {
         await mkdir(dirname(content), { recursive: true });
         await rename(file, content);
       }
-      await linkOrCopy(content, this.layouts.blobPath(repo, digest), this.tmpDir);
+      try {
+        await linkOrCopy(content, this.layouts.blobPath(repo, digest), this.tmpDir);
+      } catch (e) {
+        if (!isErrno(e, 'ENOENT')) throw e;
+        // The repository directory was removed behind our back: lay it out again.
+        this.layouts.forget(repo);
+        await this.layouts.ensure(repo, algorithmOf(digest));
+        await linkOrCopy(content, this.layouts.blobPath(repo, digest), this.tmpDir);
+      }
     });
   }
 
