@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import { NotFoundError } from '../../errors.js';
+import type { ManifestHead } from '../../content/types.js';
 import type { CommandContext } from '../context.js';
-import { openClient } from './catalog.js';
 import { selectPlatform } from './manifest.js';
+import { openReadSource } from './source.js';
 
 export function register(program: Command, ctx: CommandContext): void {
   program
@@ -11,7 +12,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .description(
       `Print the manifest digest of a reference, from a HEAD request (no body is downloaded). With --platform, the digest of that platform's image inside an index.`,
     )
-    .argument('<ref>', 'image reference, e.g. localhost:5000/app:1.0')
+    .argument('<ref>', 'image reference, e.g. localhost:5000/app:1.0, oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG]')
     .option('--platform <os/arch[/variant]>', "from an index, that platform's image digest")
     .addHelpText(
       'after',
@@ -19,26 +20,29 @@ export function register(program: Command, ctx: CommandContext): void {
 Examples:
   regctl digest localhost:5000/app:1.0
   IMAGE=localhost:5000/app@$(regctl digest localhost:5000/app:1.0)
-  regctl digest localhost:5000/app:1.0 --platform linux/amd64 --json`,
+  regctl digest localhost:5000/app:1.0 --platform linux/amd64 --json
+  regctl digest oci:./layout:1.0`,
     )
     .action(async (input: string, flags: { platform?: string }, cmd: Command) => {
       const out = ctx.output(cmd);
-      const { parseReference, formatReference, manifestRef } = await import('../../ref/reference.js');
-      const ref = parseReference(input);
       if (flags.platform !== undefined) (await import('../../oci/platform.js')).parsePlatform(flags.platform);
-      const client = await openClient(ctx, out);
-      const repo = client.repository(ref.registry, ref.repository);
-      const r = manifestRef(ref);
-      let head = await repo.headManifest(r);
-      if (!head) throw new NotFoundError(`manifest ${formatReference(ref)} not found`, 'MANIFEST_UNKNOWN');
-      if (flags.platform !== undefined) {
-        const { isIndexMediaType } = await import('../../oci/mediatypes.js');
-        if (isIndexMediaType(head.mediaType)) {
-          const child = await selectPlatform(repo, await repo.getManifest(head.digest), flags.platform);
-          head = { digest: child.digest, mediaType: child.mediaType, size: child.bytes.length };
+      const opened = await openReadSource(ctx, out, input);
+      let head: ManifestHead | undefined;
+      try {
+        const repo = opened.source;
+        head = await repo.headManifest(opened.ref);
+        if (!head) throw new NotFoundError(`manifest ${opened.reference} not found`, 'MANIFEST_UNKNOWN');
+        if (flags.platform !== undefined) {
+          const { isIndexMediaType } = await import('../../oci/mediatypes.js');
+          if (isIndexMediaType(head.mediaType)) {
+            const child = await selectPlatform(repo, await repo.getManifest(head.digest), flags.platform);
+            head = { digest: child.digest, mediaType: child.mediaType, size: child.bytes.length };
+          }
         }
+      } finally {
+        await opened.close();
       }
-      if (out.json) out.printJson({ reference: formatReference(ref), digest: head.digest, mediaType: head.mediaType, size: head.size });
+      if (out.json) out.printJson({ reference: opened.reference, digest: head.digest, mediaType: head.mediaType, size: head.size });
       else out.line(head.digest);
     });
 }

@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
 import { DigestMismatchError, InvalidContentError } from '../../errors.js';
+import type { ImageSource } from '../../content/types.js';
 import type { Descriptor, ImageManifest } from '../../oci/manifest.js';
-import type { Repository } from '../../registry/repository.js';
 import type { CommandContext } from '../context.js';
-import { openClient } from './catalog.js';
 import { selectPlatform } from './manifest.js';
+import { openReadSource } from './source.js';
 
 const CONFIG_LIMIT = 8 * 1024 * 1024;
 
@@ -28,7 +28,7 @@ export interface InspectResult {
   totalSize?: number;
 }
 
-async function readConfig(repo: Repository, desc: Descriptor): Promise<Record<string, unknown>> {
+async function readConfig(repo: ImageSource, desc: Descriptor): Promise<Record<string, unknown>> {
   if (desc.size > CONFIG_LIMIT) throw new InvalidContentError(`config blob ${desc.digest} is ${desc.size} bytes; too large to inspect`);
   const { digestOf } = await import('../../oci/digest.js');
   const chunks: Buffer[] = [];
@@ -53,6 +53,55 @@ function strings(v: unknown): string[] | undefined {
   return Array.isArray(v) && v.every((x) => typeof x === 'string') ? (v as string[]) : undefined;
 }
 
+/** The --json result for `ref` in `repo` (a registry repository, layout or archive). */
+async function describe(
+  repo: ImageSource,
+  ref: string,
+  reference: string,
+  platform: string | undefined,
+): Promise<InspectResult> {
+  const { parseManifest, isIndex } = await import('../../oci/manifest.js');
+  const { formatPlatform } = await import('../../oci/platform.js');
+  const data = await selectPlatform(repo, await repo.getManifest(ref), platform);
+  const m = parseManifest(data.bytes, data.mediaType);
+  const result: InspectResult = {
+    reference,
+    digest: data.digest,
+    mediaType: data.mediaType,
+    size: data.bytes.length,
+    kind: isIndex(m) ? 'index' : 'image',
+  };
+  if (isIndex(m)) {
+    result.manifests = m.manifests.map((d) => ({
+      digest: d.digest,
+      mediaType: d.mediaType,
+      size: d.size,
+      platform: formatPlatform(d.platform),
+      ...(d.artifactType ? { artifactType: d.artifactType } : {}),
+    }));
+  } else {
+    const img = m as ImageManifest;
+    const cfg = await readConfig(repo, img.config);
+    const inner = (typeof cfg.config === 'object' && cfg.config !== null ? cfg.config : {}) as Record<string, unknown>;
+    const labels = (typeof inner.Labels === 'object' && inner.Labels !== null ? inner.Labels : {}) as Record<string, string>;
+    result.config = {
+      digest: img.config.digest,
+      ...(typeof cfg.created === 'string' ? { created: cfg.created } : {}),
+      platform: formatPlatform({
+        os: typeof cfg.os === 'string' ? cfg.os : 'unknown',
+        architecture: typeof cfg.architecture === 'string' ? cfg.architecture : 'unknown',
+        ...(typeof cfg.variant === 'string' ? { variant: cfg.variant } : {}),
+      }),
+      ...(strings(inner.Entrypoint) ? { entrypoint: strings(inner.Entrypoint) } : {}),
+      ...(strings(inner.Cmd) ? { cmd: strings(inner.Cmd) } : {}),
+      labels,
+    };
+    result.layers = img.layers.map((l) => ({ digest: l.digest, mediaType: l.mediaType, size: l.size }));
+    result.totalSize = data.bytes.length + img.config.size + img.layers.reduce((a, l) => a + l.size, 0);
+  }
+  return result;
+}
+
 export function register(program: Command, ctx: CommandContext): void {
   program
     .command('inspect')
@@ -60,7 +109,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .description(
       `Describe a manifest: media type, digest and size. For an index, its platforms with their digests; for an image, the config summary (created, os/arch, entrypoint, cmd, labels) and the layers with sizes. --platform inspects one image of an index.`,
     )
-    .argument('<ref>', 'image reference, e.g. localhost:5000/app:1.0')
+    .argument('<ref>', 'image reference, e.g. localhost:5000/app:1.0, oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG]')
     .option('--platform <os/arch[/variant]>', 'from an index, inspect the image for this platform')
     .addHelpText(
       'after',
@@ -68,53 +117,19 @@ export function register(program: Command, ctx: CommandContext): void {
 Examples:
   regctl inspect localhost:5000/app:1.0
   regctl inspect localhost:5000/app:1.0 --platform linux/arm64
-  regctl inspect localhost:5000/app@sha256:... --json | jq .layers`,
+  regctl inspect localhost:5000/app@sha256:... --json | jq .layers
+  regctl inspect oci:./layout:1.0
+  regctl inspect docker-archive:app.tar      (layers as stored: uncompressed, digest = diff_id)`,
     )
     .action(async (input: string, flags: { platform?: string }, cmd: Command) => {
       const out = ctx.output(cmd);
-      const { parseReference, formatReference, manifestRef } = await import('../../ref/reference.js');
-      const { parseManifest, isIndex } = await import('../../oci/manifest.js');
-      const { formatPlatform } = await import('../../oci/platform.js');
-      const ref = parseReference(input);
       if (flags.platform !== undefined) (await import('../../oci/platform.js')).parsePlatform(flags.platform);
-      const client = await openClient(ctx, out);
-      const repo = client.repository(ref.registry, ref.repository);
-      const data = await selectPlatform(repo, await repo.getManifest(manifestRef(ref)), flags.platform);
-      const m = parseManifest(data.bytes, data.mediaType);
-      const result: InspectResult = {
-        reference: formatReference(ref),
-        digest: data.digest,
-        mediaType: data.mediaType,
-        size: data.bytes.length,
-        kind: isIndex(m) ? 'index' : 'image',
-      };
-      if (isIndex(m)) {
-        result.manifests = m.manifests.map((d) => ({
-          digest: d.digest,
-          mediaType: d.mediaType,
-          size: d.size,
-          platform: formatPlatform(d.platform),
-          ...(d.artifactType ? { artifactType: d.artifactType } : {}),
-        }));
-      } else {
-        const img = m as ImageManifest;
-        const cfg = await readConfig(repo, img.config);
-        const inner = (typeof cfg.config === 'object' && cfg.config !== null ? cfg.config : {}) as Record<string, unknown>;
-        const labels = (typeof inner.Labels === 'object' && inner.Labels !== null ? inner.Labels : {}) as Record<string, string>;
-        result.config = {
-          digest: img.config.digest,
-          ...(typeof cfg.created === 'string' ? { created: cfg.created } : {}),
-          platform: formatPlatform({
-            os: typeof cfg.os === 'string' ? cfg.os : 'unknown',
-            architecture: typeof cfg.architecture === 'string' ? cfg.architecture : 'unknown',
-            ...(typeof cfg.variant === 'string' ? { variant: cfg.variant } : {}),
-          }),
-          ...(strings(inner.Entrypoint) ? { entrypoint: strings(inner.Entrypoint) } : {}),
-          ...(strings(inner.Cmd) ? { cmd: strings(inner.Cmd) } : {}),
-          labels,
-        };
-        result.layers = img.layers.map((l) => ({ digest: l.digest, mediaType: l.mediaType, size: l.size }));
-        result.totalSize = data.bytes.length + img.config.size + img.layers.reduce((a, l) => a + l.size, 0);
+      const opened = await openReadSource(ctx, out, input);
+      let result: InspectResult;
+      try {
+        result = await describe(opened.source, opened.ref, opened.reference, flags.platform);
+      } finally {
+        await opened.close();
       }
       if (out.json) {
         out.printJson(result);

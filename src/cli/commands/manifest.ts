@@ -1,12 +1,12 @@
 import type { Command } from 'commander';
 import { NotFoundError, UsageError } from '../../errors.js';
+import type { ImageSource } from '../../content/types.js';
 import type { ManifestData } from '../../oci/manifest.js';
-import type { Repository } from '../../registry/repository.js';
 import type { CommandContext } from '../context.js';
-import { openClient } from './catalog.js';
+import { openReadSource } from './source.js';
 
 /** Follow an index to the child for `platform`; an image manifest is returned as is. */
-export async function selectPlatform(repo: Repository, data: ManifestData, platform: string | undefined): Promise<ManifestData> {
+export async function selectPlatform(repo: ImageSource, data: ManifestData, platform: string | undefined): Promise<ManifestData> {
   if (platform === undefined) return data;
   const { parsePlatform, platformMatches, formatPlatform } = await import('../../oci/platform.js');
   const { parseManifest, isIndex } = await import('../../oci/manifest.js');
@@ -28,7 +28,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .description(
       `Print the manifest bytes exactly as served (byte for byte: pipe to sha256sum to check the digest). --platform picks one image out of an index. --json wraps the manifest with its digest and media type.`,
     )
-    .argument('<ref>', 'image reference, e.g. localhost:5000/app:1.0 or ...@sha256:...')
+    .argument('<ref>', 'image reference, e.g. localhost:5000/app:1.0 or ...@sha256:..., oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG]')
     .option('--platform <os/arch[/variant]>', 'from an index, the image for this platform')
     .addHelpText(
       'after',
@@ -36,19 +36,22 @@ export function register(program: Command, ctx: CommandContext): void {
 Examples:
   regctl manifest localhost:5000/app:1.0
   regctl manifest localhost:5000/app:1.0 --platform linux/arm64
-  regctl manifest localhost:5000/app:1.0 --json | jq .manifest.layers`,
+  regctl manifest localhost:5000/app:1.0 --json | jq .manifest.layers
+  regctl manifest oci-archive:app.tar:1.0`,
     )
     .action(async (input: string, flags: { platform?: string }, cmd: Command) => {
       const out = ctx.output(cmd);
-      const { parseReference, formatReference, manifestRef } = await import('../../ref/reference.js');
-      const ref = parseReference(input);
       if (flags.platform !== undefined) {
         const { parsePlatform } = await import('../../oci/platform.js');
         parsePlatform(flags.platform);
       }
-      const client = await openClient(ctx, out);
-      const repo = client.repository(ref.registry, ref.repository);
-      const data = await selectPlatform(repo, await repo.getManifest(manifestRef(ref)), flags.platform);
+      const opened = await openReadSource(ctx, out, input);
+      let data: ManifestData;
+      try {
+        data = await selectPlatform(opened.source, await opened.source.getManifest(opened.ref), flags.platform);
+      } finally {
+        await opened.close();
+      }
       if (out.json) {
         let manifest: unknown;
         try {
@@ -56,7 +59,7 @@ Examples:
         } catch {
           throw new UsageError('the manifest is not JSON; print it without --json');
         }
-        out.printJson({ reference: formatReference(ref), digest: data.digest, mediaType: data.mediaType, size: data.bytes.length, manifest });
+        out.printJson({ reference: opened.reference, digest: data.digest, mediaType: data.mediaType, size: data.bytes.length, manifest });
       } else out.raw(data.bytes);
     });
 }

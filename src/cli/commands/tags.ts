@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import type { CommandContext } from '../context.js';
+import type { Output } from '../output.js';
 import { openClient, positiveInt } from './catalog.js';
+import { openReadSource } from './source.js';
 
 interface TagsFlags {
   sort?: string;
@@ -16,7 +18,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .description(
       `List every tag of a repository, following pagination, sorted. --sort semver puts tags that are semantic versions (a leading v is allowed) in version order after the other tags, so the newest release is the last line. --semver-range keeps only versions in a range (and sorts by version).`,
     )
-    .argument('<repository>', 'HOST/REPO, e.g. localhost:5000/image1')
+    .argument('<repository>', 'HOST/REPO, e.g. localhost:5000/image1, or oci:DIR, oci-archive:FILE, docker-archive:FILE')
     .option('--sort <order>', 'alpha (default) or semver')
     .option('--semver-range <range>', "only versions in this range, e.g. '>=1.9 <2'")
     .option('--page-size <n>', 'tags asked for per request (default 1000)', positiveInt('--page-size'))
@@ -27,15 +29,14 @@ Examples:
   regctl tags localhost:5000/image1
   regctl tags localhost:5000/app --sort semver | tail -n 1
   regctl tags localhost:5000/app --semver-range '>=1.9 <2'
-  regctl tags localhost:5000/app --json`,
+  regctl tags localhost:5000/app --json
+  regctl tags oci:./layout`,
     )
     .action(async (input: string, flags: TagsFlags, cmd: Command) => {
       const out = ctx.output(cmd);
       if (flags.sort !== undefined && flags.sort !== 'alpha' && flags.sort !== 'semver') {
         throw new UsageError(`--sort must be alpha or semver, got "${flags.sort}"`);
       }
-      const { parseRepository, formatReference } = await import('../../ref/reference.js');
-      const ref = parseRepository(input);
       let filter: ((t: string) => boolean) | undefined;
       const bySemver = flags.sort === 'semver' || (flags.sort === undefined && flags.semverRange !== undefined);
       let semverMod: typeof import('semver') | undefined;
@@ -48,13 +49,30 @@ Examples:
           return v !== null && semverMod!.satisfies(v, range, { loose: true });
         };
       }
-      const client = await openClient(ctx, out);
-      let tags = await client.repository(ref.registry, ref.repository).listTags({ pageSize: flags.pageSize });
+      const { repository, tags: listed } = await listTags(ctx, out, input, flags.pageSize);
+      let tags = listed;
       if (filter) tags = tags.filter(filter);
       if (bySemver) tags = semverOrder(tags, semverMod!);
-      if (out.json) out.printJson({ repository: formatReference(ref), tags });
+      if (out.json) out.printJson({ repository, tags });
       else for (const t of tags) out.line(t);
     });
+}
+
+/** Tags of a registry repository (HOST/REPO, no tag), or of an OCI layout or archive. */
+async function listTags(ctx: CommandContext, out: Output, input: string, pageSize: number | undefined): Promise<{ repository: string; tags: string[] }> {
+  const { isArchiveLocation } = await import('../../content/location.js');
+  if (!isArchiveLocation(input)) {
+    const { parseRepository, formatReference } = await import('../../ref/reference.js');
+    const ref = parseRepository(input);
+    const client = await openClient(ctx, out);
+    return { repository: formatReference(ref), tags: await client.repository(ref.registry, ref.repository).listTags({ pageSize }) };
+  }
+  const opened = await openReadSource(ctx, out, input, true);
+  try {
+    return { repository: opened.reference, tags: [...(await opened.source.listTags())].sort() };
+  } finally {
+    await opened.close();
+  }
 }
 
 /** Non-version tags first (alphabetical), then versions ascending; equal versions (1.0.0, v1.0.0) by name. */
