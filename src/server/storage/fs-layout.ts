@@ -111,20 +111,21 @@ export class LayoutIndexes {
   }
 
   /**
-   * Read-modify-write index.json under this repository's lock; the new file replaces the old
+   * Apply one change to index.json under this repository's lock; the new file replaces the old
    * atomically (temp file, fsync, rename), so a crash leaves one or the other. Changes that
    * arrive while a write is in progress are applied together in the next write (group commit):
-   * 32 clients tagging at once cost a few rewrites, not 32.
+   * 32 clients tagging at once cost a few rewrites, not 32. Resolves to whether the change
+   * found what it names (a tag or digest to remove; always true for a put).
    */
-  async update(repo: string, change: (manifests: Descriptor[]) => Descriptor[] | undefined): Promise<void> {
+  async apply(repo: string, op: IndexOp): Promise<boolean> {
     await this.ensure(repo);
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<boolean>((resolve, reject) => {
       const waiting = this.batches.get(repo);
       if (waiting) {
-        waiting.push({ change, resolve, reject });
+        waiting.push({ op, resolve, reject });
         return;
       }
-      const batch: PendingChange[] = [{ change, resolve, reject }];
+      const batch: PendingChange[] = [{ op, resolve, reject }];
       this.batches.set(repo, batch);
       this.locks
         .run(repo, async () => {
@@ -140,24 +141,10 @@ export class LayoutIndexes {
 
   private async writeBatch(repo: string, batch: PendingChange[]): Promise<void> {
     const current = (await this.read(repo)) ?? buildState('', EMPTY_INDEX());
-    let manifests = current.index.manifests.slice();
-    let changed = false;
-    const failed = new Set<PendingChange>();
-    for (const p of batch) {
-      try {
-        // Each change returns a new array (or mutates and returns this one): no copy needed.
-        const next = p.change(manifests);
-        if (next !== undefined) {
-          manifests = next;
-          changed = true;
-        }
-      } catch (e) {
-        failed.add(p);
-        p.reject(e);
-      }
-    }
-    if (changed) {
-      const index: IndexJson = { ...current.index, manifests };
+    const model = new IndexModel(current.index.manifests);
+    const found = batch.map((p) => model.apply(p.op));
+    if (model.changed) {
+      const index: IndexJson = { ...current.index, manifests: model.entries() };
       const path = join(this.dir(repo), 'index.json');
       const data = JSON.stringify(index);
       try {
@@ -173,13 +160,111 @@ export class LayoutIndexes {
       const s = await stat(path, { bigint: true });
       this.cache.set(repo, buildState(`${s.ino}:${s.size}:${s.mtimeNs}`, index));
     }
-    for (const p of batch) if (!failed.has(p)) p.resolve();
+    batch.forEach((p, i) => p.resolve(found[i]!));
+  }
+}
+
+/** What can happen to index.json. */
+export type IndexOp =
+  /** Store `desc` under each of `tags` (moving them), or untagged when `tags` is empty. */
+  | { op: 'put'; desc: Descriptor; tags: string[] }
+  /** Remove one tag; its manifest stays, untagged if no other tag names it. */
+  | { op: 'untag'; tag: string }
+  /** Remove every entry of a digest. */
+  | { op: 'remove'; digest: string };
+
+/**
+ * index.json's entries keyed for O(1) changes: "t" + tag for tagged entries, "d" + digest for
+ * untagged ones; insertion order is file order. Every digest keeps at least one entry while
+ * it is stored, so a manifest that loses its last tag stays reachable by digest.
+ */
+class IndexModel {
+  private readonly map = new Map<string, Descriptor>();
+  private readonly refs = new Map<string, number>();
+  changed = false;
+
+  constructor(entries: Descriptor[]) {
+    for (const d of entries) {
+      if (typeof d?.digest !== 'string') continue;
+      const tag = d.annotations?.[REF_NAME];
+      const key = tag !== undefined ? `t${tag}` : `d${d.digest}`;
+      const old = this.map.get(key);
+      if (old) this.unref(old.digest);
+      this.map.set(key, d);
+      this.ref(d.digest);
+    }
+  }
+
+  entries(): Descriptor[] {
+    return [...this.map.values()];
+  }
+
+  apply(op: IndexOp): boolean {
+    switch (op.op) {
+      case 'put': {
+        const { desc, tags } = op;
+        for (const tag of tags) {
+          const old = this.map.get(`t${tag}`);
+          if (old) {
+            this.map.delete(`t${tag}`);
+            this.unref(old.digest);
+            if (old.digest !== desc.digest) this.keepUntagged(old);
+          }
+          this.map.set(`t${tag}`, { ...desc, annotations: { ...desc.annotations, [REF_NAME]: tag } });
+          this.ref(desc.digest);
+        }
+        if (tags.length > 0) {
+          if (this.map.delete(`d${desc.digest}`)) this.unref(desc.digest);
+        } else if (!this.refs.has(desc.digest)) {
+          this.map.set(`d${desc.digest}`, desc);
+          this.ref(desc.digest);
+        }
+        this.changed = true;
+        return true;
+      }
+      case 'untag': {
+        const old = this.map.get(`t${op.tag}`);
+        if (!old) return false;
+        this.map.delete(`t${op.tag}`);
+        this.unref(old.digest);
+        this.keepUntagged(old);
+        this.changed = true;
+        return true;
+      }
+      case 'remove': {
+        if (!this.refs.has(op.digest)) return false;
+        for (const [k, d] of this.map) if (d.digest === op.digest) this.map.delete(k);
+        this.refs.delete(op.digest);
+        this.changed = true;
+        return true;
+      }
+    }
+  }
+
+  /** After a tag left `old`: keep its manifest reachable by digest if nothing else names it. */
+  private keepUntagged(old: Descriptor): void {
+    if (this.refs.has(old.digest)) return;
+    const { annotations, ...rest } = old;
+    const others = Object.entries(annotations ?? {}).filter(([k]) => k !== REF_NAME);
+    const untagged: Descriptor = others.length > 0 ? { ...rest, annotations: Object.fromEntries(others) } : rest;
+    this.map.set(`d${old.digest}`, untagged);
+    this.ref(old.digest);
+  }
+
+  private ref(digest: string): void {
+    this.refs.set(digest, (this.refs.get(digest) ?? 0) + 1);
+  }
+
+  private unref(digest: string): void {
+    const n = (this.refs.get(digest) ?? 0) - 1;
+    if (n <= 0) this.refs.delete(digest);
+    else this.refs.set(digest, n);
   }
 }
 
 interface PendingChange {
-  change: (manifests: Descriptor[]) => Descriptor[] | undefined;
-  resolve: () => void;
+  op: IndexOp;
+  resolve: (found: boolean) => void;
   reject: (e: unknown) => void;
 }
 

@@ -238,37 +238,13 @@ export class FilesystemStorage implements RegistryStorage {
       await this.writeReferrer(repo, m.subject, m.digest, desc);
     }
     const base: Descriptor = { mediaType: m.mediaType, digest: m.digest, size: m.bytes.length };
-    await this.layouts.update(repo, (entries) => {
-      const moved = new Set<string>();
-      let next = entries.filter((d) => {
-        const tag = d.annotations?.[REF_NAME];
-        if (tag !== undefined && tags.includes(tag)) {
-          moved.add(d.digest);
-          return false;
-        }
-        return true;
-      });
-      for (const tag of tags) next.push({ ...base, annotations: { [REF_NAME]: tag } });
-      if (tags.length > 0) {
-        next = next.filter((d) => d.digest !== m.digest || d.annotations?.[REF_NAME] !== undefined);
-      } else if (!next.some((d) => d.digest === m.digest)) {
-        next.push(base);
-      }
-      // A manifest that lost its last tag stays reachable by digest.
-      for (const digest of moved) {
-        if (digest === m.digest || next.some((d) => d.digest === digest)) continue;
-        const old = entries.find((d) => d.digest === digest)!;
-        const { annotations: _a, ...rest } = old;
-        next.push(rest);
-      }
-      return next;
-    });
+    await this.layouts.apply(repo, { op: 'put', desc: base, tags });
   }
 
   async deleteManifest(repo: string, digest: string): Promise<boolean> {
     const stored = await this.getManifest(repo, digest);
     if (!stored) return false;
-    await this.layouts.update(repo, (entries) => entries.filter((d) => d.digest !== digest));
+    await this.layouts.apply(repo, { op: 'remove', digest });
     const subject = subjectOf(stored.bytes);
     if (subject) await rm(this.referrerPath(repo, subject, digest), { force: true });
     await this.deleteBlob(repo, digest);
@@ -276,19 +252,8 @@ export class FilesystemStorage implements RegistryStorage {
   }
 
   async deleteTag(repo: string, tag: string): Promise<boolean> {
-    let found = false;
-    await this.layouts.update(repo, (entries) => {
-      const i = entries.findIndex((d) => d.annotations?.[REF_NAME] === tag);
-      if (i < 0) return undefined;
-      found = true;
-      const [removed] = entries.splice(i, 1);
-      if (!entries.some((d) => d.digest === removed!.digest)) {
-        const { annotations: _a, ...rest } = removed!;
-        entries.push(rest);
-      }
-      return entries;
-    });
-    return found;
+    if ((await this.layouts.read(repo)) === undefined) return false;
+    return this.layouts.apply(repo, { op: 'untag', tag });
   }
 
   async listTags(repo: string): Promise<string[] | undefined> {
