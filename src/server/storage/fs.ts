@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Descriptor } from '../../oci/manifest.js';
 import { OciError } from '../errors.js';
-import { compareCodeUnits, LayoutIndexes, REF_NAME } from './fs-layout.js';
+import { compareCodeUnits, LayoutIndexes } from './fs-layout.js';
 import { algorithmOf, UploadSessions } from './fs-uploads.js';
 import { fsyncFile, isErrno, linkOrCopy, writeFileAtomic } from './fs-util.js';
 import { KeyedMutex } from './mutex.js';
