@@ -137,7 +137,8 @@ async function runExport(ctx: CommandContext, out: Output, ref: string, file: st
   const srcLoc = parseLocation(ref);
   const source = await openSource(srcLoc, { registry });
   try {
-    const defaultName = srcLoc.kind === 'registry' ? `${srcLoc.ref.registry}/${srcLoc.ref.repository}` : undefined;
+    const { defaultArchiveName } = await import('./archive-push.js');
+    const defaultName = defaultArchiveName(srcLoc, source);
     const target = await openTarget(dstText, { registry, stdout: ctx.streams.stdout, platform, defaultName });
     try {
       const srcTag = source.ref.includes(':') ? undefined : source.ref;
@@ -166,7 +167,7 @@ async function transfer(
   quietStdout = false,
 ): Promise<void> {
   const started = Date.now();
-  const { DockerArchiveSource } = await import('../../archive/docker/source.js');
+  const { isDockerArchive, pushArchive } = await import('./archive-push.js');
   const { CopyProgress, resolveProgressMode } = await import('../progress.js');
   const stderr = ctx.streams.stderr;
   const mode = out.json && progressMode === 'auto' ? (stderr.isTTY ? 'tty' : 'none') : progressMode;
@@ -174,10 +175,9 @@ async function transfer(
   const progress = await CopyProgress.start({ mode: resolveProgressMode(mode, stderr), stream: stderr, plainInterval });
   let r: { digest: string; mediaType: string; blobs: { copied: number; skipped: number }; bytes: number };
   try {
-    if (source.source instanceof DockerArchiveSource) {
-      // The streaming path: layers gzipped straight into the target (no spool).
-      const { transferImage } = await import('../../archive/transfer.js');
-      r = await transferImage({ source: source.source, ref: source.ref, target: target.target, tag, platform, onEvent: progress.onEvent });
+    if (isDockerArchive(source) && tag !== undefined) {
+      // The streaming path shared with `regctl copy`: layers gzipped straight into the target.
+      r = await pushArchive({ source, target, tags: [tag], onEvent: progress.onEvent });
     } else {
       await refuseIndexToDockerArchive(source, target, platform);
       const { copyImage } = await import('../../copy/index.js');

@@ -3,6 +3,7 @@ import { Option } from 'commander';
 import { UsageError } from '../../errors.js';
 import type { CommandContext } from '../context.js';
 import type { Output } from '../output.js';
+import type { CopyEvent, CopyReport } from '../../copy/types.js';
 
 interface CopyFlags {
   jobs: string;
@@ -15,6 +16,7 @@ interface CopyFlags {
   referrers?: boolean;
   dryRun?: boolean;
   chunkSize?: string;
+  compress: boolean;
   progress: 'auto' | 'tty' | 'plain' | 'none';
 }
 
@@ -42,6 +44,7 @@ DST's tag defaults to SRC's; --tag adds more.`,
     .option('--referrers', 'also copy artifacts referring to the copied manifests (signatures, SBOMs)')
     .option('--dry-run', 'list what would be transferred; change nothing')
     .option('--chunk-size <size>', 'upload blobs in chunks of SIZE (e.g. 16MiB) for registries with body limits')
+    .option('--no-compress', 'docker-archive source: push its uncompressed layers as they are (default: gzip while streaming)')
     .addOption(new Option('--progress <mode>', 'progress display on stderr').choices(['auto', 'tty', 'plain', 'none']).default('auto'))
     .addHelpText(
       'after',
@@ -51,7 +54,9 @@ Examples:
   regctl copy localhost:5000/app:1.0 registry.example.com/app --tag 1.0 --tag latest
   regctl copy --platform linux/arm64 localhost:5000/app:1.0 localhost:5000/app-arm64:1.0
   regctl copy --all-tags --skip-existing '^v[0-9]' localhost:5000/app mirror.example.com/app
-  regctl copy --json localhost:5000/app:1.0 oci-archive:app.tar`,
+  regctl copy --json localhost:5000/app:1.0 oci-archive:app.tar
+  docker save app:1.0 | regctl copy docker-archive:- localhost:5000/app:1.0
+  regctl copy localhost:5000/app:1.0 docker-archive:app.tar     (RepoTags localhost:5000/app:1.0)`,
     )
     .action(async (src: string, dst: string, flags: CopyFlags, cmd: Command) => {
       await runCopy(ctx, ctx.output(cmd), src, dst, flags);
@@ -113,10 +118,12 @@ async function runCopy(ctx: CommandContext, out: Output, src: string, dst: strin
     ...(out.verbose ? { verbose: (line: string) => out.debug(line) } : {}),
     client: { ...(chunkSize ? { chunkSize } : {}) },
   };
-  const source = await openSource(srcLoc, { registry, stdin: ctx.streams.stdin as NodeJS.ReadableStream | undefined });
+  const source = await openSource(srcLoc, { registry, stdin: ctx.streams.stdin as NodeJS.ReadableStream | undefined, compress: flags.compress });
   let target: Awaited<ReturnType<typeof openTarget>> | undefined;
   try {
-    target = await openTarget(dstLoc, { registry, stdout: ctx.streams.stdout, ...(platform ? { platform } : {}) });
+    const archive = await import('./archive-push.js');
+    const defaultName = archive.defaultArchiveName(srcLoc, source);
+    target = await openTarget(dstLoc, { registry, stdout: ctx.streams.stdout, ...(platform ? { platform } : {}), ...(defaultName ? { defaultName } : {}) });
     // Same registry, different repositories: blobs can be mounted instead of uploaded.
     const mountFrom =
       srcLoc.kind === 'registry' && dstLoc.kind === 'registry' && srcLoc.ref.registry === dstLoc.ref.registry && srcLoc.ref.repository !== dstLoc.ref.repository
@@ -146,6 +153,9 @@ async function runCopy(ctx: CommandContext, out: Output, src: string, dst: strin
       const first = dstTag ?? (dstRef?.digest ? undefined : srcTag);
       tags = [...new Set([...(first ? [first] : []), ...(flags.tag ?? [])])];
     }
+    // A docker-archive image streams into the target (layers gzipped on the way), the same path
+    // as `regctl import`; a dry run or a digest destination needs the digests first (engine path).
+    const streaming = archive.isDockerArchive(source) && !flags.dryRun && !flags.allTags && !dstRef?.digest && (tags?.length ?? 0) > 0;
     if (dstRef?.digest && !platform && !flags.allTags) {
       // Refuse before writing anything: a digest destination must be what the source holds.
       const head = await source.source.headManifest(source.ref);
@@ -156,11 +166,13 @@ async function runCopy(ctx: CommandContext, out: Output, src: string, dst: strin
     const onSigint = (): void => interrupt.abort();
     process.once('SIGINT', onSigint);
     const progress = await CopyProgress.start({ mode: resolveProgressMode(mode, ctx.streams.stderr), stream: ctx.streams.stderr, plainInterval });
-    let report;
+    let report: CopyReport;
     try {
-      report = flags.allTags
-        ? await copy.copyAllTags({ ...common, include, exclude, skipExisting, onEvent: progress.onEvent, signal: interrupt.signal })
-        : await copy.copyImage({ ...common, ref: source.ref, tags, onEvent: progress.onEvent, signal: interrupt.signal });
+      report = streaming
+        ? await pushReport(source, target, tags!, progress.onEvent, interrupt.signal)
+        : flags.allTags
+          ? await copy.copyAllTags({ ...common, include, exclude, skipExisting, onEvent: progress.onEvent, signal: interrupt.signal })
+          : await copy.copyImage({ ...common, ref: source.ref, tags, onEvent: progress.onEvent, signal: interrupt.signal });
       progress.stop(report);
     } catch (e) {
       progress.stop();
@@ -178,7 +190,31 @@ async function runCopy(ctx: CommandContext, out: Output, src: string, dst: strin
   }
 }
 
-function printReport(out: Output, report: import('../../copy/types.js').CopyReport): void {
+type Opened = Awaited<ReturnType<typeof import('../../content/open.js').openSource>>;
+type OpenedT = Awaited<ReturnType<typeof import('../../content/open.js').openTarget>>;
+
+/** A docker-archive pushed by the path `regctl import` uses, reported like an engine copy. */
+async function pushReport(source: Opened, target: OpenedT, tags: string[], onEvent: (e: CopyEvent) => void, signal: AbortSignal): Promise<CopyReport> {
+  const started = performance.now();
+  const { pushArchive } = await import('./archive-push.js');
+  const r = await pushArchive({ source, target, tags, onEvent, signal });
+  return {
+    source: source.source.description,
+    target: target.target.description,
+    digest: r.digest,
+    upToDate: false,
+    dryRun: false,
+    images: [{ ref: source.ref, digest: r.digest, mediaType: r.mediaType, tags, upToDate: false }],
+    tags: tags.map((tag) => ({ tag, digest: r.digest, outcome: 'pushed' as const })),
+    blobs: { copied: r.blobs.copied, skipped: r.blobs.skipped, mounted: 0 },
+    manifests: { pushed: 1, skipped: 0 },
+    referrers: 0,
+    bytes: r.bytes,
+    seconds: (performance.now() - started) / 1000,
+  };
+}
+
+function printReport(out: Output, report: CopyReport): void {
   if (out.json) {
     out.printJson(report);
     return;
