@@ -92,8 +92,8 @@ export class FilesystemStorage implements RegistryStorage {
       if (isErrno(e, 'ENOENT', 'ENOTDIR')) throw new OciError('BLOB_UNKNOWN', `blob ${digest} is not in ${repo}`);
       throw e;
     }
-    // 512 KiB reads: large enough for throughput, small enough for many parallel pulls.
-    return fh.createReadStream({ start: range?.start, end: range?.end, highWaterMark: 512 << 10 });
+    // 1 MiB reads: fewer round trips through the stream machinery per byte served.
+    return fh.createReadStream({ start: range?.start, end: range?.end, highWaterMark: 1 << 20 });
   }
 
   async deleteBlob(repo: string, digest: string): Promise<boolean> {
