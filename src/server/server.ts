@@ -8,6 +8,7 @@ import { handleCatalog, handleReferrers, handleTags } from './handlers/listing.j
 import { handleManifest } from './handlers/manifests.js';
 import { handleUpload, handleUploadStart } from './handlers/uploads.js';
 import { API_VERSION_HEADER, sendError, sendJson } from './http.js';
+import { handleClientError } from './ops/limits.js';
 import { route } from './router.js';
 import { FilesystemStorage } from './storage/fs.js';
 import { MemoryStorage } from './storage/memory.js';
@@ -132,6 +133,8 @@ export async function createRegistryServer(options: RegistryServerOptions = {}):
   const serverOptions: ServerOptions = { requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 30_000 };
   const server = (options.createServer ?? createServer)(serverOptions, handler);
   server.requestTimeout = 0;
+  // Requests Node cannot even parse still get the OCI error envelope.
+  server.on('clientError', handleClientError);
 
   // ttl 0 keeps sessions forever. Otherwise purge at start and every min(ttl, 1 h).
   const purge = () => {

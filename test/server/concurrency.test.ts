@@ -96,6 +96,26 @@ describe('server lifecycle', () => {
     await reg.close();
   });
 
+  test('a request Node cannot parse gets a 400 with the OCI envelope', async () => {
+    const reg = await createRegistryServer({});
+    const { port } = await reg.listen(0, '127.0.0.1');
+    try {
+      const { connect } = await import('node:net');
+      const answer = await new Promise<string>((resolve, reject) => {
+        const sock = connect(port, '127.0.0.1', () => sock.write('GARBAGE\r\n\r\n'));
+        let data = '';
+        sock.on('data', (c) => (data += c.toString()));
+        sock.on('end', () => resolve(data));
+        sock.on('error', reject);
+      });
+      expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+      const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4));
+      expect(body.errors[0].code).toBe('UNSUPPORTED');
+    } finally {
+      await reg.close();
+    }
+  });
+
   test('a storage failure is a 500 UNKNOWN envelope, reported through onError', async () => {
     const storage = new MemoryStorage();
     storage.statBlob = async () => {
