@@ -1,76 +1,90 @@
-import { setFlagsFromString } from 'node:v8';
-import { Command, CommanderError } from 'commander';
-import { ExitCode, RegctlError } from '../errors.js';
-import { createContext, type RegisterCommand } from './context.js';
+import type { Command } from 'commander';
 import type { Streams } from './output.js';
+import type { CommandEntry } from './table.js';
 import { VERSION } from './version.js';
-import { installAgent } from '../transport/agent.js';
-import * as catalog from './commands/catalog.js';
-import * as tags from './commands/tags.js';
-import * as inspect from './commands/inspect.js';
-import * as digest from './commands/digest.js';
-import * as manifest from './commands/manifest.js';
-import * as login from './commands/login.js';
-import * as config from './commands/config.js';
-import * as serve from './commands/serve.js';
-import * as copy from './commands/copy.js';
-import * as retag from './commands/retag.js';
-import * as del from './commands/delete.js';
-import * as archive from './commands/archive.js';
 
-// Order here is the order in --help.
-const COMMANDS: RegisterCommand[] = [
-  serve.register,
-  catalog.register,
-  tags.register,
-  inspect.register,
-  digest.register,
-  manifest.register,
-  copy.register,
-  retag.register,
-  del.register,
-  archive.register,
-  login.register,
-  config.register,
-];
+// Everything else is imported where it is needed: `regctl --version` and `--help` load this
+// module, version.js and (for help) table.js + help.js, and nothing more.
 
-export function buildProgram(streams: Streams, onExitCode: (code: number) => void): Command {
+/** Global options take no value, so the first word that is not an option names the command. */
+function commandNamed(COMMANDS: readonly CommandEntry[], argv: string[]): CommandEntry | undefined {
+  const end = argv.indexOf('--');
+  const words = (end < 0 ? argv : argv.slice(0, end)).filter((a) => !a.startsWith('-'));
+  const name = words[0] === 'help' ? words[1] : words[0];
+  return COMMANDS.find((c) => c.name === name || c.alias === name);
+}
+
+/**
+ * The program for `argv`: the real definition of the command it runs (or of every command when
+ * `argv` is undefined), stubs for the rest.
+ */
+export async function buildProgram(streams: Streams, onExitCode: (code: number) => void, argv?: string[]): Promise<Command> {
+  const { Command, Help } = await import('commander');
+  const { COMMANDS, DESCRIPTION, EXAMPLES, GLOBAL_OPTIONS } = await import('./table.js');
+  const { createContext } = await import('./context.js');
+  const wanted = argv === undefined ? undefined : commandNamed(COMMANDS, argv);
+  const real = new Set(argv === undefined ? COMMANDS.map((c) => c.load) : wanted ? [wanted.load] : []);
+  const modules = new Map(await Promise.all([...real].map(async (load) => [load, await load()] as const)));
+  const stubTerms = new WeakMap<Command, string>();
+  const defaultTerm = Help.prototype.subcommandTerm;
+  // Help is wrapped to the width of the streams we write to (commander would ask process.stdout).
+  const output = {
+    writeOut: (s: string) => streams.stdout.write(s),
+    writeErr: (s: string) => streams.stderr.write(s),
+    getOutHelpWidth: () => helpWidth(streams.stdout),
+    getErrHelpWidth: () => helpWidth(streams.stderr),
+  };
   const program = new Command('regctl');
   program
-    .description('Manage container images across registries, with a registry server built in.')
-    .version(VERSION, '-V, --version')
-    .option('--json', 'print machine-readable JSON on stdout')
-    .option('-v, --verbose', 'log requests on stderr (credentials masked)')
-    .option('--no-color', 'never colour the output (NO_COLOR is honoured too)')
+    .description(DESCRIPTION)
+    .version(VERSION, GLOBAL_OPTIONS[0]![0], GLOBAL_OPTIONS[0]![1])
+    .option(...GLOBAL_OPTIONS[1]!)
+    .option(...GLOBAL_OPTIONS[2]!)
+    .option(...GLOBAL_OPTIONS[3]!)
+    .helpOption(...GLOBAL_OPTIONS[4]!)
     .showHelpAfterError('(run with --help for usage)')
-    .configureOutput({
-      writeOut: (s) => streams.stdout.write(s),
-      writeErr: (s) => streams.stderr.write(s),
+    .configureHelp({
+      subcommandTerm(this: InstanceType<typeof Help>, cmd: Command): string {
+        return stubTerms.get(cmd) ?? defaultTerm.call(this, cmd);
+      },
     })
+    .configureOutput(output)
     .exitOverride();
-  program.addHelpText(
-    'after',
-    `
-Examples:
-  regctl serve --port 5000                      run a registry, data in ~/.local/share/regctl/registry
-  regctl tags localhost:5000/myimage            list tags
-  regctl copy docker.io/library/alpine:3.20 localhost:5000/alpine:3.20
-  regctl retag --semver localhost:5000/myimage:1.9.2
-
-Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 authentication/authorisation, 5 integrity (digest mismatch, corrupt data)`,
-  );
+  program.addHelpText('after', EXAMPLES);
   const ctx = createContext(streams, onExitCode);
-  for (const register of COMMANDS) register(program, ctx);
+  const registered = new Set<CommandEntry['load']>();
+  for (const entry of COMMANDS) {
+    const mod = modules.get(entry.load);
+    if (mod) {
+      // One module may define several commands (import/export): they come out in table order.
+      if (!registered.has(entry.load)) mod.register(program, ctx);
+      registered.add(entry.load);
+      continue;
+    }
+    const stub = program.command(entry.name).summary(entry.summary);
+    if (entry.alias) stub.alias(entry.alias);
+    stubTerms.set(stub, entry.term);
+  }
   // Sub-commands inherit output settings and error handling.
   for (const cmd of program.commands) {
     cmd.exitOverride();
-    cmd.configureOutput({ writeOut: (s) => streams.stdout.write(s), writeErr: (s) => streams.stderr.write(s) });
+    cmd.configureOutput(output);
     for (const sub of cmd.commands) {
       sub.exitOverride();
-      sub.configureOutput({ writeOut: (s) => streams.stdout.write(s), writeErr: (s) => streams.stderr.write(s) });
+      sub.configureOutput(output);
     }
   }
   return program;
+}
+
+/** Commander's rule: wrap help to the terminal's width, 80 columns when not a terminal. */
+function helpWidth(stream: { isTTY?: boolean; columns?: number }): number {
+  return (stream.isTTY ? stream.columns : undefined) ?? 80;
+}
+
+/** A CommanderError, told apart without loading commander for it. */
+function isCommanderError(e: unknown): e is { code: string; exitCode: number } {
+  return e instanceof Error && e.name === 'CommanderError' && typeof (e as { code?: unknown }).code === 'string';
 }
 
 /** Credentials must never leak into an error line: mask user:pass@ in any URL we print. */
@@ -99,17 +113,36 @@ function commandVersionOption(program: Command, argv: string[]): string[] {
   return out;
 }
 
+/** The most frequent probes of an installed CLI need neither commander nor any command module. */
+function fastPath(argv: string[]): 'version' | 'help' | undefined {
+  if (argv.length !== 1) return undefined;
+  if (argv[0] === '--version' || argv[0] === '-V') return 'version';
+  if (argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') return 'help';
+  return undefined;
+}
+
 /** Run the CLI with the given argv (without node and script). Returns the exit status. */
 export async function run(argv: string[], streams: Streams): Promise<number> {
+  const probe = fastPath(argv);
+  if (probe === 'version') {
+    streams.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  if (probe === 'help') {
+    const { renderHelp } = await import('./help.js');
+    streams.stdout.write(renderHelp(helpWidth(streams.stdout)));
+    return 0;
+  }
+  const { ExitCode, RegctlError } = await import('../errors.js');
   let exitCode: number = ExitCode.ok;
-  const program = buildProgram(streams, (c) => {
-    exitCode = c;
-  });
   try {
+    const program = await buildProgram(streams, (c) => {
+      exitCode = c;
+    }, argv);
     await program.parseAsync(commandVersionOption(program, argv), { from: 'user' });
     return exitCode;
   } catch (e) {
-    if (e instanceof CommanderError) {
+    if (isCommanderError(e)) {
       // Commander already printed the message (or help/version on stdout).
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return ExitCode.ok;
       return e.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
@@ -127,16 +160,22 @@ export async function run(argv: string[], streams: Streams): Promise<number> {
 
 /** Entry point for bin/regctl.js. */
 export async function runMain(): Promise<void> {
-  // undici parses HTTP with a WebAssembly module; V8's background optimising compile of it
-  // holds the process ~100-150 ms at exit (measured: `regctl copy` up to date, 0.32 s -> 0.20 s).
-  // The baseline compiler alone parses headers just as fast for our purposes.
-  setFlagsFromString('--liftoff-only');
-  // The real process gets the tuned keep-alive pool; in-process test runs keep the global dispatcher.
-  installAgent();
+  // The real process gets the tuned keep-alive pool (and V8's baseline compiler for undici's
+  // WebAssembly parser, see agent.ts); in-process test runs keep the global dispatcher.
+  const argv = process.argv.slice(2);
+  if (!fastPath(argv)) (await import('../transport/agent.js')).installAgent();
   // `regctl tags ... | head` closes our stdout early: that is the reader's choice, not an error.
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
     throw e;
   });
-  process.exitCode = await run(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin });
+  // process.stdin is opened only if a command reads it (creating it costs ~1.5 ms).
+  const streams: Streams = {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    get stdin() {
+      return process.stdin;
+    },
+  };
+  process.exitCode = await run(argv, streams);
 }

@@ -118,7 +118,9 @@ async function runCopy(ctx: CommandContext, out: Output, src: string, dst: strin
     ...(out.verbose ? { verbose: (line: string) => out.debug(line) } : {}),
     client: { ...(chunkSize ? { chunkSize } : {}) },
   };
-  const source = await openSource(srcLoc, { registry, stdin: ctx.streams.stdin as NodeJS.ReadableStream | undefined, compress: flags.compress });
+  // Standard input is opened only for `docker-archive:-` / `oci-archive:-` (creating it costs start-up time).
+  const fromStdin = srcLoc.kind !== 'registry' && srcLoc.path === '-';
+  const source = await openSource(srcLoc, { registry, ...(fromStdin ? { stdin: ctx.streams.stdin as NodeJS.ReadableStream | undefined } : {}), compress: flags.compress });
   let target: Awaited<ReturnType<typeof openTarget>> | undefined;
   try {
     const archive = await import('./archive-push.js');

@@ -40,7 +40,7 @@ export async function openReadSource(ctx: CommandContext, out: Output, input: st
     // The layout's tags are wanted, not one image: name a ref so that none has to be chosen.
     location = { kind: location.kind, path: location.path, tag: 'latest' };
   }
-  const opened = await openSource(location, { registry, stdin: ctx.streams.stdin, compress: false });
+  const opened = await openSource(location, { registry, ...(location.kind !== 'registry' && location.path === '-' ? { stdin: ctx.streams.stdin } : {}), compress: false });
   let reference = formatLocation(location);
   if (location.kind === 'docker-archive') {
     if (listing) reference = formatLocation({ kind: location.kind, path: location.path, ...(location.name ? { name: location.name } : {}) });

@@ -54,7 +54,8 @@ Examples:
       if (filter) tags = tags.filter(filter);
       if (bySemver) tags = semverOrder(tags, semverMod!);
       if (out.json) out.printJson({ repository, tags });
-      else for (const t of tags) out.line(t);
+      // One write: 1,200 separate writes to a pipe cost more than the listing itself.
+      else if (tags.length) out.raw(`${tags.join('\n')}\n`);
     });
 }
 
