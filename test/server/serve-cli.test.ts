@@ -66,6 +66,12 @@ test('bad options are usage errors (exit 2, one line)', async () => {
   }
 });
 
+test('an unusable storage root is a one-line error (exit 1), not a hang', async () => {
+  const r = await runCli(['serve', '--port', '0', '--root', '/proc/regctl-cannot-exist']);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toBe("error: cannot use storage root /proc/regctl-cannot-exist: ENOENT: no such file or directory, mkdir '/proc/regctl-cannot-exist'\n");
+});
+
 test('a port in use is a one-line error', async () => {
   const p = await spawnServe(['--root', join(home, 'r2'), '--no-log']);
   try {

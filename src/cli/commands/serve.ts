@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { UsageError } from '../../errors.js';
+import { RegctlError, UsageError } from '../../errors.js';
 import type { CommandContext } from '../context.js';
 
 interface ServeFlags {
@@ -72,14 +72,19 @@ Examples:
       const { createRegistryServer } = await import('../../server/server.js');
       const { formatAccessLog } = await import('../../server/access-log.js');
       const format = flags.logFormat;
-      const reg = await createRegistryServer({
-        root,
-        readOnly: flags.readOnly ?? false,
-        deleteEnabled: flags.delete,
-        uploadTtlMs,
-        ...(flags.log ? { onRequest: (e) => out.streams.stdout.write(`${formatAccessLog(e, format)}\n`) } : {}),
-        onError: (e, r) => out.streams.stderr.write(`error: ${r.method} ${r.path}: ${(e as Error)?.message ?? String(e)}\n`),
-      });
+      let reg: Awaited<ReturnType<typeof createRegistryServer>>;
+      try {
+        reg = await createRegistryServer({
+          root,
+          readOnly: flags.readOnly ?? false,
+          deleteEnabled: flags.delete,
+          uploadTtlMs,
+          ...(flags.log ? { onRequest: (e) => out.streams.stdout.write(`${formatAccessLog(e, format)}\n`) } : {}),
+          onError: (e, r) => out.streams.stderr.write(`error: ${r.method} ${r.path}: ${(e as Error)?.message ?? String(e)}\n`),
+        });
+      } catch (e) {
+        throw new RegctlError('STORAGE', `cannot use storage root ${root}: ${(e as Error).message}`);
+      }
       let bound;
       try {
         bound = await reg.listen(port, flags.address);

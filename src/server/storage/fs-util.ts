@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { copyFile, link, open, rename, rm, unlink } from 'node:fs/promises';
+import { copyFile, link, mkdir, open, rename, rm, unlink } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
 
 /** Write a small file so readers see either the old or the new content, never a mix. */
@@ -58,5 +58,24 @@ export async function linkOrCopy(src: string, dst: string, tmpDir: string): Prom
   } catch (e) {
     await unlink(tmp).catch(() => undefined);
     throw e;
+  }
+}
+
+/**
+ * mkdir -p that gives up: Node's recursive mkdir loops forever where a file system answers
+ * ENOENT to every create (e.g. under /proc). Each level is tried once after its parent.
+ */
+export async function makeDirectory(path: string): Promise<void> {
+  try {
+    await mkdir(path);
+  } catch (e) {
+    if (isErrno(e, 'EEXIST')) return;
+    if (!isErrno(e, 'ENOENT') || dirname(path) === path) throw e;
+    await makeDirectory(dirname(path));
+    try {
+      await mkdir(path);
+    } catch (again) {
+      if (!isErrno(again, 'EEXIST')) throw again;
+    }
   }
 }

@@ -6,7 +6,7 @@ import type { Descriptor } from '../../oci/manifest.js';
 import { OciError } from '../errors.js';
 import { compareCodeUnits, LayoutIndexes } from './fs-layout.js';
 import { algorithmOf, UploadSessions } from './fs-uploads.js';
-import { fsyncFile, isErrno, linkOrCopy, writeFileAtomic } from './fs-util.js';
+import { fsyncFile, isErrno, linkOrCopy, makeDirectory, writeFileAtomic } from './fs-util.js';
 import { KeyedMutex } from './mutex.js';
 import type { BlobInfo, ByteRange, ManifestRecord, RegistryStorage, StoredManifest, UploadInfo } from './types.js';
 
@@ -36,6 +36,7 @@ export class FilesystemStorage implements RegistryStorage {
 
   /** Create the root and clear scratch files a crash may have left. */
   async init(): Promise<void> {
+    await makeDirectory(this.root);
     await mkdir(join(this.root, '_blobs'), { recursive: true });
     await mkdir(this.uploads.dir, { recursive: true });
     await rm(this.tmpDir, { recursive: true, force: true });
