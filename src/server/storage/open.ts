@@ -1,0 +1,82 @@
+import type { RegistryStorage } from './types.js';
+
+export interface OpenStorageOptions {
+  /** Filesystem root (the default backend). */
+  root?: string;
+  /** "s3://BUCKET[/PREFIX]" selects the S3 backend; absent or a plain path: the filesystem. */
+  storage?: string;
+  s3?: {
+    endpoint?: string;
+    region?: string;
+    forcePathStyle?: boolean;
+    redirect?: boolean;
+    /** Shared by every instance; signs upload ids. Generated (with a warning) when missing. */
+    uploadSecret?: string | Buffer;
+  };
+  /** Don't create or clean anything (filesystem on a read-only mount). */
+  readOnly?: boolean;
+  /** Told about things the operator should know (e.g. a generated upload secret). */
+  onWarning?: (message: string) => void;
+}
+
+export interface StorageLocation {
+  kind: 's3';
+  bucket: string;
+  prefix: string;
+}
+
+/** Parse "s3://bucket/some/prefix"; undefined for anything that is not an s3:// URL. */
+export function parseStorageUrl(url: string): StorageLocation | undefined {
+  const m = /^s3:\/\/([^/]+)(?:\/(.*))?$/.exec(url);
+  if (!m) return undefined;
+  const bucket = m[1]!;
+  // S3's bucket grammar (3-63 chars, lowercase, digits, dots, hyphens).
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw new RangeError(`invalid S3 bucket name "${bucket}"`);
+  const prefix = (m[2] ?? '').replace(/\/+$/, '');
+  if (prefix.split('/').some((p) => p === '..' || p === '.') || prefix.startsWith('/')) throw new RangeError(`invalid S3 prefix "${prefix}"`);
+  return { kind: 's3', bucket, prefix };
+}
+
+/**
+ * Build the storage backend `regctl serve` was asked for. The S3 backend and the AWS SDK are
+ * imported only here, only when chosen: the filesystem path pays nothing for them.
+ */
+export async function openStorage(options: OpenStorageOptions): Promise<RegistryStorage> {
+  const location = options.storage !== undefined ? parseStorageUrl(options.storage) : undefined;
+  if (options.storage !== undefined && !location && /^[a-z0-9]+:\/\//i.test(options.storage)) {
+    throw new RangeError(`unsupported storage "${options.storage}": use s3://BUCKET[/PREFIX] or a directory`);
+  }
+  if (!location) {
+    const root = options.storage ?? options.root;
+    if (root === undefined) throw new RangeError('no storage root given');
+    const { FilesystemStorage } = await import('./fs.js');
+    const fs = new FilesystemStorage(root);
+    if (!options.readOnly) await fs.init();
+    return fs;
+  }
+  let secret = options.s3?.uploadSecret;
+  if (secret === undefined || secret.length === 0) {
+    const { randomBytes } = await import('node:crypto');
+    secret = randomBytes(32);
+    options.onWarning?.(
+      'no upload secret given (--s3-upload-secret-file or REGCTL_SERVE_UPLOAD_SECRET): generated one for this process. With several instances behind a load balancer, give them all the same secret, or uploads that move between instances fail.',
+    );
+  }
+  const { S3Storage } = await import('./s3/s3.js');
+  const s3 = new S3Storage({
+    bucket: location.bucket,
+    prefix: location.prefix,
+    uploadSecret: secret,
+    ...(options.s3?.endpoint ? { endpoint: options.s3.endpoint } : {}),
+    ...(options.s3?.region ? { region: options.s3.region } : {}),
+    ...(options.s3?.forcePathStyle ? { forcePathStyle: true } : {}),
+    ...(options.s3?.redirect ? { redirect: true } : {}),
+  });
+  try {
+    await s3.init();
+  } catch (e) {
+    await s3.close();
+    throw e;
+  }
+  return s3;
+}
