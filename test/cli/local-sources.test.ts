@@ -132,6 +132,23 @@ describe('digest on local images', () => {
   });
 });
 
+describe('standard input', () => {
+  it('digest docker-archive:- and tags oci-archive:- read the archive from stdin', async () => {
+    const { run } = await import('../../src/cli/main.js');
+    const { PassThrough, Readable } = await import('node:stream');
+    const viaStdin = async (args: string[], file: string): Promise<{ code: number; stdout: string }> => {
+      const stdout = new PassThrough();
+      const chunks: Buffer[] = [];
+      stdout.on('data', (c: Buffer) => chunks.push(c));
+      const stderr = new PassThrough().resume();
+      const code = await run(args, { stdout, stderr, stdin: Readable.from([await readFile(file)]), env: { ...process.env, ...env } });
+      return { code, stdout: Buffer.concat(chunks).toString() };
+    };
+    expect(await viaStdin(['digest', 'docker-archive:-'], dockerTar)).toEqual({ code: 0, stdout: `${dockerArchiveManifest(saved).digest}\n` });
+    expect(await viaStdin(['tags', 'oci-archive:-'], ociTar)).toEqual({ code: 0, stdout: '1.0\n' });
+  });
+});
+
 describe('manifest on local images', () => {
   it('prints the stored bytes exactly (layout dir, oci-archive, index platform)', async () => {
     expect((await runCli(['manifest', `oci:${layout}:v1`], { env })).stdout).toBe(img.manifest.bytes.toString());
