@@ -83,5 +83,11 @@ export interface RegistryStorage {
   /** Descriptors of manifests whose subject is `digest`. */
   listReferrers(repo: string, digest: string): Promise<Descriptor[]>;
 
+  /**
+   * Optional: where a client can fetch the blob directly (e.g. a presigned object-store URL).
+   * When it resolves to a URL, blob GETs answer 307 to it instead of streaming the bytes.
+   */
+  blobRedirectUrl?(repo: string, digest: string): Promise<string | undefined>;
+
   close(): Promise<void>;
 }
