@@ -11,6 +11,12 @@ interface ServeFlags {
   logFormat: string;
   log: boolean;
   uploadTtl: string;
+  storage?: string;
+  s3Endpoint?: string;
+  s3Region?: string;
+  s3ForcePathStyle?: boolean;
+  s3Redirect?: boolean;
+  s3UploadSecretFile?: string;
 }
 
 /** $XDG_DATA_HOME/regctl/registry, else ~/.local/share/regctl/registry. */
@@ -50,6 +56,12 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('--log-format <format>', 'access log format: text or json', 'text')
     .option('--no-log', 'no access log')
     .option('--upload-ttl <duration>', 'remove upload sessions idle this long', '24h')
+    .option('--storage <url>', 'keep everything in S3 or an S3-compatible store: s3://BUCKET[/PREFIX] (credentials from the AWS environment/SDK chain; see docs/scale-out.md)')
+    .option('--s3-endpoint <url>', 'S3-compatible endpoint (MinIO, Ceph, R2...)')
+    .option('--s3-region <region>', 'S3 region (default $AWS_REGION or us-east-1)')
+    .option('--s3-force-path-style', 'path-style bucket addressing (most S3-compatible stores)')
+    .option('--s3-redirect', 'answer blob GETs with a 307 to a presigned URL instead of streaming them')
+    .option('--s3-upload-secret-file <file>', 'secret shared by all instances that signs upload ids (or $REGCTL_SERVE_UPLOAD_SECRET)')
     .addHelpText(
       'after',
       `
@@ -73,9 +85,13 @@ Examples:
       const { formatAccessLog } = await import('../../server/access-log.js');
       const format = flags.logFormat;
       let reg: Awaited<ReturnType<typeof createRegistryServer>>;
+      const storage =
+        flags.storage === undefined
+          ? undefined
+          : await (await import('../../server/storage/open.js')).openServeStorage({ ...flags, storage: flags.storage }, env, (m) => out.warn(m));
       try {
         reg = await createRegistryServer({
-          root,
+          ...(storage ? { storage } : { root }),
           readOnly: flags.readOnly ?? false,
           deleteEnabled: flags.delete,
           uploadTtlMs,
@@ -112,10 +128,10 @@ Examples:
         process.once('SIGTERM', onTerm);
       });
       if (out.json) {
-        out.printJson({ url: bound.url, registry, root, readOnly: flags.readOnly ?? false, delete: flags.delete });
+        out.printJson({ url: bound.url, registry, root: flags.storage ?? root, readOnly: flags.readOnly ?? false, delete: flags.delete });
       } else {
         out.line(`regctl registry listening on ${bound.url}${wildcard ? ` (all interfaces; clients use ${registry})` : ''}`);
-        out.line(`storage: ${root}`);
+        out.line(`storage: ${flags.storage ?? root}`);
         out.line(`push: regctl copy docker.io/library/alpine:latest ${registry}/alpine:latest`);
       }
       await stopped;

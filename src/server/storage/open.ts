@@ -80,3 +80,60 @@ export async function openStorage(options: OpenStorageOptions): Promise<Registry
   }
   return s3;
 }
+
+export interface ServeStorageFlags {
+  storage: string;
+  s3Endpoint?: string;
+  s3Region?: string;
+  s3ForcePathStyle?: boolean;
+  s3Redirect?: boolean;
+  /** A file holding the upload secret (never the secret itself on the command line). */
+  s3UploadSecretFile?: string;
+  readOnly?: boolean;
+}
+
+/**
+ * `regctl serve --storage s3://...`: the flags and environment turned into a backend. Bad
+ * input is a UsageError; a bucket that cannot be used is one RegctlError line.
+ */
+export async function openServeStorage(flags: ServeStorageFlags, env: NodeJS.ProcessEnv, onWarning: (m: string) => void): Promise<RegistryStorage> {
+  const { RegctlError, UsageError } = await import('../../errors.js');
+  let location: StorageLocation | undefined;
+  try {
+    location = parseStorageUrl(flags.storage);
+  } catch (e) {
+    throw new UsageError(`--storage: ${(e as Error).message}`);
+  }
+  if (!location) throw new UsageError(`--storage must be s3://BUCKET[/PREFIX], got "${flags.storage}" (use --root for a directory)`);
+  if (flags.s3Endpoint !== undefined && !/^https?:\/\/[^\s/]+/.test(flags.s3Endpoint)) {
+    throw new UsageError(`--s3-endpoint must be an http(s) URL, got "${flags.s3Endpoint}"`);
+  }
+  let secret: string | undefined = env.REGCTL_SERVE_UPLOAD_SECRET;
+  if (flags.s3UploadSecretFile !== undefined) {
+    const { readFile } = await import('node:fs/promises');
+    try {
+      secret = (await readFile(flags.s3UploadSecretFile, 'utf8')).trim();
+    } catch (e) {
+      throw new UsageError(`cannot read --s3-upload-secret-file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  }
+  if (secret !== undefined && secret !== '' && Buffer.byteLength(secret) < 16) {
+    throw new UsageError('the upload secret must be at least 16 characters (e.g. openssl rand -hex 32)');
+  }
+  try {
+    return await openStorage({
+      storage: flags.storage,
+      s3: {
+        ...(flags.s3Endpoint ? { endpoint: flags.s3Endpoint } : {}),
+        ...(flags.s3Region ? { region: flags.s3Region } : {}),
+        ...(flags.s3ForcePathStyle ? { forcePathStyle: true } : {}),
+        ...(flags.s3Redirect ? { redirect: true } : {}),
+        ...(secret ? { uploadSecret: secret } : {}),
+      },
+      ...(flags.readOnly ? { readOnly: true } : {}),
+      onWarning,
+    });
+  } catch (e) {
+    throw new RegctlError('STORAGE', `cannot use storage ${flags.storage}: ${(e as Error).message}`);
+  }
+}
