@@ -22,17 +22,33 @@ let installed = false;
 export function installAgent(settings: Partial<AgentSettings> = {}): void {
   wanted = { ...DEFAULT_AGENT, ...settings };
   installed = false;
+  baselineWasmAtFirstConnect();
+}
+
+let watching = false;
+
+/**
+ * undici parses HTTP with a WebAssembly module compiled on its first connection; V8's
+ * background optimising compile of it holds the process ~100-150 ms at exit, and the baseline
+ * compiler (Liftoff) alone parses headers fast enough. The flag is set just before undici's
+ * first connection (any dispatcher, also per-host TLS ones), not at start-up: changing V8 flags
+ * makes V8 reject Node's code cache for every built-in module loaded afterwards (measured: ~110 M
+ * more instructions, ~14 ms, for `regctl tags`).
+ */
+function baselineWasmAtFirstConnect(): void {
+  if (watching) return;
+  watching = true;
+  let done = false;
+  process.getBuiltinModule('node:diagnostics_channel').subscribe('undici:client:beforeConnect', () => {
+    if (done) return;
+    done = true;
+    process.getBuiltinModule('node:v8').setFlagsFromString('--liftoff-only');
+  });
 }
 
 /** Called by the transport (which has undici loaded) before it picks the global dispatcher. */
 export function applyAgent(undici: Pick<typeof Undici, 'Agent' | 'setGlobalDispatcher'>): void {
   if (!wanted || installed) return;
-  // undici parses HTTP with a WebAssembly module compiled on its first connection; V8's
-  // background optimising compile of it holds the process ~100-150 ms at exit. The baseline
-  // compiler alone is fast enough for headers. The flag is set here, once the modules are
-  // loaded, not at start-up: changing V8 flags makes V8 reject Node's code cache for every
-  // built-in module loaded afterwards (measured: +15 ms of loading for `regctl tags`).
-  process.getBuiltinModule('node:v8').setFlagsFromString('--liftoff-only');
   undici.setGlobalDispatcher(
     new undici.Agent({
       connections: wanted.connections,
