@@ -1,5 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { OciError } from './errors.js';
+import type { UploadSessionLimiter } from './ops/limits.js';
+import type { Allowed } from './security/authorize.js';
 import type { RegistryStorage } from './storage/types.js';
 
 export interface ServerPolicy {
@@ -15,6 +17,12 @@ export interface RequestContext {
   url: URL;
   storage: RegistryStorage;
   policy: ServerPolicy;
+  /** The front door's decision (user, what they may read, whether a mount may be tried). */
+  access?: Allowed;
+  /** Caps on open upload sessions. */
+  uploads?: UploadSessionLimiter;
+  /** Report request-body bytes stored (metrics, access log). */
+  setBytesIn?: (n: number) => void;
 }
 
 export function requireWritable(ctx: RequestContext): void {

@@ -8,7 +8,9 @@ import { handleCatalog, handleReferrers, handleTags } from './handlers/listing.j
 import { handleManifest } from './handlers/manifests.js';
 import { handleUpload, handleUploadStart } from './handlers/uploads.js';
 import { API_VERSION_HEADER, sendError, sendJson } from './http.js';
-import { handleClientError } from './ops/limits.js';
+import type { Admitted } from './ops/guard.js';
+import { handleClientError, type UploadSessionLimiter } from './ops/limits.js';
+import { splitTarget } from './request-target.js';
 import { route } from './router.js';
 import { FilesystemStorage } from './storage/fs.js';
 import { MemoryStorage } from './storage/memory.js';
@@ -36,6 +38,14 @@ export interface RegistryServerOptions {
    * has answered the request itself; the registry then leaves it alone.
    */
   before?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+  /**
+   * The security/operations front door (ops/guard.ts createGuard): answers /healthz, /metrics,
+   * 414, 401, 403 and 429 itself; its decision (user, readable repositories, mount) reaches the
+   * handlers. Runs after `before`.
+   */
+  guard?: (req: IncomingMessage, res: ServerResponse) => Promise<Admitted | undefined>;
+  /** Caps on open upload sessions (429 TOOMANYREQUESTS + Retry-After beyond them). */
+  uploadLimiter?: UploadSessionLimiter;
   /** Told about failures that are the server's, not the client's (answered with 500). */
   onError?: (error: unknown, request: { method: string; path: string }) => void;
   /** Build the listening server (e.g. node:https with TLS options); default node:http. */
@@ -112,7 +122,18 @@ export async function createRegistryServer(options: RegistryServerOptions = {}):
     for (const [k, v] of Object.entries(API_VERSION_HEADER)) res.setHeader(k, v);
     const run = async () => {
       if (options.before && (await options.before(req, res))) return;
-      await dispatch(req, res, storage, policy);
+      let admitted: Admitted | undefined;
+      if (options.guard) {
+        admitted = await options.guard(req, res);
+        if (!admitted) return;
+      }
+      const ctx: Omit<RequestContext, 'url'> = { req, res, storage, policy };
+      if (admitted) {
+        ctx.access = admitted.decision;
+        ctx.setBytesIn = (n) => admitted.setBytesIn(n);
+      }
+      if (options.uploadLimiter) ctx.uploads = options.uploadLimiter;
+      await dispatch(ctx);
     };
     run().catch((e: unknown) => {
       const err = e instanceof OciError ? e : internalError(e);
@@ -139,7 +160,12 @@ export async function createRegistryServer(options: RegistryServerOptions = {}):
   // ttl 0 keeps sessions forever. Otherwise purge at start and every min(ttl, 1 h).
   const purge = () => {
     storage.purgeUploads(ttl).catch(() => undefined);
+    options.uploadLimiter?.expire(ttl);
   };
+  // Sessions left on disk by an earlier run count against the limits until they end.
+  if (options.uploadLimiter && storage.listUploads) {
+    for (const u of await storage.listUploads().catch(() => [])) options.uploadLimiter.restore(u.repository, u.id, u.modified);
+  }
   let timer: NodeJS.Timeout | undefined;
   if (ttl > 0 && !policy.readOnly) {
     purge();
@@ -190,17 +216,16 @@ function internalError(e: unknown): OciError {
   return new OciError('UNKNOWN', `internal error${code ? ` (${code})` : ''}`, { status: 500 });
 }
 
-async function dispatch(req: IncomingMessage, res: ServerResponse, storage: RegistryStorage, policy: ServerPolicy): Promise<void> {
-  // Route on the path exactly as sent: URL parsing would resolve "..", "%2e" and "//"
-  // segments, and names must be judged as the client wrote them.
-  const raw = req.url ?? '/';
-  const q = raw.indexOf('?');
-  const path = q < 0 ? raw : raw.slice(0, q);
+async function dispatch(base: Omit<RequestContext, 'url'>): Promise<void> {
+  const { req, res } = base;
+  // Route on the path exactly as sent (request-target.ts, shared with authorization): URL
+  // parsing would resolve "..", "%2e" and "//" segments, and names must be judged as written.
+  const { path, search } = splitTarget(req.url);
   const url = new URL('http://registry.invalid/');
-  url.search = q < 0 ? '' : raw.slice(q);
+  url.search = search;
   const r = route(path);
   if (!r) throw new OciError('UNSUPPORTED', `no such endpoint ${path.slice(0, 100)}`, { status: 404 });
-  const ctx: RequestContext = { req, res, url, storage, policy };
+  const ctx: RequestContext = { ...base, url };
   switch (r.kind) {
     case 'base':
       if (req.method !== 'GET' && req.method !== 'HEAD') throw new OciError('UNSUPPORTED', 'GET only', { headers: { Allow: 'GET, HEAD' } });

@@ -6,6 +6,7 @@ import { formatBasicAuth } from '../../src/server/security/basic-auth.js';
 import { HtpasswdFile } from '../../src/server/security/htpasswd.js';
 import { LoginRateLimiter } from '../../src/server/security/rate-limit.js';
 import { parseRegistryRoute } from '../../src/server/security/routes.js';
+import { route } from '../../src/server/router.js';
 
 const HTPASSWD = fileURLToPath(new URL('./fixtures/htpasswd-bcryptjs', import.meta.url));
 const D = `sha256:${'a'.repeat(64)}`;
@@ -128,31 +129,38 @@ describe('authorize: matrix over every route kind', () => {
     }
   });
 
-  it('dot segments are resolved as the router resolves them, so the served repository is the one checked', async () => {
+  it('paths are judged raw, exactly as the router routes them: dot segments never reach another repository', async () => {
     const limited = createAuthorizer({
       users: await HtpasswdFile.open(HTPASSWD),
       access: AccessPolicy.parse('anonymous: ["public/**"]\nrules: [{repositories: ["team/**"], users: [reader], actions: [read]}]'),
     });
     const reader = { authorization: formatBasicAuth('reader', 'reader-pw') };
-    const cases: Array<[string, string | undefined, number]> = [
-      // The router would serve secret's tags for each of these.
-      ['/v2/team/x/../../secret/tags/list', 'secret', 403],
-      ['/v2/secret/tags/x/../list', 'secret', 403],
-      ['/v2/team/%2e%2e/secret/tags/list', 'secret', 403],
-      ['/v2/team\\..\\secret/tags/list', 'secret', 403],
-      ['/v2/public/../secret/manifests/latest', 'secret', 403],
-      // And these resolve into a repository the caller may read.
-      ['/v2/secret/../team/app/tags/list', 'team/app', 200],
-      ['/v2/./team/app/./tags/list', 'team/app', 200],
+    // [path, route kind, repository as routed, status for reader]
+    const cases: Array<[string, string, string | undefined, number]> = [
+      // An invalid name (the router answers NAME_INVALID), never "secret".
+      ['/v2/team/x/../../secret/tags/list', 'tags', 'team/x/../../secret', 403],
+      ['/v2/team/%2e%2e/secret/tags/list', 'tags', 'team/%2e%2e/secret', 403],
+      ['/v2/team\\..\\secret/tags/list', 'tags', 'team\\..\\secret', 403],
+      ['/v2/public/../secret/manifests/latest', 'manifest', 'public/../secret', 403],
+      ['/v2/secret/../team/app/tags/list', 'tags', 'secret/../team/app', 403],
+      ['/v2/./team/app/./tags/list', 'tags', './team/app/.', 403],
+      // No endpoint at all (the router answers 404): a login is all that is checked.
+      ['/v2/secret/tags/x/../list', 'unknown', undefined, 200],
+      ['/v2/team/app/tags/list/..', 'unknown', undefined, 200],
     ];
-    for (const [path, repo, want] of cases) {
-      expect(parseRegistryRoute(path).repository).toBe(repo);
+    for (const [path, kind, repo, want] of cases) {
+      const r = parseRegistryRoute(path);
+      expect(r.kind).toBe(kind);
+      expect(r.repository).toBe(repo);
+      // The router sees the same thing.
+      const routed = route(path.split('?')[0]!);
+      expect(routed && 'name' in routed ? routed.name : undefined).toBe(repo);
       expect(status(await limited({ method: 'GET', path, headers: reader }))).toBe(want);
     }
-    // Anonymous: public/../secret is secret, so a login is asked for.
+    // Anonymous: public/../secret is not public, so a login is asked for.
     expect(status(await limited({ method: 'GET', path: '/v2/public/../secret/manifests/latest', headers: {} }))).toBe(401);
-    // Leaving /v2 altogether is not a registry route (the router answers 404).
-    expect(parseRegistryRoute('/v2/../etc/passwd').kind).toBe('other');
+    expect(parseRegistryRoute('/v2/../etc/passwd').kind).toBe('unknown');
+    expect(parseRegistryRoute('/v2/team/app/tags/list').repository).toBe('team/app');
   });
 
   describe('cross-repository mount', () => {
@@ -244,12 +252,12 @@ describe('parseRegistryRoute', () => {
     [`/v2/x/blobs/${D}`, { kind: 'blob', repository: 'x', reference: D }],
     [`/v2/x/referrers/${D}`, { kind: 'referrers', repository: 'x', reference: D }],
     ['/v2/a%2fb/tags/list', { kind: 'tags', repository: 'a%2fb', nameValid: false }],
-    ['/v2/a/b/../c/tags/list', { kind: 'tags', repository: 'a/c', nameValid: true }],
-    ['/v2/x/blobs/uploads/a/..', { kind: 'uploads', repository: 'x' }],
+    ['/v2/a/b/../c/tags/list', { kind: 'tags', repository: 'a/b/../c', nameValid: false }],
+    ['/v2/x/blobs/uploads/a/..', { kind: 'unknown' }],
     ['/v2/x/manifests/', { kind: 'unknown' }],
     ['/v2/x/blobs/uploads/a/b', { kind: 'unknown' }],
     ['/v2x', { kind: 'other' }],
-    ['//v2/', { kind: 'other' }], // a host named v2, as WHATWG URL (and so the router) reads it
+    ['//v2/', { kind: 'other' }], // not a /v2/ path as sent
     ['/metrics', { kind: 'other' }],
   ])('%s', (url, want) => {
     expect(parseRegistryRoute(url)).toMatchObject(want);

@@ -17,7 +17,10 @@ export async function handleBlob(ctx: RequestContext, name: string, digest: stri
   }
   if (method !== 'GET' && method !== 'HEAD') methodNotAllowed(ctx, ['GET', 'HEAD', 'DELETE']);
   checkDigest(digest);
-  const info = await storage.statBlob(name, digest);
+  // A HEAD usually decides that an upload can be skipped: mark the blob used so a gc running
+  // now keeps it until the manifest that needs it arrives.
+  const touch = method === 'HEAD' && !ctx.policy.readOnly && storage.touchBlob;
+  const info = touch ? await storage.touchBlob!(name, digest) : await storage.statBlob(name, digest);
   if (!info) throw new OciError('BLOB_UNKNOWN', `blob ${digest} is not in ${name}`, { detail: { digest } });
   if (method === 'GET' && storage.blobRedirectUrl) {
     // The bytes come from elsewhere (object store); the client verifies them against the digest.

@@ -56,7 +56,9 @@ export async function handleTags(ctx: RequestContext, name: string): Promise<voi
 /** GET /v2/_catalog */
 export async function handleCatalog(ctx: RequestContext): Promise<void> {
   onlyGet(ctx);
-  const repos = await ctx.storage.listRepositories();
+  let repos = await ctx.storage.listRepositories();
+  // Only what the caller may read; filtered before paging so pages stay full and `last` works.
+  if (ctx.access && !ctx.access.unrestricted) repos = ctx.access.filterCatalog(repos);
   const { page, more, n } = paginate(repos, ctx.url);
   const headers: Record<string, string> = {};
   if (more) headers.Link = nextLink('/v2/_catalog', n!, page[page.length - 1]!);

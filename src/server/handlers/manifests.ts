@@ -59,6 +59,7 @@ async function putManifest(ctx: RequestContext, name: string, reference: string)
 
   const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim();
   const bytes = await readBody(req, ctx.policy.maxManifestBytes);
+  ctx.setBytesIn?.(bytes.length);
   if (isSchema1MediaType(contentType) && contentType !== 'application/json') {
     throw new OciError('MANIFEST_INVALID', 'Docker schema 1 manifests are not supported');
   }
@@ -120,6 +121,7 @@ async function checkReferences(ctx: RequestContext, name: string, m: Manifest): 
     new OciError('MANIFEST_BLOB_UNKNOWN', `${isIndex(m) ? 'manifest' : 'blob'} ${d.digest} is not in ${name}`, { detail: { digest: d.digest } });
   if (isIndex(m)) {
     for (const d of m.manifests) {
+      await ctx.storage.touchBlob?.(name, d.digest);
       if (!(await ctx.storage.getManifest(name, d.digest))) throw missing(d);
     }
     return;
@@ -127,7 +129,8 @@ async function checkReferences(ctx: RequestContext, name: string, m: Manifest): 
   for (const d of [m.config, ...m.layers]) {
     // Foreign (non-distributable) layers live elsewhere, at their urls.
     if (d.urls && d.urls.length > 0) continue;
-    const info = await ctx.storage.statBlob(name, d.digest);
+    // Touched, not just looked at: a gc running now must not take what this manifest needs.
+    const info = ctx.storage.touchBlob ? await ctx.storage.touchBlob(name, d.digest) : await ctx.storage.statBlob(name, d.digest);
     if (!info) throw missing(d);
   }
 }

@@ -29,32 +29,67 @@ export async function handleUploadStart(ctx: RequestContext, name: string): Prom
   const mount = url.searchParams.get('mount');
   if (mount !== null) {
     checkDigest(mount);
-    const from = url.searchParams.get('from');
-    // An unusable `from` is not an error: the spec says fall back to a regular upload.
-    const fromOk = from === null || (isAllowedRepository(from) && from !== name);
-    if (fromOk && (await storage.mountBlob(name, mount, from ?? undefined))) {
+    if (await tryMount(ctx, name, mount, url.searchParams.get('from'))) {
       drain(ctx);
       created(ctx, name, mount);
       return;
     }
   }
   const digest = url.searchParams.get('digest');
+  if (digest !== null) checkDigest(digest);
+  const slot = ctx.uploads?.acquire(name);
+  if (slot && !slot.ok) {
+    drain(ctx);
+    throw new OciError(slot.code, slot.message, { status: slot.status, headers: slot.headers });
+  }
   if (digest !== null) {
-    checkDigest(digest);
-    const info = await storage.createUpload(name);
     try {
-      await storage.appendUpload(name, info.id, ctx.req);
-      await storage.completeUpload(name, info.id, digest);
-    } catch (e) {
-      await storage.cancelUpload(name, info.id).catch(() => undefined);
-      throw e;
+      const info = await storage.createUpload(name);
+      try {
+        const after = await storage.appendUpload(name, info.id, ctx.req);
+        ctx.setBytesIn?.(after.size);
+        await storage.completeUpload(name, info.id, digest);
+      } catch (e) {
+        await storage.cancelUpload(name, info.id).catch(() => undefined);
+        throw e;
+      }
+    } finally {
+      slot?.release();
     }
     created(ctx, name, digest);
     return;
   }
   drain(ctx);
-  const info = await storage.createUpload(name);
+  let info: UploadInfo;
+  try {
+    info = await storage.createUpload(name);
+  } catch (e) {
+    slot?.release();
+    throw e;
+  }
+  slot?.attach(info.id);
   sendEmpty(ctx.res, 202, progressHeaders(name, info));
+}
+
+/**
+ * Cross-repository mount, only from where the caller may read (the front door's decision):
+ * with `from`, from there; without, from anywhere when unrestricted, else from a readable
+ * repository holding the blob. Not allowed or not found: false, and a plain upload starts,
+ * so the answer says nothing about repositories the caller cannot read.
+ */
+async function tryMount(ctx: RequestContext, name: string, digest: string, from: string | null): Promise<boolean> {
+  const { storage, access } = ctx;
+  // An unusable `from` is not an error: the spec says fall back to a regular upload.
+  if (from !== null && (!isAllowedRepository(from) || from === name)) return false;
+  if (!access) return storage.mountBlob(name, digest, from ?? undefined);
+  if (!access.mount || access.mount.digest !== digest) return false;
+  if (access.mount.from !== undefined) return access.mount.from === from && storage.mountBlob(name, digest, from);
+  if (access.unrestricted) return storage.mountBlob(name, digest);
+  for (const r of await storage.listRepositories()) {
+    if (r === name || !access.canRead(r)) continue;
+    if (await storage.mountBlob(name, digest, r)) return true;
+  }
+  return false;
 }
 
 /** GET/PATCH/PUT/DELETE /v2/NAME/blobs/uploads/ID */
@@ -71,6 +106,7 @@ export async function handleUpload(ctx: RequestContext, name: string, id: string
   if (method === 'DELETE') {
     requireWritable(ctx);
     if (!(await storage.cancelUpload(name, id))) throw new OciError('BLOB_UPLOAD_UNKNOWN', 'unknown upload session');
+    ctx.uploads?.release(id);
     sendEmpty(res, 204);
     return;
   }
@@ -90,7 +126,10 @@ export async function handleUpload(ctx: RequestContext, name: string, id: string
       if (range && declared !== undefined && Number(declared) !== range.end - range.start + 1) {
         throw new OciError('BLOB_UPLOAD_INVALID', 'Content-Length does not match Content-Range', { status: 416 });
       }
+      const before = ctx.setBytesIn ? ((await storage.statUpload(name, id))?.size ?? 0) : 0;
+      ctx.uploads?.touch(id);
       const info = await storage.appendUpload(name, id, req, range?.start);
+      ctx.setBytesIn?.(Math.max(0, info.size - before));
       if (method === 'PATCH') {
         sendEmpty(res, 202, progressHeaders(name, info));
         return;
@@ -107,6 +146,7 @@ export async function handleUpload(ctx: RequestContext, name: string, id: string
     throw e;
   }
   await storage.completeUpload(name, id, digest!);
+  ctx.uploads?.release(id);
   created(ctx, name, digest!);
 }
 

@@ -1,14 +1,14 @@
 import { isValidRepository } from '../../ref/reference.js';
+import { route } from '../router.js';
+import { firstValues, splitTarget } from '../request-target.js';
 
 /**
- * Which registry endpoint a request names. Repository names may contain slashes, so the
- * endpoint suffix is matched from the end: /v2/<name>/manifests/<ref> and so on.
- *
- * Authorization must decide on exactly what the router will serve, so the URL is parsed the
- * way the server's dispatch parses it: WHATWG `new URL(req.url, base)`, which resolves `.` and
- * `..` segments (also `%2e%2e`) and turns `\` into `/` before any matching. `/v2/x/tags/list/y/..`
- * is therefore checked as the tags of `x`, which is what gets served. Percent-escapes are not
- * decoded, so `a%2fb` stays one invalid name (`nameValid: false`), as in the router.
+ * Which registry endpoint a request names, for authorization, metrics and logs. It is the
+ * router's own parse (src/server/router.ts on src/server/request-target.ts), so authorization
+ * decides on exactly the repository the router serves: the raw path, with no resolution of
+ * `.`/`..`/`%2e` segments, `\` or `//`. `/v2/secret/tags/x/../list` is no endpoint at all
+ * (`unknown`), and `/v2/public/../secret/...` names the invalid repository `public/../secret`
+ * (`nameValid: false`), which no access rule matches and the router refuses with NAME_INVALID.
  */
 
 export type RouteKind =
@@ -34,37 +34,22 @@ export interface RegistryRoute {
   query: Record<string, string>;
 }
 
-const SUFFIXES: Array<[RegExp, RouteKind]> = [
-  [/^(.+)\/tags\/list$/, 'tags'],
-  [/^(.+)\/manifests\/([^/]+)$/, 'manifest'],
-  [/^(.+)\/blobs\/uploads\/?$/, 'uploads'],
-  [/^(.+)\/blobs\/uploads\/([^/]+)$/, 'upload'],
-  [/^(.+)\/blobs\/([^/]+)$/, 'blob'],
-  [/^(.+)\/referrers\/([^/]+)$/, 'referrers'],
-];
-
 /** Parse a request target as the client sent it (`req.url`: path plus optional query). */
 export function parseRegistryRoute(url: string): RegistryRoute {
-  let parsed: URL;
-  try {
-    parsed = new URL(url, 'http://registry.invalid');
-  } catch {
-    return { kind: 'unknown', query: {} };
-  }
-  const query: Record<string, string> = {};
-  for (const [k, v] of parsed.searchParams) if (!(k in query)) query[k] = v;
-  const path = parsed.pathname;
-  if (path === '/v2' || path === '/v2/') return { kind: 'base', query };
-  if (!path.startsWith('/v2/')) return { kind: 'other', query };
-  const rest = path.slice('/v2/'.length);
-  if (rest === '_catalog') return { kind: 'catalog', query };
-  for (const [re, kind] of SUFFIXES) {
-    const m = re.exec(rest);
-    if (m) {
-      const route: RegistryRoute = { kind, repository: m[1]!, nameValid: isValidRepository(m[1]!), query };
-      if (m[2] !== undefined) route.reference = m[2];
-      return route;
+  const { path, query: params } = splitTarget(url);
+  const query = firstValues(params);
+  const r = route(path);
+  if (!r) return { kind: path.startsWith('/v2/') ? 'unknown' : 'other', query };
+  switch (r.kind) {
+    case 'base':
+    case 'catalog':
+      return { kind: r.kind, query };
+    default: {
+      const out: RegistryRoute = { kind: r.kind, repository: r.name, nameValid: isValidRepository(r.name), query };
+      if (r.kind === 'manifest') out.reference = r.reference;
+      else if (r.kind === 'blob' || r.kind === 'referrers') out.reference = r.digest;
+      else if (r.kind === 'upload') out.reference = r.id;
+      return out;
     }
   }
-  return { kind: 'unknown', query };
 }

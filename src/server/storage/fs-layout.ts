@@ -1,4 +1,4 @@
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Descriptor } from '../../oci/manifest.js';
 import { MediaType } from '../../oci/mediatypes.js';
@@ -139,7 +139,71 @@ export class LayoutIndexes {
     });
   }
 
+  /**
+   * Hold REPO/.index.json.lock (created exclusively) around a read-modify-write of index.json.
+   * The in-process mutex orders this server's writers; the lock file orders them against
+   * `regctl serve gc` running in another process on the same root.
+   */
+  async withFileLock<T>(repo: string, fn: () => Promise<T>): Promise<T> {
+    const lock = join(this.dir(repo), '.index.json.lock');
+    for (let waited = 0; ; ) {
+      try {
+        await (await open(lock, 'wx', 0o600)).close();
+        break;
+      } catch (e) {
+        if (isErrno(e, 'ENOENT')) {
+          // The repository directory is gone: lay it out again, then lock.
+          this.forget(repo);
+          await mkdir(this.dir(repo), { recursive: true });
+          continue;
+        }
+        if (!isErrno(e, 'EEXIST')) throw e;
+        // A lock older than 30 s was left by a process that died holding it.
+        const s = await stat(lock).catch(() => undefined);
+        if (s && Date.now() - s.mtimeMs > 30_000) await unlink(lock).catch(() => undefined);
+        const pause = Math.min(2 + waited / 10, 20);
+        await new Promise((r) => setTimeout(r, pause));
+        waited += pause;
+      }
+    }
+    try {
+      return await fn();
+    } finally {
+      await unlink(lock).catch(() => undefined);
+    }
+  }
+
+  /**
+   * gc: remove every entry of `digest` if no tag names it and `stillUnused()` agrees, deciding
+   * under both locks on a fresh read of index.json.
+   */
+  async removeIfUntagged(repo: string, digest: string, stillUnused: () => Promise<boolean>): Promise<boolean> {
+    return this.locks.run(repo, () =>
+      this.withFileLock(repo, async () => {
+        const current = await this.read(repo);
+        if (!current?.byDigest.has(digest)) return false;
+        for (const d of current.tags.values()) if (d.digest === digest) return false;
+        if (!(await stillUnused())) return false;
+        const model = new IndexModel(current.index.manifests);
+        model.apply({ op: 'remove', digest });
+        await this.writeIndex(repo, { ...current.index, manifests: model.entries() });
+        return true;
+      }),
+    );
+  }
+
+  private async writeIndex(repo: string, index: IndexJson): Promise<void> {
+    const path = join(this.dir(repo), 'index.json');
+    await writeFileAtomic(path, JSON.stringify(index));
+    const s = await stat(path, { bigint: true });
+    this.cache.set(repo, buildState(`${s.ino}:${s.size}:${s.mtimeNs}`, index));
+  }
+
   private async writeBatch(repo: string, batch: PendingChange[]): Promise<void> {
+    await this.withFileLock(repo, () => this.writeBatchLocked(repo, batch));
+  }
+
+  private async writeBatchLocked(repo: string, batch: PendingChange[]): Promise<void> {
     const current = (await this.read(repo)) ?? buildState('', EMPTY_INDEX());
     const model = new IndexModel(current.index.manifests);
     const found = batch.map((p) => model.apply(p.op));

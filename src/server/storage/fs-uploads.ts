@@ -139,6 +139,30 @@ export class UploadSessions {
     });
   }
 
+  /** Every session on disk with its last activity (data or info.json mtime). */
+  async list(): Promise<Array<{ repository: string; id: string; size: number; modified: number }>> {
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch (e) {
+      if (isErrno(e, 'ENOENT')) return [];
+      throw e;
+    }
+    const out: Array<{ repository: string; id: string; size: number; modified: number }> = [];
+    for (const id of names) {
+      if (!/^[0-9a-f]{32}$/.test(id)) continue;
+      try {
+        const meta = JSON.parse(await readFile(join(this.dir, id, 'info.json'), 'utf8')) as SessionMeta;
+        const info = await stat(join(this.dir, id, 'info.json'));
+        const data = await stat(this.dataPath(id)).catch(() => undefined);
+        out.push({ repository: meta.repository, id, size: data?.size ?? 0, modified: Math.max(info.mtimeMs, data?.mtimeMs ?? 0) });
+      } catch {
+        // incomplete or vanishing session: purge's business
+      }
+    }
+    return out;
+  }
+
   async purge(maxAgeMs: number): Promise<number> {
     let names: string[];
     try {

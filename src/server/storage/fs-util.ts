@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { copyFile, link, mkdir, open, rename, rm, unlink } from 'node:fs/promises';
+import { copyFile, link, mkdir, open, rename, rm, stat, unlink, utimes } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
 
 /** Write a small file so readers see either the old or the new content, never a mix. */
@@ -78,4 +78,34 @@ export async function makeDirectory(path: string): Promise<void> {
       if (!isErrno(again, 'EEXIST')) throw again;
     }
   }
+}
+
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Set mtime to now; the file's size, or undefined when it does not exist. */
+export async function touchFile(path: string): Promise<number | undefined> {
+  const now = new Date();
+  try {
+    await utimes(path, now, now);
+    const s = await stat(path);
+    return s.isFile() ? s.size : undefined;
+  } catch (e) {
+    if (isErrno(e, 'ENOENT', 'ENOTDIR')) return undefined;
+    throw e;
+  }
+}
+
+/**
+ * Where gc moves a link while it re-checks it (same directory, so the rename is atomic and
+ * visible to every process). Dot-names are never blobs, so listings skip them.
+ */
+export function tombstoneOf(path: string): string {
+  return join(dirname(path), `.gc-${basename(path)}`);
 }

@@ -1,12 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import type { GcStore } from '../ops/gc.js';
 import type { Readable } from 'node:stream';
 import type { Descriptor } from '../../oci/manifest.js';
 import { OciError } from '../errors.js';
 import { compareCodeUnits, LayoutIndexes } from './fs-layout.js';
 import { algorithmOf, UploadSessions } from './fs-uploads.js';
-import { fsyncFile, isErrno, linkOrCopy, makeDirectory, writeFileAtomic } from './fs-util.js';
+import { exists, fsyncFile, isErrno, linkOrCopy, makeDirectory, touchFile, tombstoneOf, writeFileAtomic } from './fs-util.js';
+import { FilesystemGcStore } from './fs-gc.js';
 import { KeyedMutex } from './mutex.js';
 import type { BlobInfo, ByteRange, ManifestRecord, RegistryStorage, StoredManifest, UploadInfo } from './types.js';
 
@@ -22,8 +24,9 @@ import type { BlobInfo, ByteRange, ManifestRecord, RegistryStorage, StoredManife
  */
 export class FilesystemStorage implements RegistryStorage {
   readonly root: string;
-  private readonly layouts: LayoutIndexes;
-  private readonly uploads: UploadSessions;
+  /** Shared with the gc adapter (fs-gc.ts), which lives beside this class. */
+  readonly layouts: LayoutIndexes;
+  readonly uploads: UploadSessions;
   private readonly digestLocks = new KeyedMutex();
   private readonly tmpDir: string;
 
@@ -43,7 +46,7 @@ export class FilesystemStorage implements RegistryStorage {
     await mkdir(this.tmpDir, { recursive: true });
   }
 
-  private contentPath(digest: string): string {
+  contentPath(digest: string): string {
     const colon = digest.indexOf(':');
     return join(this.root, '_blobs', digest.slice(0, colon), digest.slice(colon + 1));
   }
@@ -83,6 +86,22 @@ export class FilesystemStorage implements RegistryStorage {
     }
   }
 
+  /**
+   * statBlob that also bumps the blob's modification time, so a gc running now (possibly in
+   * another process) keeps it: used when a client learns a blob exists and will rely on it
+   * (HEAD before skipping an upload, manifest PUT, mount). A blob that gc holds aside while it
+   * re-checks (its tombstone exists) is waited for briefly: gc either puts it back or removes it.
+   */
+  async touchBlob(repo: string, digest: string): Promise<BlobInfo | undefined> {
+    const path = this.layouts.blobPath(repo, digest);
+    for (let attempt = 0; ; attempt++) {
+      const size = await touchFile(path);
+      if (size !== undefined) return { digest, size };
+      if (attempt >= 40 || !(await exists(tombstoneOf(path)))) return undefined;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
   async readBlob(repo: string, digest: string, range?: ByteRange): Promise<Readable> {
     const path = this.layouts.blobPath(repo, digest);
     // Open first so a missing blob is an error here, not a stream error after headers went out.
@@ -118,20 +137,18 @@ export class FilesystemStorage implements RegistryStorage {
 
   async mountBlob(repo: string, digest: string, from?: string): Promise<boolean> {
     const source = from !== undefined ? this.layouts.blobPath(from, digest) : this.contentPath(digest);
-    try {
-      await stat(source);
-    } catch {
-      return false;
-    }
+    if (!(await exists(source))) return false;
     await this.layouts.ensure(repo, algorithmOf(digest));
+    const target = this.layouts.blobPath(repo, digest);
     return this.digestLocks.run(digest, async () => {
       try {
-        await linkOrCopy(source, this.layouts.blobPath(repo, digest), this.tmpDir);
-        return true;
+        await linkOrCopy(source, target, this.tmpDir);
       } catch (e) {
         if (isErrno(e, 'ENOENT')) return false;
         throw e;
       }
+      // Only a link that could be touched counts: gc may have set it aside a moment ago.
+      return (await touchFile(target)) !== undefined;
     });
   }
 
@@ -140,30 +157,34 @@ export class FilesystemStorage implements RegistryStorage {
    * content store (unless that digest is already there), then hard-link it into the repository.
    */
   private async commitContent(repo: string, digest: string, file: string): Promise<void> {
-    await this.layouts.ensure(repo, algorithmOf(digest));
+    const alg = algorithmOf(digest);
+    await this.layouts.ensure(repo, alg);
     await this.digestLocks.run(digest, async () => {
       const content = this.contentPath(digest);
-      let exists = false;
-      try {
-        exists = (await stat(content)).isFile();
-      } catch {
-        exists = false;
+      const target = this.layouts.blobPath(repo, digest);
+      // `file` is deleted only once the repository link exists and was touched: until then a
+      // gc in another process may remove the content-store copy, and the upload must survive it.
+      for (let attempt = 0; attempt < 8; attempt++) {
+        try {
+          await linkOrCopy(content, target, this.tmpDir);
+          if ((await touchFile(target)) !== undefined) {
+            await unlink(file).catch(() => undefined);
+            return;
+          }
+          continue; // set aside by gc right after linking: link again
+        } catch (e) {
+          if (!isErrno(e, 'ENOENT')) throw e;
+        }
+        if (!(await exists(content))) {
+          await mkdir(dirname(content), { recursive: true });
+          await rename(file, content);
+        } else {
+          // The repository directory was removed behind our back: lay it out again.
+          this.layouts.forget(repo);
+          await this.layouts.ensure(repo, alg);
+        }
       }
-      if (exists) {
-        await unlink(file).catch(() => undefined);
-      } else {
-        await mkdir(dirname(content), { recursive: true });
-        await rename(file, content);
-      }
-      try {
-        await linkOrCopy(content, this.layouts.blobPath(repo, digest), this.tmpDir);
-      } catch (e) {
-        if (!isErrno(e, 'ENOENT')) throw e;
-        // The repository directory was removed behind our back: lay it out again.
-        this.layouts.forget(repo);
-        await this.layouts.ensure(repo, algorithmOf(digest));
-        await linkOrCopy(content, this.layouts.blobPath(repo, digest), this.tmpDir);
-      }
+      throw new Error(`could not store blob ${digest}`);
     });
   }
 
@@ -228,7 +249,7 @@ export class FilesystemStorage implements RegistryStorage {
     // 1. the bytes, as a blob (fsynced, atomic); 2. the referrer record; 3. index.json.
     // A crash between steps leaves unreferenced files, never a tag to missing content.
     // Re-tagging a manifest the repository already holds writes nothing but index.json.
-    if ((await this.statBlob(repo, m.digest))?.size !== m.bytes.length) {
+    if ((await this.touchBlob(repo, m.digest))?.size !== m.bytes.length) {
       const tmp = join(this.tmpDir, randomBytes(8).toString('hex'));
       await writeFileAtomic(tmp, m.bytes);
       await this.commitContent(repo, m.digest, tmp);
@@ -295,6 +316,37 @@ export class FilesystemStorage implements RegistryStorage {
       }
     }
     return out;
+  }
+
+  // ---- operations
+
+  /** Online gc over this root; works from another process too (decisions rest on the file system). */
+  gcStore(): GcStore {
+    return new FilesystemGcStore(this);
+  }
+
+  /** Upload sessions on disk (for the upload limiter after a restart, and gc). */
+  listUploads(): Promise<Array<{ repository: string; id: string; size: number; modified: number }>> {
+    return this.uploads.list();
+  }
+
+  /** Blob bytes and count in the content store (each digest once). */
+  async stats(): Promise<{ bytes: number; blobs: number }> {
+    let bytes = 0;
+    let blobs = 0;
+    const top = join(this.root, '_blobs');
+    for (const alg of await readdir(top).catch(() => [] as string[])) {
+      const dir = join(top, alg);
+      for (const name of await readdir(dir).catch(() => [] as string[])) {
+        if (name.startsWith('.')) continue;
+        const s = await stat(join(dir, name)).catch(() => undefined);
+        if (s?.isFile()) {
+          bytes += s.size;
+          blobs++;
+        }
+      }
+    }
+    return { bytes, blobs };
   }
 
   async close(): Promise<void> {}

@@ -4,10 +4,13 @@ import type { Descriptor } from '../../oci/manifest.js';
 import { OciError, uploadRangeError } from '../errors.js';
 import { compareCodeUnits } from './fs-layout.js';
 import { referrerDescriptor } from './fs.js';
+import type { DeleteGuard, GcObject, GcStore } from '../ops/gc.js';
 import type { BlobInfo, ByteRange, ManifestRecord, RegistryStorage, StoredManifest, UploadInfo } from './types.js';
 
 interface Repo {
   blobs: Set<string>;
+  /** When each blob link was last added or touched (ms), for gc's grace period. */
+  touched: Map<string, number>;
   manifests: Map<string, ManifestRecord>;
   tags: Map<string, string>;
 }
@@ -34,10 +37,15 @@ export class MemoryStorage implements RegistryStorage {
   private repo(name: string, create = false): Repo | undefined {
     let r = this.repos.get(name);
     if (!r && create) {
-      r = { blobs: new Set(), manifests: new Map(), tags: new Map() };
+      r = { blobs: new Set(), touched: new Map(), manifests: new Map(), tags: new Map() };
       this.repos.set(name, r);
     }
     return r;
+  }
+
+  private link(r: Repo, digest: string): void {
+    r.blobs.add(digest);
+    r.touched.set(digest, Date.now());
   }
 
   async listRepositories(): Promise<string[]> {
@@ -65,7 +73,7 @@ export class MemoryStorage implements RegistryStorage {
   async mountBlob(repo: string, digest: string, from?: string): Promise<boolean> {
     const present = from !== undefined ? this.repo(from)?.blobs.has(digest) : this.content.has(digest);
     if (!present) return false;
-    this.repo(repo, true).blobs.add(digest);
+    this.link(this.repo(repo, true), digest);
     return true;
   }
 
@@ -109,7 +117,7 @@ export class MemoryStorage implements RegistryStorage {
       throw new OciError('DIGEST_INVALID', `uploaded content has digest ${actual}, not ${digest}`, { detail: { expected: digest, actual } });
     }
     if (!this.content.has(digest)) this.content.set(digest, data);
-    this.repo(repo, true).blobs.add(digest);
+    this.link(this.repo(repo, true), digest);
     this.uploads.delete(id);
     return { digest, size: data.length };
   }
@@ -145,7 +153,7 @@ export class MemoryStorage implements RegistryStorage {
   async putManifest(repo: string, m: ManifestRecord, tags: string[]): Promise<void> {
     const r = this.repo(repo, true);
     if (!this.content.has(m.digest)) this.content.set(m.digest, m.bytes);
-    r.blobs.add(m.digest);
+    this.link(r, m.digest);
     r.manifests.set(m.digest, m);
     for (const t of tags) r.tags.set(t, m.digest);
   }
@@ -174,6 +182,56 @@ export class MemoryStorage implements RegistryStorage {
       .filter((m) => m.subject === digest)
       .sort((a, b) => compareCodeUnits(a.digest, b.digest))
       .map(referrerDescriptor);
+  }
+
+  async touchBlob(repo: string, digest: string): Promise<BlobInfo | undefined> {
+    const r = this.repo(repo);
+    if (!r?.blobs.has(digest)) return undefined;
+    r.touched.set(digest, Date.now());
+    return { digest, size: this.content.get(digest)!.length };
+  }
+
+  async listUploads(): Promise<Array<{ repository: string; id: string; size: number; modified: number }>> {
+    return [...this.uploads].map(([id, u]) => ({ repository: u.repository, id, size: u.size, modified: u.touchedAt }));
+  }
+
+  async stats(): Promise<{ bytes: number; blobs: number }> {
+    let bytes = 0;
+    for (const b of this.content.values()) bytes += b.length;
+    return { bytes, blobs: this.content.size };
+  }
+
+  /** Everything runs on one event loop here, so each check-and-delete is atomic by itself. */
+  gcStore(): GcStore {
+    const self = this;
+    const objects = (r: Repo, digests: Iterable<string>): GcObject[] =>
+      [...digests].map((d) => ({ digest: d, size: self.content.get(d)?.length ?? 0, modified: r.touched.get(d) ?? 0 }));
+    const young = (r: Repo, d: string, g: DeleteGuard) => (r.touched.get(d) ?? 0) >= g.notModifiedSince;
+    return {
+      listRepositories: () => self.listRepositories(),
+      listTags: async (repo) => [...(self.repo(repo)?.tags ?? [])].map(([tag, digest]) => ({ tag, digest })),
+      listManifests: async (repo) => {
+        const r = self.repo(repo);
+        return r ? objects(r, r.manifests.keys()) : [];
+      },
+      readManifest: async (repo, digest) => self.repo(repo)?.manifests.get(digest)?.bytes,
+      listBlobs: async (repo) => {
+        const r = self.repo(repo);
+        return r ? objects(r, r.blobs) : [];
+      },
+      deleteManifest: async (repo, digest, g) => {
+        const r = self.repo(repo);
+        if (!r?.manifests.has(digest) || young(r, digest, g) || [...r.tags.values()].includes(digest)) return false;
+        return self.deleteManifest(repo, digest);
+      },
+      deleteBlob: async (repo, digest, g) => {
+        const r = self.repo(repo);
+        if (!r || young(r, digest, g)) return false;
+        return self.deleteBlob(repo, digest);
+      },
+      listUploads: () => self.listUploads(),
+      deleteUpload: async (repo, id) => self.cancelUpload(repo, id),
+    };
   }
 
   async close(): Promise<void> {}

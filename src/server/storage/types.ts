@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { Descriptor } from '../../oci/manifest.js';
+import type { GcStore } from '../ops/gc.js';
 
 /**
  * What the registry needs from where it keeps data. Written so an object store can implement
@@ -90,4 +91,15 @@ export interface RegistryStorage {
   blobRedirectUrl?(repo: string, digest: string): Promise<string | undefined>;
 
   close(): Promise<void>;
+
+  // ---- optional: operations (security/ops wiring uses them when a backend has them)
+
+  /** statBlob that also marks the blob as just used, so a concurrent gc keeps it. */
+  touchBlob?(repo: string, digest: string): Promise<BlobInfo | undefined>;
+  /** Upload sessions that exist (after a restart: to count them against upload limits). */
+  listUploads?(): Promise<Array<{ repository: string; id: string; size: number; modified: number }>>;
+  /** Stored blob bytes and count, each digest once (metrics). */
+  stats?(): Promise<{ bytes: number; blobs: number }>;
+  /** Online garbage collection over this storage. */
+  gcStore?(): GcStore;
 }
