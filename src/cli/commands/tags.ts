@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import type { CommandContext } from '../context.js';
@@ -39,20 +40,23 @@ Examples:
       }
       let filter: ((t: string) => boolean) | undefined;
       const bySemver = flags.sort === 'semver' || (flags.sort === undefined && flags.semverRange !== undefined);
-      let semverMod: typeof import('semver') | undefined;
-      if (bySemver || flags.semverRange !== undefined) semverMod = (await import('semver')).default;
+      const semver = bySemver || flags.semverRange !== undefined ? loadSemver() : undefined;
       if (flags.semverRange !== undefined) {
-        const range = semverMod!.validRange(flags.semverRange, { loose: true });
-        if (range === null) throw new UsageError(`invalid --semver-range "${flags.semverRange}"`);
+        let range: import('semver').Range;
+        try {
+          range = new semver!.Range(flags.semverRange, { loose: true });
+        } catch {
+          throw new UsageError(`invalid --semver-range "${flags.semverRange}"`);
+        }
         filter = (t) => {
-          const v = semverMod!.parse(t, { loose: true });
-          return v !== null && semverMod!.satisfies(v, range, { loose: true });
+          const v = semver!.parse(t, { loose: true });
+          return v !== null && range.test(v);
         };
       }
       const { repository, tags: listed } = await listTags(ctx, out, input, flags.pageSize);
       let tags = listed;
       if (filter) tags = tags.filter(filter);
-      if (bySemver) tags = semverOrder(tags, semverMod!);
+      if (bySemver) tags = semverOrder(tags, semver!);
       if (out.json) out.printJson({ repository, tags });
       // One write: 1,200 separate writes to a pipe cost more than the listing itself.
       else if (tags.length) out.raw(`${tags.join('\n')}\n`);
@@ -76,8 +80,22 @@ async function listTags(ctx: CommandContext, out: Output, input: string, pageSiz
   }
 }
 
+type Semver = Pick<typeof import('semver'), 'parse' | 'Range'>;
+
+/**
+ * The two parts of semver the command uses, required one by one: the package's index loads
+ * ~50 modules (measured ~20 ms of `regctl tags --sort semver`).
+ */
+function loadSemver(): Semver {
+  const require = createRequire(import.meta.url);
+  return {
+    parse: require('semver/functions/parse') as Semver['parse'],
+    Range: require('semver/classes/range') as Semver['Range'],
+  };
+}
+
 /** Non-version tags first (alphabetical), then versions ascending; equal versions (1.0.0, v1.0.0) by name. */
-export function semverOrder(tags: string[], semver: typeof import('semver')): string[] {
+export function semverOrder(tags: string[], semver: Pick<Semver, 'parse'>): string[] {
   const plain: string[] = [];
   const versions: { tag: string; v: import('semver').SemVer }[] = [];
   for (const tag of tags) {
@@ -86,6 +104,7 @@ export function semverOrder(tags: string[], semver: typeof import('semver')): st
     else plain.push(tag);
   }
   plain.sort();
-  versions.sort((a, b) => semver.compare(a.v, b.v) || (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0));
+  // SemVer#compare on parsed versions (semver.compare() would parse both again, 12,000 times for 1,200 tags).
+  versions.sort((a, b) => a.v.compare(b.v) || (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0));
   return [...plain, ...versions.map((x) => x.tag)];
 }
