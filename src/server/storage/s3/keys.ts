@@ -29,8 +29,12 @@ export class KeyLayout {
     return `${digest.slice(0, colon)}/${digest.slice(colon + 1)}`;
   }
 
+  contents(): string {
+    return this.k('blobs/');
+  }
+
   content(digest: string): string {
-    return this.k(`blobs/${KeyLayout.digestPath(digest)}`);
+    return this.contents() + KeyLayout.digestPath(digest);
   }
 
   blobRefs(digest: string): string {

@@ -6,6 +6,8 @@ import { OciError } from '../../errors.js';
 import { compareCodeUnits } from '../fs-layout.js';
 import { referrerDescriptor } from '../fs.js';
 import type { BlobInfo, ByteRange, ManifestRecord, RegistryStorage, StoredManifest, UploadInfo } from '../types.js';
+import type { GcStore } from '../../ops/gc.js';
+import { S3GcStore } from './gc-store.js';
 import { Bucket, createS3Client, mapLimit, type S3ConnectOptions } from './bucket.js';
 import { KeyLayout } from './keys.js';
 import { UploadIds } from './upload-ids.js';
@@ -273,6 +275,30 @@ export class S3Storage implements RegistryStorage {
       }
     });
     return records.filter((d): d is Descriptor => d !== null && typeof d.digest === 'string').sort((a, b) => compareCodeUnits(a.digest, b.digest));
+  }
+
+  // ---- operations (used by the ops wiring when present)
+
+  /** statBlob that rewrites the link, so a GC running on another instance sees the blob as just used. */
+  async touchBlob(repo: string, digest: string): Promise<BlobInfo | undefined> {
+    const info = await this.statBlob(repo, digest);
+    if (info) await this.link(repo, digest, info.size);
+    return info;
+  }
+
+  /** Content-store totals (each digest once): one LIST of the content prefix. */
+  async stats(): Promise<{ bytes: number; blobs: number }> {
+    let bytes = 0;
+    let blobs = 0;
+    for await (const o of this.bucket.list(this.keys.contents())) {
+      bytes += o.size;
+      blobs++;
+    }
+    return { bytes, blobs };
+  }
+
+  gcStore(): GcStore {
+    return new S3GcStore(this);
   }
 
   async close(): Promise<void> {

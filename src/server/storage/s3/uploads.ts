@@ -166,6 +166,11 @@ export class S3UploadSessions {
         await this.bucket.upload(content, checked);
       }
       await this.link(repo, digest, s.size);
+      if (exists && !(await this.bucket.head(content))) {
+        // GC on another instance removed the unreferenced content between our check and our
+        // link: the session's parts are still here, so store it again.
+        await this.bucket.upload(content, this.concat(s.parts).pipe(new Hasher(algorithm, digest)));
+      }
       await this.remove(id);
       return { digest, size: s.size };
     });
