@@ -1,0 +1,177 @@
+import { constants as fsConstants } from 'node:fs';
+import { access as fsAccess } from 'node:fs/promises';
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse, type ServerOptions } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { createAuthorizer } from '../security/authorize.js';
+import { AccessPolicyFile } from '../security/access.js';
+import { HtpasswdFile } from '../security/htpasswd.js';
+import { LoginRateLimiter } from '../security/rate-limit.js';
+import { loadTls, type TlsInfo } from '../security/tls.js';
+import { createRegistryServer, type RegistryServer } from '../server.js';
+import { FilesystemStorage } from '../storage/fs.js';
+import type { RegistryStorage } from '../storage/types.js';
+import { formatAccessLog, type AccessLogRecord } from './access-log.js';
+import type { ServeSettings } from './config.js';
+import { scheduleGc, type GcReport, type GcSchedule } from './gc.js';
+import { createGuard } from './guard.js';
+import { createHealthCheck, probeWritable } from './health.js';
+import { applyServerTimeouts, httpServerOptions, UploadSessionLimiter, type HttpLimits } from './limits.js';
+import { RegistryMetrics } from './metrics.js';
+
+/**
+ * `regctl serve` assembled from resolved settings (ops/config.ts): users, access rules, the
+ * login limiter, upload limits, metrics, health, access log, TLS, timeouts and periodic gc,
+ * following ops/README.md. No terminal code: the CLI prints what this returns.
+ */
+
+export interface ServeRuntimeOptions {
+  settings: ServeSettings;
+  /** Filesystem root (used unless `storage` is given). */
+  root: string;
+  /** Another backend (S3); then health checks list repositories instead of writing a file. */
+  storage?: RegistryStorage;
+  /** One formatted access-log line per request; absent: no access log. */
+  log?: (line: string) => void;
+  /** Reload failures of the htpasswd/access files, gc failures, TLS warnings. */
+  warn?: (message: string) => void;
+  onError?: (error: unknown, request: { method: string; path: string }) => void;
+  onGcReport?: (report: GcReport) => void;
+  /** Access-log records as data (tests). */
+  onRecord?: (record: AccessLogRecord) => void;
+}
+
+export interface ServeRuntime {
+  registry: RegistryServer;
+  tls?: TlsInfo;
+  uploads: UploadSessionLimiter;
+  metrics?: RegistryMetrics;
+  gc?: GcSchedule;
+  /** Listen; the URL says https when TLS is on. */
+  listen(port?: number, host?: string): Promise<{ port: number; host: string; url: string }>;
+  close(): Promise<void>;
+}
+
+export async function createServeRuntime(options: ServeRuntimeOptions): Promise<ServeRuntime> {
+  const { settings } = options;
+  const warn = options.warn ?? (() => undefined);
+  const users = settings.htpasswd
+    ? await HtpasswdFile.open(settings.htpasswd, { onReloadError: (e) => warn(`htpasswd file not reloaded: ${e.message}`) })
+    : undefined;
+  const accessFile = settings.access
+    ? await AccessPolicyFile.open(settings.access, { onReloadError: (e) => warn(`access file not reloaded: ${e.message}`) })
+    : undefined;
+  const authorize = createAuthorizer({
+    ...(users ? { users } : {}),
+    ...(accessFile ? { access: accessFile } : {}),
+    realm: settings.realm,
+    limiter: new LoginRateLimiter({ refillPerMinute: settings.loginAttemptsPerMinute, burst: settings.loginAttemptsPerMinute }),
+  });
+  const tls = settings.tlsCert ? await loadTls(settings.tlsCert, settings.tlsKey!) : undefined;
+  for (const w of tls?.warnings ?? []) warn(w);
+
+  const uploads = new UploadSessionLimiter({ perRepository: settings.maxUploadsPerRepository, total: settings.maxUploads });
+  const limits: HttpLimits = {
+    maxHeaderBytes: settings.maxHeaderBytes,
+    maxUrlLength: settings.maxUrlLength,
+    idleTimeoutMs: settings.idleTimeoutMs,
+    headersTimeoutMs: settings.headersTimeoutMs,
+  };
+  let storage = options.storage;
+  if (!storage) {
+    const fs = new FilesystemStorage(options.root);
+    if (!settings.readOnly) await fs.init();
+    storage = fs;
+  }
+  const store = storage;
+  const metrics = settings.metrics
+    ? new RegistryMetrics({
+        uploadsInProgress: () => uploads.active(),
+        ...(store.stats ? { storageStats: () => store.stats!() } : {}),
+      })
+    : undefined;
+  const health = createHealthCheck({
+    checkStorage: options.storage
+      ? async () => {
+          await store.listRepositories();
+        }
+      : settings.readOnly
+        ? () => fsAccess(options.root, fsConstants.R_OK)
+        : () => probeWritable(options.root),
+  });
+  const log = options.log || options.onRecord
+    ? (r: AccessLogRecord) => {
+        options.onRecord?.(r);
+        options.log?.(formatAccessLog(r, settings.logFormat));
+      }
+    : undefined;
+  const guard = createGuard({ authorize, ...(metrics ? { metrics } : {}), health, limits, ...(log ? { log } : {}) });
+
+  const createServer = (base: ServerOptions, listener: (req: IncomingMessage, res: ServerResponse) => void) => {
+    const merged = { ...base, ...httpServerOptions(limits) };
+    const server = tls ? createHttpsServer({ ...merged, ...tls.options }, listener) : createHttpServer(merged, listener);
+    applyServerTimeouts(server, limits);
+    return server;
+  };
+  const registry = await createRegistryServer({
+    storage: store,
+    readOnly: settings.readOnly,
+    deleteEnabled: !settings.noDelete,
+    maxManifestBytes: settings.maxManifestBytes,
+    uploadTtlMs: settings.uploadTtlMs,
+    guard,
+    uploadLimiter: uploads,
+    createServer,
+    ...(options.onError ? { onError: options.onError } : {}),
+  });
+
+  let gc: GcSchedule | undefined;
+  if (settings.gcIntervalMs > 0 && !settings.readOnly && store.gcStore) {
+    gc = scheduleGc(store.gcStore(), settings.gcIntervalMs, {
+      graceMs: settings.gcGraceMs,
+      ...(options.onGcReport ? { onReport: options.onGcReport } : {}),
+      onError: (e) => warn(`gc failed: ${e instanceof Error ? e.message : String(e)}`),
+    });
+  }
+
+  return {
+    registry,
+    ...(tls ? { tls: tls.info } : {}),
+    uploads,
+    ...(metrics ? { metrics } : {}),
+    ...(gc ? { gc } : {}),
+    async listen(port = 0, host = '127.0.0.1') {
+      const bound = await registry.listen(port, host);
+      return tls ? { ...bound, url: bound.url.replace(/^http:/, 'https:') } : bound;
+    },
+    async close() {
+      await gc?.stop();
+      await registry.close();
+    },
+  };
+}
+
+/**
+ * What clients need to do to use this registry, printed at start-up (and in docs/serve-security.md):
+ * TLS -> trust the CA (regctl --ca-file, docker certs.d); plain HTTP off loopback -> mark insecure.
+ */
+export function clientHints(input: { registry: string; tls?: TlsInfo; loopback: boolean; users: boolean }): string[] {
+  const { registry } = input;
+  const lines: string[] = [];
+  if (input.tls) {
+    lines.push(`TLS: certificate for ${input.tls.names.join(', ') || input.tls.subject}, valid until ${input.tls.validTo.toISOString().slice(0, 10)}`);
+    if (input.tls.selfSigned || true) {
+      lines.push(`clients trust the CA that signed it:`);
+      lines.push(`  regctl config set ${registry} --ca-file ca.crt`);
+      lines.push(`  docker/podman: copy ca.crt to /etc/docker/certs.d/${registry}/ca.crt (podman: /etc/containers/certs.d/${registry}/ca.crt)`);
+      lines.push(`  skopeo: --dest-cert-dir DIR / --src-cert-dir DIR (DIR holding ca.crt)`);
+    }
+  } else if (!input.loopback) {
+    lines.push(`plain HTTP: clients must mark ${registry} insecure (or use --tls-cert/--tls-key):`);
+    lines.push(`  regctl config set ${registry} --insecure`);
+    lines.push(`  docker: "insecure-registries": ["${registry}"] in /etc/docker/daemon.json; podman: [[registry]] location="${registry}" insecure=true`);
+    lines.push(`  skopeo: --dest-tls-verify=false / --src-tls-verify=false`);
+    if (input.users) lines.push(`warning: passwords cross the network in clear text without TLS`);
+  }
+  if (input.users) lines.push(`login: regctl login ${registry} -u USER --password-stdin`);
+  return lines;
+}
