@@ -120,7 +120,9 @@ async function runCopy(ctx: CommandContext, out: Output, src: string, dst: strin
   };
   // Standard input is opened only for `docker-archive:-` / `oci-archive:-` (creating it costs start-up time).
   const fromStdin = srcLoc.kind !== 'registry' && srcLoc.path === '-';
-  const source = await openSource(srcLoc, { registry, ...(fromStdin ? { stdin: ctx.streams.stdin as NodeJS.ReadableStream | undefined } : {}), compress: flags.compress });
+  // A docker-archive destination stores layers uncompressed: gzipping them on the way would be undone.
+  const compress = flags.compress && dstLoc.kind !== 'docker-archive';
+  const source = await openSource(srcLoc, { registry, ...(fromStdin ? { stdin: ctx.streams.stdin as NodeJS.ReadableStream | undefined } : {}), compress });
   let target: Awaited<ReturnType<typeof openTarget>> | undefined;
   try {
     const archive = await import('./archive-push.js');
