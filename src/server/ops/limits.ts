@@ -197,7 +197,10 @@ export function checkUrlLength(url: string | undefined, limits: HttpLimits = {})
  * malformed request line) with the OCI error envelope instead of a bare status, then close.
  */
 export function handleClientError(error: Error & { code?: string }, socket: Duplex): void {
-  if (!socket.writable || (socket as Duplex & { _httpMessage?: unknown })._httpMessage) {
+  // A request whose headers parsed but whose body is malformed (a bad chunk) already has a
+  // response object; if that has not started its answer, answer here instead of going silent.
+  const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (!socket.writable || inFlight?.headersSent) {
     socket.destroy();
     return;
   }
