@@ -29,7 +29,7 @@ const secret = makeImage({ layers: [512] });
 const referrer = makeReferrer(image.manifest);
 
 async function as(user: UserName | 'anonymous' | 'wrong', method: string, path: string, body?: Buffer, headers: Record<string, string> = {}): Promise<Res> {
-  const auth = user === 'anonymous' ? {} : { authorization: user === 'wrong' ? basic('admin', 'not-the-password') : basic(user, PASSWORDS[user]) };
+  const auth: Record<string, string> = user === 'anonymous' ? {} : { authorization: user === 'wrong' ? basic('admin', 'not-the-password') : basic(user, PASSWORDS[user]) };
   return http(s.url, method, path, { ...(body ? { body } : {}), headers: { ...auth, ...headers } });
 }
 
