@@ -242,3 +242,28 @@ describe('openStorage and serve flags', () => {
     }
   });
 });
+
+describe('start-up cost', () => {
+  test('only the S3 backend imports the AWS SDK, and only open.ts reaches it (dynamically)', async () => {
+    const { readdir, readFile } = await import('node:fs/promises');
+    const src = join(import.meta.dirname, '../../src');
+    const offenders: string[] = [];
+    const walk = async (dir: string): Promise<void> => {
+      for (const e of await readdir(dir, { withFileTypes: true })) {
+        const p = join(dir, e.name);
+        if (e.isDirectory()) {
+          if (!p.endsWith(join('storage', 's3'))) await walk(p);
+          continue;
+        }
+        if (!e.name.endsWith('.ts')) continue;
+        const text = await readFile(p, 'utf8');
+        // Static imports (type-only ones cost nothing at run time).
+        for (const m of text.matchAll(/^import (?!type )[^;]*from '([^']+)'/gm)) {
+          if (m[1]!.startsWith('@aws-sdk/') || m[1]!.includes('/s3/') || m[1]!.endsWith('storage/open.js')) offenders.push(`${p}: ${m[1]}`);
+        }
+      }
+    };
+    await walk(src);
+    expect(offenders).toEqual([]);
+  });
+});
