@@ -131,6 +131,48 @@ describe('S3Storage', () => {
   });
 });
 
+describe('interrupted uploads on S3', () => {
+  test('a client that drops mid-PATCH leaves no part: the session stays where it was and resumes', async () => {
+    const st = s3.storage();
+    const reg = await createRegistryServer({ storage: st });
+    const { url } = await reg.listen(0, '127.0.0.1');
+    try {
+      const data = randomBytes(12 << 20);
+      const first = 1 << 20;
+      const loc = (await http(url, 'POST', '/v2/drop/blobs/uploads/')).headers.location!;
+      expect((await http(url, 'PATCH', loc, { body: data.subarray(0, first), headers: { 'content-range': `0-${first - 1}` } })).status).toBe(202);
+      const { request: rawRequest } = await import('node:http');
+      await new Promise<void>((resolve) => {
+        const req = rawRequest(`${url}${loc}`, { method: 'PATCH', headers: { 'content-type': 'application/octet-stream', 'transfer-encoding': 'chunked' } });
+        req.on('error', () => resolve());
+        // More than one S3 part (8 MiB) goes out before the drop: a multipart upload was under way.
+        req.write(data.subarray(first, first + (9 << 20)), () => {
+          setTimeout(() => {
+            req.destroy();
+            resolve();
+          }, 300);
+        });
+      });
+      const id = loc.slice(loc.lastIndexOf('/') + 1);
+      let parts: string[] = [];
+      for (let i = 0; i < 40; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        parts = await keys(st, `uploads/${id}/parts/`);
+        const status = await http(url, 'GET', loc);
+        expect(status.headers.range).toBe(`0-${first - 1}`);
+        if (parts.length === 1) break;
+      }
+      expect(parts).toHaveLength(1);
+      const rest = await http(url, 'PATCH', loc, { body: data.subarray(first), headers: { 'content-range': `${first}-${data.length - 1}` } });
+      expect(rest.status).toBe(202);
+      expect((await http(url, 'PUT', `${loc}?digest=${digestOf(data)}`)).status).toBe(201);
+      expect((await http(url, 'GET', `/v2/drop/blobs/${digestOf(data)}`)).body.equals(data)).toBe(true);
+    } finally {
+      await reg.close();
+    }
+  });
+});
+
 describe('garbage collection on S3', () => {
   test('removes untagged manifests and unreferenced blobs past the grace period; keeps tagged content, referrers, young objects', async () => {
     const st = s3.storage();

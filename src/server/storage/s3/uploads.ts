@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { Readable, Transform, Writable, type TransformCallback } from 'node:stream';
+import { pipeline as pipelineCb, Readable, Transform, Writable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { OciError, uploadRangeError } from '../../errors.js';
 import { KeyedMutex } from '../mutex.js';
@@ -162,18 +162,24 @@ export class S3UploadSessions {
         await pipeline(this.concat(s.parts), new Hasher(algorithm, digest), devNull());
       } else {
         // The hash check fails the stream before its end, so a wrong blob never becomes visible.
-        const checked = this.concat(s.parts).pipe(new Hasher(algorithm, digest));
-        await this.bucket.upload(content, checked);
+        await this.bucket.upload(content, this.checked(s.parts, algorithm, digest));
       }
       await this.link(repo, digest, s.size);
       if (exists && !(await this.bucket.head(content))) {
         // GC on another instance removed the unreferenced content between our check and our
         // link: the session's parts are still here, so store it again.
-        await this.bucket.upload(content, this.concat(s.parts).pipe(new Hasher(algorithm, digest)));
+        await this.bucket.upload(content, this.checked(s.parts, algorithm, digest));
       }
       await this.remove(id);
       return { digest, size: s.size };
     });
+  }
+
+  /** The parts through the digest check; a failure anywhere (a part gone, a mismatch) fails the result. */
+  private checked(parts: Part[], algorithm: string, digest: string): Readable {
+    const hasher = new Hasher(algorithm, digest);
+    pipelineCb(this.concat(parts), hasher, () => undefined);
+    return hasher;
   }
 
   /** The parts in order, as one stream, fetched one at a time. */
