@@ -183,6 +183,41 @@ export function applyServerTimeouts(server: Server, limits: HttpLimits = {}): vo
   server.keepAliveTimeout = limits.keepAliveTimeoutMs ?? 5_000;
   // With no 'timeout' listener Node destroys the socket when it fires.
   server.setTimeout(idle);
+  watchHeaderDeadline(server, limits.headersTimeoutMs ?? 30_000);
+}
+
+const HEADER_TIMER = Symbol('regctl.headerDeadline');
+type TimedSocket = Duplex & { [HEADER_TIMER]?: NodeJS.Timeout };
+
+/**
+ * Our own deadline for complete request headers, on top of Node's headersTimeout: Node's
+ * periodic check can miss a slow-loris connection while other connections are open (seen on
+ * Node 20 with an idle keep-alive connection beside it). Armed when a connection opens and
+ * after each response; cleared when a request's headers are complete.
+ */
+function watchHeaderDeadline(server: Server, ms: number): void {
+  if (!(ms > 0)) return;
+  const arm = (socket: TimedSocket) => {
+    clearTimeout(socket[HEADER_TIMER]);
+    const timer = setTimeout(() => {
+      if (socket.destroyed) return;
+      handleClientError(Object.assign(new Error('request headers timeout'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' }), socket);
+      // Do not wait for the client to read the answer.
+      setTimeout(() => socket.destroy(), 1000).unref();
+    }, ms);
+    timer.unref();
+    socket[HEADER_TIMER] = timer;
+    socket.once('close', () => clearTimeout(timer));
+  };
+  // TLS: the socket requests arrive on is the TLS socket, ready after the handshake.
+  const isTls = typeof (server as Server & { setSecureContext?: unknown }).setSecureContext === 'function';
+  server.on(isTls ? 'secureConnection' : 'connection', (socket: TimedSocket) => arm(socket));
+  server.on('request', (req: { socket: TimedSocket }, res: { once(e: 'finish', f: () => void): unknown }) => {
+    clearTimeout(req.socket[HEADER_TIMER]);
+    res.once('finish', () => {
+      if (!req.socket.destroyed) arm(req.socket);
+    });
+  });
 }
 
 /** 414 for an overlong request target, before any routing; undefined when it is fine. */

@@ -1,0 +1,211 @@
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { digestOf } from '../../src/oci/digest.js';
+import { makeImage } from '../helpers/images.js';
+import { http } from '../server/client.js';
+import { ensureBuilt, spawnServe } from '../server/spawn.js';
+import { startSecureServe, type SecureServe } from './harness.js';
+
+/** Upload limits, timeouts, health, metrics, read-only, and where settings come from. */
+
+let s: SecureServe | undefined;
+afterEach(async () => {
+  await s?.close();
+  s = undefined;
+});
+
+describe('upload session limits', () => {
+  it('per repository and in total: 429 TOOMANYREQUESTS with Retry-After; finishing or cancelling frees a slot', async () => {
+    s = await startSecureServe({ maxUploadsPerRepository: 2, maxUploads: 3 });
+    const post = (repo: string) => http(s!.url, 'POST', `/v2/${repo}/blobs/uploads/`);
+    const a1 = await post('a');
+    const a2 = await post('a');
+    expect([a1.status, a2.status]).toEqual([202, 202]);
+    const a3 = await post('a');
+    expect(a3.status).toBe(429);
+    expect(a3.headers['retry-after']).toBe('10');
+    expect(a3.json().errors[0]).toEqual({ code: 'TOOMANYREQUESTS', message: 'too many uploads in progress for this repository; retry later' });
+    expect((await post('b')).status).toBe(202);
+    const c = await post('c');
+    expect(c.status).toBe(429);
+    expect(c.json().errors[0].message).toBe('too many uploads in progress on this registry; retry later');
+    // A single-request upload needs a slot too.
+    const data = Buffer.from('one shot');
+    expect((await http(s.url, 'POST', `/v2/c/blobs/uploads/?digest=${digestOf(data)}`, { body: data })).status).toBe(429);
+    // Completing one and cancelling another frees two slots.
+    expect((await http(s.url, 'PUT', `${a1.headers.location}?digest=${digestOf(data)}`, { body: data })).status).toBe(201);
+    expect((await http(s.url, 'DELETE', a2.headers.location!)).status).toBe(204);
+    expect((await post('a')).status).toBe(202);
+    expect((await http(s.url, 'POST', `/v2/c/blobs/uploads/?digest=${digestOf(data)}`, { body: data })).status).toBe(201);
+    // Mounting needs no session.
+    expect((await http(s.url, 'POST', `/v2/d/blobs/uploads/?mount=${digestOf(data)}&from=c`)).status).toBe(201);
+    const metrics = (await http(s.url, 'GET', '/metrics')).body.toString();
+    expect(metrics).toMatch(/^regctl_registry_uploads_in_progress 2$/m); // a (new) and b
+  });
+
+  it('sessions idle past the upload TTL are purged and their slots freed', async () => {
+    s = await startSecureServe({ maxUploadsPerRepository: 1, uploadTtlMs: '300ms' });
+    const first = await http(s.url, 'POST', '/v2/t/blobs/uploads/');
+    expect(first.status).toBe(202);
+    expect((await http(s.url, 'POST', '/v2/t/blobs/uploads/')).status).toBe(429);
+    await new Promise((r) => setTimeout(r, 900));
+    expect((await http(s.url, 'GET', first.headers.location!)).status).toBe(404);
+    expect((await http(s.url, 'POST', '/v2/t/blobs/uploads/')).status).toBe(202);
+  });
+});
+
+describe('connection timeouts', () => {
+  it('a slow-loris client (headers trickling in) is cut off; a slow upload that keeps sending is not', async () => {
+    s = await startSecureServe({ idleTimeoutMs: '600ms', headersTimeoutMs: '800ms' });
+    const u = new URL(s.url);
+    // Slow loris: one header byte every 300 ms never completes the headers.
+    const loris = connect(Number(u.port), u.hostname);
+    let lorisClosedAt = 0;
+    const started = Date.now();
+    const closed = new Promise<void>((r) => loris.on('close', () => ((lorisClosedAt = Date.now() - started), r())));
+    loris.on('error', () => undefined);
+    loris.write('GET /v2/ HTTP/1.1\r\nHost: x\r\n');
+    const drip = setInterval(() => loris.writable && loris.write('X-A: b\r\n'), 300);
+    // A silent connection is closed by the idle timeout.
+    const idle = connect(Number(u.port), u.hostname);
+    idle.on('error', () => undefined);
+    const idleClosed = new Promise<number>((r) => idle.on('close', () => r(Date.now() - started)));
+
+    // A slow upload: 12 chunks 250 ms apart (3 s, longer than both timeouts), still sending.
+    const session = await http(s.url, 'POST', '/v2/slow/blobs/uploads/');
+    const chunks = Array.from({ length: 12 }, (_, i) => Buffer.alloc(1000, i));
+    const all = Buffer.concat(chunks);
+    const upload = new Promise<string>((resolve, reject) => {
+      const sock = connect(Number(u.port), u.hostname);
+      let answer = '';
+      sock.on('data', (c) => (answer += c.toString()));
+      sock.on('error', reject);
+      sock.on('close', () => resolve(answer));
+      sock.write(
+        `PUT ${session.headers.location}?digest=${digestOf(all)} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: ${all.length}\r\n\r\n`,
+      );
+      let i = 0;
+      const t = setInterval(() => {
+        sock.write(chunks[i++]!);
+        if (i === chunks.length) clearInterval(t);
+      }, 250);
+    });
+    await closed;
+    clearInterval(drip);
+    expect(lorisClosedAt).toBeLessThan(2500);
+    expect(await idleClosed).toBeLessThan(2000);
+    const answer = await upload;
+    expect(answer).toMatch(/^HTTP\/1\.1 201 /);
+    const back = await http(s.url, 'GET', `/v2/slow/blobs/${digestOf(all)}`);
+    expect(back.body.equals(all)).toBe(true);
+  }, 20_000);
+});
+
+describe('health, metrics, read-only', () => {
+  it('/healthz is 200 while storage takes writes, 503 when it does not', async () => {
+    s = await startSecureServe({});
+    const ok = await http(s.url, 'GET', '/healthz');
+    expect(ok.status).toBe(200);
+    expect(ok.json()).toMatchObject({ status: 'ok', checks: { storage: { ok: true } } });
+    if (process.getuid?.() === 0) return; // root writes anywhere: the failure case cannot be staged
+    await chmod(s.root, 0o500);
+    try {
+      await new Promise((r) => setTimeout(r, 1100)); // past the health cache
+      const bad = await http(s.url, 'GET', '/healthz');
+      expect(bad.status).toBe(503);
+      expect(bad.json()).toMatchObject({ status: 'fail', checks: { storage: { ok: false, error: 'storage not writable (EACCES)' } } });
+      expect(bad.body.toString()).not.toContain(s.root);
+    } finally {
+      await chmod(s.root, 0o700);
+    }
+  });
+
+  it('/metrics: requests by method/route/status, bytes, uploads, storage size and blob count', async () => {
+    s = await startSecureServe({});
+    const img = makeImage({ layers: [5000] });
+    for (const b of [img.config, ...img.layers]) await http(s.url, 'POST', `/v2/m/blobs/uploads/?digest=${b.desc.digest}`, { body: b.bytes });
+    await http(s.url, 'PUT', '/v2/m/manifests/v1', { body: img.manifest.bytes, headers: { 'content-type': img.manifest.mediaType } });
+    await http(s.url, 'GET', `/v2/m/blobs/${img.layers[0]!.desc.digest}`);
+    await http(s.url, 'GET', '/v2/m/manifests/nope');
+    const text = (await http(s.url, 'GET', '/metrics')).body.toString();
+    expect(text).toMatch(/^regctl_registry_http_requests_total\{method="PUT",route="manifest",status="201"\} 1$/m);
+    expect(text).toMatch(/^regctl_registry_http_requests_total\{method="GET",route="manifest",status="404"\} 1$/m);
+    expect(text).toMatch(/^regctl_registry_http_requests_total\{method="POST",route="uploads",status="201"\} 2$/m);
+    expect(text).toMatch(/^regctl_registry_http_response_bytes_total\{method="GET",route="blob"\} 5000$/m);
+    const stored = 5000 + img.config.bytes.length + img.manifest.bytes.length;
+    expect(text).toMatch(new RegExp(`^regctl_registry_http_request_bytes_total\\{method="POST",route="uploads"\\} ${5000 + img.config.bytes.length}$`, 'm'));
+    expect(text).toMatch(new RegExp(`^regctl_registry_storage_bytes ${stored}$`, 'm'));
+    expect(text).toMatch(/^regctl_registry_storage_blobs 3$/m);
+    expect(text).toMatch(/^regctl_registry_uploads_in_progress 0$/m);
+    expect(text).not.toContain('m/manifests'); // no repository names in labels
+  });
+
+  it('--read-only refuses writes with UNSUPPORTED and still serves reads', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'regctl-ro-'));
+    try {
+      const rw = await startSecureServe({}, { root });
+      const data = Buffer.from('kept');
+      await http(rw.url, 'POST', `/v2/r/blobs/uploads/?digest=${digestOf(data)}`, { body: data });
+      await rw.close();
+      s = await startSecureServe({ readOnly: true }, { root });
+      expect((await http(s.url, 'GET', `/v2/r/blobs/${digestOf(data)}`)).body.toString()).toBe('kept');
+      const put = await http(s.url, 'POST', '/v2/r/blobs/uploads/');
+      expect(put.status).toBe(405);
+      expect(put.json().errors[0]).toEqual({ code: 'UNSUPPORTED', message: 'this registry is read-only' });
+      expect((await http(s.url, 'GET', '/healthz')).status).toBe(200);
+    } finally {
+      await s?.close();
+      s = undefined;
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('settings: flags > REGCTL_SERVE_* > --config file (spawned regctl serve)', () => {
+  let dir: string;
+  beforeAll(async () => {
+    await ensureBuilt();
+    dir = await mkdtemp(join(tmpdir(), 'regctl-settings-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('the file sets, the environment overrides the file, a flag overrides both', async () => {
+    const config = join(dir, 'serve.yaml');
+    await writeFile(config, `root: ./data\nlog-format: json\nmax-manifest-size: 100\nrealm: from-file\nread-only: false\n`);
+    const env = { ...process.env, HOME: dir, REGCTL_SERVE_CONFIG: config, REGCTL_SERVE_MAX_MANIFEST_SIZE: '200' };
+    const p = await spawnServe(['--max-manifest-size', '300'], env);
+    try {
+      expect(p.stdout()).toContain(`storage: ${join(dir, 'data')}`);
+      const put = (n: number) => http(p.url, 'PUT', '/v2/x/manifests/t', { body: Buffer.alloc(n, 0x20), headers: { 'content-type': 'application/json' } });
+      expect((await put(301)).status).toBe(413);
+      expect((await put(250)).status).toBe(400); // within the flag's limit: parsed (and refused as not JSON)
+      await new Promise((r) => setTimeout(r, 50));
+      const line = p.stdout().split('\n').find((l) => l.startsWith('{') && l.includes('"PUT"'))!;
+      expect(JSON.parse(line)).toMatchObject({ method: 'PUT', path: '/v2/x/manifests/t', status: 413, repository: 'x', action: 'write' });
+    } finally {
+      p.child.kill('SIGTERM');
+    }
+    const envOnly = await spawnServe([], env);
+    try {
+      expect((await http(envOnly.url, 'PUT', '/v2/x/manifests/t', { body: Buffer.alloc(250, 0x20), headers: { 'content-type': 'application/json' } })).status).toBe(413);
+    } finally {
+      envOnly.child.kill('SIGTERM');
+    }
+  }, 30_000);
+
+  it('bad settings are one-line usage errors naming where they came from', async () => {
+    const { runCli } = await import('../helpers/cli.js');
+    const r = await runCli(['serve', '--port', '0', '--gc-interval', 'soon'], { env: { HOME: dir } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('error: invalid --gc-interval "soon": expected a duration like 30s, 5m, 1h\n');
+    const e = await runCli(['serve', '--port', '0'], { env: { HOME: dir, REGCTL_SERVE_IDLE_TIMEOUT: 'x' } });
+    expect(e.stderr).toBe('error: invalid REGCTL_SERVE_IDLE_TIMEOUT "x": expected a duration like 30s, 5m, 1h\n');
+    const t = await runCli(['serve', '--port', '0', '--tls-cert', join(dir, 'c.pem')], { env: { HOME: dir } });
+    expect(t.stderr).toBe('error: --tls-cert needs --tls-key\n');
+  });
+});
