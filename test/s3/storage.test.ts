@@ -64,6 +64,9 @@ describe('S3Storage', () => {
     expect(await st.deleteBlob('a/one', digest)).toBe(true);
     expect(await st.statBlob('a/one', digest)).toBeUndefined();
     expect(await st.statBlob('a/two', digest)).toEqual({ digest, size: 1000 });
+    expect(await st.touchBlob('a/two', digest)).toEqual({ digest, size: 1000 });
+    expect(await st.touchBlob('a/one', digest)).toBeUndefined();
+    expect(await st.stats()).toEqual({ bytes: 1000 + img.manifest.bytes.length, blobs: 2 });
   });
 
   test('chunks are part objects; the session survives a new S3Storage (another instance) and completes there', async () => {

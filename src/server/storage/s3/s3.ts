@@ -13,6 +13,9 @@ import { KeyLayout } from './keys.js';
 import { UploadIds } from './upload-ids.js';
 import { S3UploadSessions } from './uploads.js';
 
+/** touchBlob rewrites a link at most this often (S3 timestamps are whole seconds anyway). */
+const TOUCH_INTERVAL_MS = 10_000;
+
 export interface S3StorageOptions extends S3ConnectOptions {
   bucket: string;
   /** Key prefix inside the bucket ("" or e.g. "registry/prod"). */
@@ -279,11 +282,22 @@ export class S3Storage implements RegistryStorage {
 
   // ---- operations (used by the ops wiring when present)
 
-  /** statBlob that rewrites the link, so a GC running on another instance sees the blob as just used. */
+  /**
+   * statBlob that rewrites the link, so a GC running on another instance sees the blob as just
+   * used. A link rewritten in the last few seconds is left alone: a push HEADs and references
+   * the same blobs within moments, and GC's grace period is far longer than that.
+   */
   async touchBlob(repo: string, digest: string): Promise<BlobInfo | undefined> {
-    const info = await this.statBlob(repo, digest);
-    if (info) await this.link(repo, digest, info.size);
-    return info;
+    const link = await this.bucket.head(this.keys.link(repo, digest));
+    if (!link) return undefined;
+    let size = Number(link.metadata.size);
+    if (!Number.isSafeInteger(size) || size < 0) {
+      const content = await this.bucket.head(this.keys.content(digest));
+      if (!content) return undefined;
+      size = content.size;
+    }
+    if (link.modified < Date.now() - TOUCH_INTERVAL_MS) await this.link(repo, digest, size);
+    return { digest, size };
   }
 
   /** Content-store totals (each digest once): one LIST of the content prefix. */
