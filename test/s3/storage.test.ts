@@ -229,6 +229,36 @@ describe('garbage collection on S3', () => {
   });
 });
 
+describe('regctl serve gc --storage s3://...', () => {
+  test('collects in the bucket from the command line: the orphan goes, the tagged image stays', async () => {
+    const st = s3.storage();
+    const reg = await createRegistryServer({ storage: st });
+    const { url } = await reg.listen(0, '127.0.0.1');
+    const saved = { ...process.env };
+    Object.assign(process.env, s3.env);
+    try {
+      const img = makeImage({ layers: [64] });
+      for (const b of [img.config, ...img.layers]) await pushBlob(url, 'cli/gc', b.bytes);
+      expect((await pushManifest(url, 'cli/gc', 'v1', img.manifest.bytes, img.manifest.mediaType)).status).toBe(201);
+      const orphan = await pushBlob(url, 'cli/gc', randomBytes(77));
+      // Older than the 1 s grace period plus S3's one-second timestamps.
+      await new Promise((r) => setTimeout(r, 2200));
+      const args = ['serve', 'gc', '--json', '--grace', '1s', '--storage', `s3://${s3.bucket}/${st.keys.prefix}`, '--s3-endpoint', s3.endpoint, '--s3-force-path-style'];
+      const r = await runCli(args, { env: { ...s3.env, HOME: tmpdir() } });
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      const report = JSON.parse(r.stdout);
+      expect(report.removed).toEqual([{ kind: 'blob', repository: 'cli/gc', digest: orphan, size: 77 }]);
+      expect(report.bytesReclaimed).toBe(77);
+      expect((await http(url, 'GET', `/v2/cli/gc/blobs/${orphan}`)).status).toBe(404);
+      expect((await http(url, 'GET', '/v2/cli/gc/manifests/v1', { headers: { accept: img.manifest.mediaType } })).body.equals(img.manifest.bytes)).toBe(true);
+    } finally {
+      process.env = saved;
+      await reg.close();
+    }
+  });
+});
+
 describe('openStorage and serve flags', () => {
   test('s3:// URLs parse; bad ones are refused', () => {
     expect(parseStorageUrl('s3://my-bucket')).toEqual({ kind: 's3', bucket: 'my-bucket', prefix: '' });
