@@ -159,12 +159,11 @@ export function clientHints(input: { registry: string; tls?: TlsInfo; loopback: 
   const lines: string[] = [];
   if (input.tls) {
     lines.push(`TLS: certificate for ${input.tls.names.join(', ') || input.tls.subject}, valid until ${input.tls.validTo.toISOString().slice(0, 10)}`);
-    if (input.tls.selfSigned || true) {
-      lines.push(`clients trust the CA that signed it:`);
-      lines.push(`  regctl config set ${registry} --ca-file ca.crt`);
-      lines.push(`  docker/podman: copy ca.crt to /etc/docker/certs.d/${registry}/ca.crt (podman: /etc/containers/certs.d/${registry}/ca.crt)`);
-      lines.push(`  skopeo: --dest-cert-dir DIR / --src-cert-dir DIR (DIR holding ca.crt)`);
-    }
+    // A public CA needs nothing on the client; a private one (or a self-signed certificate) does.
+    lines.push(`clients that do not already trust its CA (private CA, self-signed) need ca.crt:`);
+    lines.push(`  regctl config set ${registry} --ca-file ca.crt`);
+    lines.push(`  docker/podman: copy ca.crt to /etc/docker/certs.d/${registry}/ca.crt (podman: /etc/containers/certs.d/${registry}/ca.crt)`);
+    lines.push(`  skopeo: --dest-cert-dir DIR / --src-cert-dir DIR (DIR holding ca.crt)`);
   } else if (!input.loopback) {
     lines.push(`plain HTTP: clients must mark ${registry} insecure (or use --tls-cert/--tls-key):`);
     lines.push(`  regctl config set ${registry} --insecure`);
