@@ -17,7 +17,7 @@ const benches = [
   ['serve', ['--size-mib', '100', '--tags', '2000']],
   ['copy', ['--quick']],
   ['archive', ['--quick']],
-  ['s3', ['--quick']],
+  ['s3', ['--size-mib', '50']],
   ['load', ['--duration', '10']],
 ];
 
