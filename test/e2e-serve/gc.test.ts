@@ -224,6 +224,27 @@ describe('gc on the filesystem backend', () => {
   }, 60_000);
 });
 
+describe('crash safety', () => {
+  it('a tombstone left by a gc that died mid-decision is put back by the next run', async () => {
+    await start();
+    const img = makeImage();
+    await putImage('crash', img, 'v1');
+    const layer = img.layers[0]!.desc.digest;
+    const path = join(root, 'crash', 'blobs', 'sha256', layer.slice(7));
+    const { rename } = await import('node:fs/promises');
+    const tomb = join(root, 'crash', 'blobs', 'sha256', `.gc-${layer.slice(7)}`);
+    await rename(path, tomb);
+    expect(await blobStatus('crash', layer)).toBe(404);
+    // A fresh tombstone belongs to a gc still deciding: left alone.
+    await collectGarbage(new FilesystemStorage(root).gcStore(), { now: () => Date.now() + 2 * HOUR });
+    expect(await blobStatus('crash', layer)).toBe(404);
+    // An old one (ctime cannot be set back: the threshold is lowered instead) is put back.
+    const report = await collectGarbage(new FilesystemStorage(root).gcStore({ tombstoneAgeMs: 0 }), { now: () => Date.now() + 2 * HOUR });
+    expect(report.removed).toEqual([]);
+    await expectPullable('crash', img, 'v1');
+  });
+});
+
 describe('regctl serve gc (CLI)', () => {
   it('dry run, then removal: table lines on stdout, summary on stderr, --json report', async () => {
     await start();

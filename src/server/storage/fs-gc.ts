@@ -1,5 +1,5 @@
 import { link, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { DeleteGuard, GcObject, GcStore } from '../ops/gc.js';
 import type { FilesystemStorage } from './fs.js';
 import { isErrno, tombstoneOf } from './fs-util.js';
@@ -19,7 +19,15 @@ import { isErrno, tombstoneOf } from './fs-util.js';
  *  - index.json changes happen under REPO/.index.json.lock, which the server's writers hold too.
  */
 export class FilesystemGcStore implements GcStore {
-  constructor(private readonly fs: FilesystemStorage) {}
+  /** Tombstones older than this are left over from a gc that died; they are put back. */
+  private readonly tombstoneAgeMs: number;
+
+  constructor(
+    private readonly fs: FilesystemStorage,
+    options: { tombstoneAgeMs?: number } = {},
+  ) {
+    this.tombstoneAgeMs = options.tombstoneAgeMs ?? 60_000;
+  }
 
   listRepositories(): Promise<string[]> {
     return this.fs.listRepositories();
@@ -56,6 +64,7 @@ export class FilesystemGcStore implements GcStore {
     for (const alg of await readdir(top).catch(() => [] as string[])) {
       const dir = join(top, alg);
       for (const hex of await readdir(dir).catch(() => [] as string[])) {
+        if (hex.startsWith(TOMB_PREFIX)) await recoverTombstone(join(dir, hex), this.tombstoneAgeMs);
         if (hex.startsWith('.')) continue;
         const s = await stat(join(dir, hex)).catch(() => undefined);
         if (s?.isFile()) out.push({ digest: `${alg}:${hex}`, size: s.size, modified: modified(s) });
@@ -122,7 +131,8 @@ async function setAside(path: string, guard: DeleteGuard, lastLink = false): Pro
     if (isErrno(e, 'ENOENT')) return false;
     throw e;
   }
-  const t = await stat(tomb);
+  const t = await stat(tomb).catch(() => undefined);
+  if (!t) return false; // another gc put it back meanwhile
   // rename moves ctime, so only mtime (what a touch sets) tells here.
   if (t.mtimeMs >= guard.notModifiedSince || (lastLink && t.nlink > 1)) {
     try {
@@ -131,11 +141,35 @@ async function setAside(path: string, guard: DeleteGuard, lastLink = false): Pro
       // EEXIST: the server stored the same bytes there meanwhile, which is just as good.
       if (!isErrno(e, 'EEXIST')) throw e;
     }
-    await unlink(tomb);
+    await unlink(tomb).catch(() => undefined);
     return false;
   }
-  await unlink(tomb);
+  try {
+    await unlink(tomb);
+  } catch (e) {
+    if (isErrno(e, 'ENOENT')) return false;
+    throw e;
+  }
   return true;
+}
+
+const TOMB_PREFIX = '.gc-';
+
+/**
+ * A tombstone older than `ageMs` (default a minute) was left by a gc that died between setting a link aside and
+ * deciding: put it back (keeping garbage is harmless; losing a blob in use is not). The next
+ * run judges it again.
+ */
+async function recoverTombstone(tomb: string, ageMs: number): Promise<void> {
+  const t = await stat(tomb).catch(() => undefined);
+  if (!t || Date.now() - t.ctimeMs < ageMs) return;
+  const path = join(dirname(tomb), basename(tomb).slice(TOMB_PREFIX.length));
+  try {
+    await link(tomb, path);
+  } catch (e) {
+    if (!isErrno(e, 'EEXIST')) return;
+  }
+  await unlink(tomb).catch(() => undefined);
 }
 
 function modified(s: { mtimeMs: number; ctimeMs: number }): number {

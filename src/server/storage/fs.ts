@@ -321,8 +321,8 @@ export class FilesystemStorage implements RegistryStorage {
   // ---- operations
 
   /** Online gc over this root; works from another process too (decisions rest on the file system). */
-  gcStore(): GcStore {
-    return new FilesystemGcStore(this);
+  gcStore(options: { tombstoneAgeMs?: number } = {}): GcStore {
+    return new FilesystemGcStore(this, options);
   }
 
   /** Upload sessions on disk (for the upload limiter after a restart, and gc). */
