@@ -104,6 +104,23 @@ describe('connection timeouts', () => {
   }, 20_000);
 });
 
+describe('--gc-interval', () => {
+  it('collects periodically inside the server: orphans go, tagged images stay', async () => {
+    s = await startSecureServe({ gcIntervalMs: '250ms', gcGraceMs: '200ms' });
+    const img = makeImage({ layers: [300] });
+    for (const b of [img.config, ...img.layers]) await http(s.url, 'POST', `/v2/p/blobs/uploads/?digest=${b.desc.digest}`, { body: b.bytes });
+    expect((await http(s.url, 'PUT', '/v2/p/manifests/v1', { body: img.manifest.bytes, headers: { 'content-type': img.manifest.mediaType } })).status).toBe(201);
+    const orphan = Buffer.from(`periodic orphan ${Math.random()}`);
+    await http(s.url, 'POST', `/v2/p/blobs/uploads/?digest=${digestOf(orphan)}`, { body: orphan });
+    const deadline = Date.now() + 5000;
+    while ((await http(s.url, 'GET', `/v2/p/blobs/${digestOf(orphan)}`)).status === 200 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect((await http(s.url, 'GET', `/v2/p/blobs/${digestOf(orphan)}`)).status).toBe(404);
+    for (const b of [img.config, ...img.layers]) expect(digestOf((await http(s.url, 'GET', `/v2/p/blobs/${b.desc.digest}`)).body)).toBe(b.desc.digest);
+    expect((await http(s.url, 'GET', '/v2/p/manifests/v1')).body.equals(img.manifest.bytes)).toBe(true);
+    expect(s.warnings).toEqual([]);
+  });
+});
+
 describe('health, metrics, read-only', () => {
   it('/healthz is 200 while storage takes writes, 503 when it does not', async () => {
     s = await startSecureServe({});
