@@ -3,7 +3,9 @@
 // for a while against one server, then every image still tagged is pulled back and every digest
 // verified; then `regctl serve gc` runs on the result (timed) and everything is verified again.
 // Usage: npm run build && node bench/load.mjs [--duration 60] [--clients 50] [--layer-kib 256]
-//        [--auth] [--json FILE] [--keep]
+//        [--auth] [--gc-every SECONDS --gc-grace DURATION] [--json FILE] [--keep]
+// --gc-every: also run `regctl serve gc --untagged` from a separate process that often during
+// the load (grace --gc-grace, default 10s): pushes must not notice.
 // Loopback only (127.0.0.1). Exit code 1 when any request failed or any digest did not verify.
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -26,6 +28,8 @@ const LAYER_KIB = Number(opt('layer-kib', '256'));
 const AUTH = args.includes('--auth');
 const JSON_OUT = opt('json', undefined);
 const KEEP = args.includes('--keep');
+const GC_EVERY_S = Number(opt('gc-every', '0'));
+const GC_GRACE = opt('gc-grace', '10s');
 const cli = join(repoRoot, 'bin', 'regctl.js');
 
 if (!existsSync(join(repoRoot, 'dist/cli/main.js'))) {
@@ -159,6 +163,21 @@ async function pull(repo, tag, want) {
 
 const pushed = new Map(); // "repo:tag" -> manifest digest (what must still be there)
 const deadline = Date.now() + DURATION_S * 1000;
+const gcDuring = [];
+const gcLoop = (async () => {
+  if (!(GC_EVERY_S > 0)) return;
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, GC_EVERY_S * 1000));
+    if (Date.now() >= deadline) break;
+    const t = performance.now();
+    try {
+      const r = JSON.parse(await runCli(['--json', 'serve', 'gc', '--root', root, '--grace', GC_GRACE, '--untagged']));
+      gcDuring.push({ seconds: (performance.now() - t) / 1000, removed: r.removed.length });
+    } catch (e) {
+      errors.push(`gc during load: ${e.message}`);
+    }
+  }
+})();
 let pushes = 0;
 let pulls = 0;
 const t0 = performance.now();
@@ -190,6 +209,7 @@ await Promise.all(
     }
   }),
 );
+await gcLoop;
 const elapsed = (performance.now() - t0) / 1000;
 const sorted = [...latencies].sort((a, b) => a - b);
 const pct = (p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
@@ -240,6 +260,7 @@ const result = {
   verified,
   verifiedAfterGc,
   gc: { seconds: Math.round(gcSeconds * 100) / 100, removed: gcReport.removed.length, bytesReclaimed: gcReport.bytesReclaimed, repositories: gcReport.repositories },
+  gcDuringLoad: { runs: gcDuring.length, removed: gcDuring.reduce((n, g) => n + g.removed, 0), maxSeconds: Math.round(Math.max(0, ...gcDuring.map((g) => g.seconds)) * 100) / 100 },
   errors: errors.length,
   firstErrors: errors.slice(0, 5),
 };
@@ -248,6 +269,7 @@ console.log(
     `up ${result.uploadMiBps} MiB/s, down ${result.downloadMiBps} MiB/s; latency p50 ${result.latencyMs.p50} ms, p99 ${result.latencyMs.p99} ms, max ${result.latencyMs.max} ms`,
 );
 console.log(`verified ${verified}/${pushed.size} tagged images; gc ${result.gc.seconds} s removed ${result.gc.removed} items (${result.gc.bytesReclaimed} bytes); verified again ${verifiedAfterGc}/${pushed.size}; errors ${errors.length}`);
+if (gcDuring.length > 0) console.log(`gc during the load: ${result.gcDuringLoad.runs} runs removed ${result.gcDuringLoad.removed} items (longest ${result.gcDuringLoad.maxSeconds} s)`);
 for (const e of result.firstErrors) console.log(`  error: ${e}`);
 if (JSON_OUT) await writeFile(JSON_OUT, JSON.stringify(result, null, 2));
 if (!KEEP) await rm(work, { recursive: true, force: true });
