@@ -46,6 +46,23 @@ describe('upload session limits', () => {
     expect(metrics).toMatch(/^regctl_registry_uploads_in_progress 2$/m); // a (new) and b
   });
 
+  it('sessions found on disk after a restart count against the limits until they end', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'regctl-restore-'));
+    try {
+      const first = await startSecureServe({ maxUploadsPerRepository: 2 }, { root });
+      const open = [await http(first.url, 'POST', '/v2/r/blobs/uploads/'), await http(first.url, 'POST', '/v2/r/blobs/uploads/')];
+      await first.close();
+      s = await startSecureServe({ maxUploadsPerRepository: 2 }, { root });
+      expect((await http(s.url, 'POST', '/v2/r/blobs/uploads/')).status).toBe(429);
+      expect((await http(s.url, 'DELETE', open[0]!.headers.location!)).status).toBe(204);
+      expect((await http(s.url, 'POST', '/v2/r/blobs/uploads/')).status).toBe(202);
+    } finally {
+      await s?.close();
+      s = undefined;
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
   it('sessions idle past the upload TTL are purged and their slots freed', async () => {
     s = await startSecureServe({ maxUploadsPerRepository: 1, uploadTtlMs: '300ms' });
     const first = await http(s.url, 'POST', '/v2/t/blobs/uploads/');
