@@ -1,5 +1,5 @@
-import { createServer, type Server } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
+import { Agent, createServer, request, type Server } from 'node:http';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { applyServerTimeouts, checkUrlLength, handleClientError, httpServerOptions, UploadSessionLimiter } from '../../src/server/ops/limits.js';
 
@@ -118,6 +118,26 @@ describe('HTTP limits', () => {
     const { text } = await raw(port, (s) => s.write('NONSENSE\r\n\r\n'));
     expect(text).toMatch(/^HTTP\/1\.1 400 /);
     expect(text).toContain('"code":"UNSUPPORTED"');
+  });
+
+  it('a keep-alive connection serving many requests does not pile up listeners', async () => {
+    const port = await start({});
+    let socket: Socket | undefined;
+    server!.on('connection', (s) => (socket = s));
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    for (let i = 0; i < 30; i++) {
+      await new Promise<void>((resolve, reject) => {
+        const req = request({ port, host: '127.0.0.1', path: '/v2/', agent }, (res) => {
+          res.resume();
+          res.on('end', () => resolve());
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    }
+    agent.destroy();
+    expect(socket).toBeDefined();
+    expect(socket!.listenerCount('close')).toBeLessThan(8);
   });
 
   it('long URLs get 414', async () => {

@@ -207,11 +207,14 @@ function watchHeaderDeadline(server: Server, ms: number): void {
     }, ms);
     timer.unref();
     socket[HEADER_TIMER] = timer;
-    socket.once('close', () => clearTimeout(timer));
   };
   // TLS: the socket requests arrive on is the TLS socket, ready after the handshake.
   const isTls = typeof (server as Server & { setSecureContext?: unknown }).setSecureContext === 'function';
-  server.on(isTls ? 'secureConnection' : 'connection', (socket: TimedSocket) => arm(socket));
+  server.on(isTls ? 'secureConnection' : 'connection', (socket: TimedSocket) => {
+    // One close listener per connection (not per re-arm: keep-alive sockets serve many requests).
+    socket.once('close', () => clearTimeout(socket[HEADER_TIMER]));
+    arm(socket);
+  });
   server.on('request', (req: { socket: TimedSocket }, res: { once(e: 'finish', f: () => void): unknown }) => {
     clearTimeout(req.socket[HEADER_TIMER]);
     res.once('finish', () => {
