@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -308,4 +308,38 @@ async function leftovers(dir: string): Promise<string[]> {
   };
   await walk(dir);
   return out;
+}
+
+describe('index.json lock file (shared by the server and serve gc)', () => {
+  it('waits for a live holder; takes over at once from a dead one', async () => {
+    await start();
+    const img = makeImage();
+    await putImage('locked', img, 'v1');
+    const { writeFile: write, unlink } = await import('node:fs/promises');
+    const lock = join(root, 'locked', '.index.json.lock');
+    // Held by a live process (this one, as another storage instance would be): the tag waits.
+    await write(lock, String(process.pid));
+    let done = false;
+    const tagging = http(url, 'PUT', '/v2/locked/manifests/v2', { body: img.manifest.bytes, headers: { 'content-type': img.manifest.mediaType } }).then((r) => {
+      done = true;
+      return r.status;
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(done).toBe(false);
+    await unlink(lock);
+    expect(await tagging).toBe(201);
+    // Left by a process that no longer exists: taken over without waiting.
+    const dead = spawnSyncDeadPid();
+    await write(lock, String(dead));
+    const t = Date.now();
+    expect((await http(url, 'PUT', '/v2/locked/manifests/v3', { body: img.manifest.bytes, headers: { 'content-type': img.manifest.mediaType } })).status).toBe(201);
+    expect(Date.now() - t).toBeLessThan(2000);
+    expect((await http(url, 'GET', '/v2/locked/tags/list')).json().tags).toEqual(['v1', 'v2', 'v3']);
+    expect(await leftovers(root)).toEqual([]);
+  });
+});
+
+/** The pid of a process that has exited. */
+function spawnSyncDeadPid(): number {
+  return spawnSync(process.execPath, ['-e', '0']).pid!;
 }

@@ -148,7 +148,9 @@ export class LayoutIndexes {
     const lock = join(this.dir(repo), '.index.json.lock');
     for (let waited = 0; ; ) {
       try {
-        await (await open(lock, 'wx', 0o600)).close();
+        const fh = await open(lock, 'wx', 0o600);
+        // The holder's pid: a lock whose process is gone (killed mid-write) is taken over at once.
+        await fh.writeFile(String(process.pid)).finally(() => fh.close());
         break;
       } catch (e) {
         if (isErrno(e, 'ENOENT')) {
@@ -158,9 +160,13 @@ export class LayoutIndexes {
           continue;
         }
         if (!isErrno(e, 'EEXIST')) throw e;
-        // A lock older than 30 s was left by a process that died holding it.
+        // Left by a process that died holding it: its pid is gone, or (pid unreadable) it is old.
         const s = await stat(lock).catch(() => undefined);
-        if (s && Date.now() - s.mtimeMs > 30_000) await unlink(lock).catch(() => undefined);
+        const pid = Number(await readFile(lock, 'utf8').catch(() => ''));
+        if (s && ((Number.isSafeInteger(pid) && pid > 0 && !processAlive(pid)) || Date.now() - s.mtimeMs > 30_000)) {
+          await unlink(lock).catch(() => undefined);
+          continue;
+        }
         const pause = Math.min(2 + waited / 10, 20);
         await new Promise((r) => setTimeout(r, pause));
         waited += pause;
@@ -225,6 +231,16 @@ export class LayoutIndexes {
       this.cache.set(repo, buildState(`${s.ino}:${s.size}:${s.mtimeNs}`, index));
     }
     batch.forEach((p, i) => p.resolve(found[i]!));
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: it exists, it just is not ours.
+    return isErrno(e, 'EPERM');
   }
 }
 
