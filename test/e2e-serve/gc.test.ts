@@ -163,7 +163,9 @@ describe('gc on the filesystem backend', () => {
     // Unreferenced blobs older than the grace period; half of them get reused by the pushes.
     const seeded = Array.from({ length: 8 }, (_, i) => blob(Buffer.from(`seed ${i} ${Math.random()}`.repeat(50)), 'application/vnd.oci.image.layer.v1.tar'));
     for (const b of seeded) await putBlob('seed', b);
-    const GRACE = 1500;
+    // Longer than any push here takes even on a busy CI machine (a push slower than the grace
+    // period may lose its layers: that is what the grace period is for).
+    const GRACE = 3000;
     await new Promise((r) => setTimeout(r, GRACE + 200));
     const images = Array.from({ length: 12 }, (_, i) => {
       const img = makeImage({ layers: [1500, 700] });
