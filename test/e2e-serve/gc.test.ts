@@ -266,8 +266,13 @@ describe('regctl serve gc (CLI)', () => {
     expect(report.seconds).toBeGreaterThanOrEqual(0);
     expect(await blobStatus('cli/repo', d)).toBe(404);
     await expectPullable('cli/repo', img, 'v1');
+    const again = await putBlob('cli/repo', Buffer.from(`tty orphan ${Math.random()}`));
     const tty = await runCli(['serve', 'gc', '--root', root, '--grace', '0s'], { tty: true });
-    expect(tty.stderr).toContain('removed 0 manifests, 0 blobs, 0 uploads; reclaimed 0 bytes');
+    // A table on a terminal.
+    expect(tty.stdout).toMatch(/KIND.*REPOSITORY.*DIGEST \/ SESSION.*SIZE/);
+    expect(tty.stdout).toContain(again);
+    expect(tty.stdout).toContain('┌');
+    expect(tty.stderr).toContain('removed 0 manifests, 1 blobs, 0 uploads; reclaimed');
     const missing = await runCli(['serve', 'gc', '--root', join(root, 'nope')]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toBe(`error: no registry storage at ${join(root, 'nope')} (pass --root DIR)\n`);
