@@ -317,6 +317,22 @@ async function leftovers(dir: string): Promise<string[]> {
   return out;
 }
 
+describe('a corrupt index.json', () => {
+  it('leaves that repository untouched (with a warning) instead of taking it for empty', async () => {
+    await start();
+    const img = makeImage();
+    await putImage('broken', img, 'v1');
+    await putImage('fine', img, 'v1');
+    const orphan = await putBlob('fine', Buffer.from(`orphan ${Math.random()}`));
+    const { writeFile: write } = await import('node:fs/promises');
+    await write(join(root, 'broken', 'index.json'), '{"manifests": [truncated');
+    const report = await collectGarbage(new FilesystemStorage(root).gcStore(), { untagged: true, now: () => Date.now() + 2 * HOUR });
+    expect(report.removed.map((r) => `${r.repository} ${r.digest}`)).toEqual([`fine ${orphan}`]);
+    expect(report.warnings).toEqual(['broken: index.json is not a valid OCI index; repository left untouched']);
+    for (const b of [img.config, ...img.layers]) expect(await blobStatus('broken', b.desc.digest)).toBe(200);
+  });
+});
+
 describe('index.json lock file (shared by the server and serve gc)', () => {
   it('waits for a live holder; takes over at once from a dead one', async () => {
     await start();

@@ -45,6 +45,8 @@ export interface GcStore {
   deleteBlob(repository: string, digest: string, guard: DeleteGuard): Promise<boolean>;
   listUploads(): Promise<Array<{ repository: string; id: string; size: number; modified: number }>>;
   deleteUpload(repository: string, id: string): Promise<boolean>;
+  /** Problems the store met (e.g. repositories it left alone); added to the report. */
+  warnings?(): string[];
 }
 
 export interface GcOptions {
@@ -236,6 +238,8 @@ export async function collectGarbage(store: GcStore, options: GcOptions = {}): P
     const all = holders.get(d)!;
     if ([...all].every((r) => from.has(r))) report.bytesReclaimed += sizes.get(d) ?? 0;
   }
+
+  report.warnings.push(...(store.warnings?.() ?? []));
 
   const uploadCutoff = start - (options.uploadGraceMs ?? graceMs);
   const wanted = options.repositories ? new Set(options.repositories) : undefined;

@@ -29,16 +29,51 @@ export class FilesystemGcStore implements GcStore {
     this.tombstoneAgeMs = options.tombstoneAgeMs ?? 60_000;
   }
 
+  private readonly problems: string[] = [];
+  private readonly checked = new Map<string, Promise<boolean>>();
+
   listRepositories(): Promise<string[]> {
+    // A new run (scheduleGc reuses the store): judge every index.json afresh.
+    this.checked.clear();
+    this.problems.length = 0;
     return this.fs.listRepositories();
   }
 
+  warnings(): string[] {
+    return this.problems.splice(0);
+  }
+
+  /**
+   * The server reads an index.json it cannot parse as empty (so it keeps serving); gc must not:
+   * every blob of that repository would look unreachable. Such a repository is left alone.
+   */
+  private readable(repository: string): Promise<boolean> {
+    let p = this.checked.get(repository);
+    if (!p) {
+      p = (async () => {
+        try {
+          const doc = JSON.parse(await readFile(join(this.fs.layouts.dir(repository), 'index.json'), 'utf8')) as { manifests?: unknown };
+          if (typeof doc === 'object' && doc !== null && Array.isArray(doc.manifests)) return true;
+        } catch (e) {
+          if (isErrno(e, 'ENOENT', 'ENOTDIR')) return true;
+        }
+        this.problems.push(`${repository}: index.json is not a valid OCI index; repository left untouched`);
+        return false;
+      })();
+      // Judged once per run, so a repository is never half collected.
+      this.checked.set(repository, p);
+    }
+    return p;
+  }
+
   async listTags(repository: string): Promise<Array<{ tag: string; digest: string }>> {
+    if (!(await this.readable(repository))) return [];
     const state = await this.fs.layouts.read(repository);
     return state ? [...state.tags].map(([tag, d]) => ({ tag, digest: d.digest })) : [];
   }
 
   async listManifests(repository: string): Promise<GcObject[]> {
+    if (!(await this.readable(repository))) return [];
     const state = await this.fs.layouts.read(repository);
     if (!state) return [];
     const out: GcObject[] = [];
@@ -59,6 +94,7 @@ export class FilesystemGcStore implements GcStore {
   }
 
   async listBlobs(repository: string): Promise<GcObject[]> {
+    if (!(await this.readable(repository))) return [];
     const top = join(this.fs.layouts.dir(repository), 'blobs');
     const out: GcObject[] = [];
     for (const alg of await readdir(top).catch(() => [] as string[])) {
