@@ -232,6 +232,33 @@ describe('settings: flags > REGCTL_SERVE_* > --config file (spawned regctl serve
     }
   }, 30_000);
 
+  it('--htpasswd, --access, --realm and --no-metrics through the command line', async () => {
+    const { writeUsers, basic, PASSWORDS } = await import('./harness.js');
+    const files = await writeUsers(dir);
+    const p = await spawnServe(['--root', join(dir, 'auth-root'), '--htpasswd', files.htpasswd, '--access', files.access, '--realm', 'cli realm', '--no-metrics', '--log-format', 'json'], {
+      ...process.env,
+      HOME: dir,
+      REGCTL_SERVE_CONFIG: '',
+    });
+    try {
+      expect(p.stdout()).toContain(`login: regctl login ${p.registry} -u USER --password-stdin`);
+      const anon = await http(p.url, 'GET', '/v2/team/x/tags/list');
+      expect(anon.status).toBe(401);
+      expect(anon.headers['www-authenticate']).toBe('Basic realm="cli realm"');
+      const reader = await http(p.url, 'POST', '/v2/team/x/blobs/uploads/', { headers: { authorization: basic('reader', PASSWORDS.reader) } });
+      expect(reader.status).toBe(403);
+      const writer = await http(p.url, 'POST', '/v2/team/x/blobs/uploads/', { headers: { authorization: basic('writer', PASSWORDS.writer) } });
+      expect(writer.status).toBe(202);
+      expect((await http(p.url, 'GET', '/metrics')).status).toBe(404);
+      await new Promise((r) => setTimeout(r, 50));
+      const records = p.stdout().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+      expect(records.find((r) => r.user === 'writer')).toMatchObject({ method: 'POST', status: 202, repository: 'team/x', action: 'write' });
+      expect(p.stdout()).not.toContain(PASSWORDS.writer);
+    } finally {
+      p.child.kill('SIGTERM');
+    }
+  }, 30_000);
+
   it('bad settings are one-line usage errors naming where they came from', async () => {
     const { runCli } = await import('../helpers/cli.js');
     const r = await runCli(['serve', '--port', '0', '--gc-interval', 'soon'], { env: { HOME: dir } });
