@@ -109,6 +109,12 @@ export class S3Storage implements RegistryStorage {
   }
 
   async statBlob(repo: string, digest: string): Promise<BlobInfo | undefined> {
+    const found = await this.linkedBlob(repo, digest);
+    return found && { digest, size: found.size };
+  }
+
+  /** The repository's link to a blob and the blob's size (from the link, else the content object). */
+  private async linkedBlob(repo: string, digest: string): Promise<{ size: number; modified: number } | undefined> {
     const link = await this.bucket.head(this.keys.link(repo, digest));
     if (!link) return undefined;
     let size = Number(link.metadata.size);
@@ -117,7 +123,7 @@ export class S3Storage implements RegistryStorage {
       if (!content) return undefined;
       size = content.size;
     }
-    return { digest, size };
+    return { size, modified: link.modified };
   }
 
   async readBlob(repo: string, digest: string, range?: ByteRange): Promise<Readable> {
@@ -288,16 +294,10 @@ export class S3Storage implements RegistryStorage {
    * the same blobs within moments, and GC's grace period is far longer than that.
    */
   async touchBlob(repo: string, digest: string): Promise<BlobInfo | undefined> {
-    const link = await this.bucket.head(this.keys.link(repo, digest));
-    if (!link) return undefined;
-    let size = Number(link.metadata.size);
-    if (!Number.isSafeInteger(size) || size < 0) {
-      const content = await this.bucket.head(this.keys.content(digest));
-      if (!content) return undefined;
-      size = content.size;
-    }
-    if (link.modified < Date.now() - TOUCH_INTERVAL_MS) await this.link(repo, digest, size);
-    return { digest, size };
+    const found = await this.linkedBlob(repo, digest);
+    if (!found) return undefined;
+    if (found.modified < Date.now() - TOUCH_INTERVAL_MS) await this.link(repo, digest, found.size);
+    return { digest, size: found.size };
   }
 
   /** Content-store totals (each digest once): one LIST of the content prefix. */
