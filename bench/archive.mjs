@@ -14,6 +14,7 @@ import { PassThrough, Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import tar from 'tar-stream';
+import { freePort, randomStream } from './lib.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = join(ROOT, 'bin', 'regctl.js');
@@ -36,22 +37,6 @@ if (!existsSync(join(ROOT, 'dist', 'cli', 'main.js'))) {
 const work = await mkdtemp(join(tmpdir(), 'regctl-bench-archive-'));
 const env = { ...process.env, REGCTL_CONFIG_DIR: join(work, 'cfg'), DOCKER_CONFIG: join(work, 'docker'), NO_COLOR: '1' };
 const cleanups = [];
-
-/** Incompressible, reproducible bytes (AES-CTR keystream), 1 MiB at a time. */
-function randomStream(seed, size) {
-  const key = createHash('sha256').update(seed).digest().subarray(0, 16);
-  const cipher = createCipheriv('aes-128-ctr', key, Buffer.alloc(16));
-  const zero = Buffer.alloc(MiB);
-  let left = size;
-  return new Readable({
-    read() {
-      if (left <= 0) return this.push(null);
-      const n = Math.min(MiB, left);
-      left -= n;
-      this.push(cipher.update(n === MiB ? zero : zero.subarray(0, n)));
-    },
-  });
-}
 
 const pad512 = (n) => Math.ceil(n / 512) * 512;
 
@@ -109,17 +94,6 @@ async function makeArchive(file) {
   outer.finalize();
   await written;
   return { config: `sha256:${cfgHex}`, diffIds };
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 async function startServe() {

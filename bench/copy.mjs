@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { freePort, randomStream } from './lib.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = join(ROOT, 'bin', 'regctl.js');
@@ -48,17 +49,6 @@ const client = createRegistryClient({ env });
 const cleanups = [];
 
 // ---- servers ---------------------------------------------------------------------------------
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function waitReady(url, child) {
   const deadline = Date.now() + 15_000;
@@ -153,22 +143,6 @@ async function startDistribution() {
 }
 
 // ---- data ------------------------------------------------------------------------------------
-
-/** Incompressible, reproducible bytes: AES-CTR keystream of a seed, produced in 1 MiB pieces. */
-function randomStream(seed, size) {
-  const key = createHash('sha256').update(seed).digest().subarray(0, 16);
-  const cipher = createCipheriv('aes-128-ctr', key, Buffer.alloc(16));
-  const zero = Buffer.alloc(MiB);
-  let left = size;
-  return new Readable({
-    read() {
-      if (left <= 0) return this.push(null);
-      const n = Math.min(MiB, left);
-      left -= n;
-      this.push(cipher.update(n === MiB ? zero : zero.subarray(0, n)));
-    },
-  });
-}
 
 async function randomBlob(seed, size) {
   const h = createHash('sha256');
