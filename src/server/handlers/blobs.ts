@@ -52,6 +52,19 @@ export async function handleBlob(ctx: RequestContext, name: string, digest: stri
     res.end();
     return;
   }
+  if (storage.openBlobSender) {
+    const send = await storage.openBlobSender(name, digest, range);
+    res.writeHead(status, headers);
+    try {
+      await send(res);
+      res.end();
+    } catch {
+      // Client went away mid-download (or the file came up short): the connection must not
+      // look like a complete response.
+      res.destroy();
+    }
+    return;
+  }
   const stream = await storage.readBlob(name, digest, range);
   res.writeHead(status, headers);
   try {

@@ -1,14 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { GcStore } from '../ops/gc.js';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type { Descriptor } from '../../oci/manifest.js';
 import { OciError } from '../errors.js';
 import { compareCodeUnits, LayoutIndexes } from './fs-layout.js';
 import { algorithmOf, UploadSessions } from './fs-uploads.js';
 import { exists, fsyncFile, isErrno, linkOrCopy, makeDirectory, touchFile, tombstoneOf, writeFileAtomic } from './fs-util.js';
 import { FilesystemGcStore } from './fs-gc.js';
+import { sendFileRange } from './fs-send.js';
 import { KeyedMutex } from './mutex.js';
 import type { BlobInfo, ByteRange, ManifestRecord, RegistryStorage, StoredManifest, UploadInfo } from './types.js';
 
@@ -103,17 +104,31 @@ export class FilesystemStorage implements RegistryStorage {
   }
 
   async readBlob(repo: string, digest: string, range?: ByteRange): Promise<Readable> {
-    const path = this.layouts.blobPath(repo, digest);
-    // Open first so a missing blob is an error here, not a stream error after headers went out.
-    let fh;
+    const fh = await this.openBlobFile(repo, digest);
+    // 1 MiB reads: fewer round trips through the stream machinery per byte served.
+    return fh.createReadStream({ start: range?.start, end: range?.end, highWaterMark: 1 << 20 });
+  }
+
+  async openBlobSender(repo: string, digest: string, range?: ByteRange): Promise<(out: Writable) => Promise<void>> {
+    const fh = await this.openBlobFile(repo, digest);
+    return async (out) => {
+      try {
+        const end = range ? range.end : (await fh.stat()).size - 1;
+        await sendFileRange(fh, range?.start ?? 0, end, out);
+      } finally {
+        await fh.close();
+      }
+    };
+  }
+
+  /** Open first so a missing blob is an error here, not a stream error after headers went out. */
+  private async openBlobFile(repo: string, digest: string): Promise<FileHandle> {
     try {
-      fh = await open(path, 'r');
+      return await open(this.layouts.blobPath(repo, digest), 'r');
     } catch (e) {
       if (isErrno(e, 'ENOENT', 'ENOTDIR')) throw new OciError('BLOB_UNKNOWN', `blob ${digest} is not in ${repo}`);
       throw e;
     }
-    // 1 MiB reads: fewer round trips through the stream machinery per byte served.
-    return fh.createReadStream({ start: range?.start, end: range?.end, highWaterMark: 1 << 20 });
   }
 
   async deleteBlob(repo: string, digest: string): Promise<boolean> {

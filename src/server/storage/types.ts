@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type { Descriptor } from '../../oci/manifest.js';
 import type { GcStore } from '../ops/gc.js';
 
@@ -53,6 +53,11 @@ export interface RegistryStorage {
   statBlob(repo: string, digest: string): Promise<BlobInfo | undefined>;
   /** Throws OciError BLOB_UNKNOWN when missing. */
   readBlob(repo: string, digest: string, range?: ByteRange): Promise<Readable>;
+  /**
+   * Optional fast path for GET: opens the blob (throws BLOB_UNKNOWN when missing) and returns a
+   * function that writes it, or `range` of it, to `out` and releases the blob. Must be called.
+   */
+  openBlobSender?(repo: string, digest: string, range?: ByteRange): Promise<(out: Writable) => Promise<void>>;
   deleteBlob(repo: string, digest: string): Promise<boolean>;
   /** Make a blob visible in `repo` without upload: from `from`, or (no `from`) from anywhere in the registry. */
   mountBlob(repo: string, digest: string, from?: string): Promise<boolean>;
