@@ -1,4 +1,5 @@
 #!/usr/bin/env node
-import { runMain } from '../dist/cli/main.js';
+// dist/bundle is `npm run build`'s output: the CLI bundled for start-up time (src/build/bundle.mjs).
+import { runMain } from '../dist/bundle/main.js';
 
 await runMain();

@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { DOCKER_HUB, normalizeRegistry } from '../ref/reference.js';
 import type { Credential } from './types.js';
@@ -13,7 +12,7 @@ export interface DockerConfig {
 }
 
 export function dockerConfigPath(env: NodeJS.ProcessEnv = process.env): string {
-  return join(env.DOCKER_CONFIG ?? join(env.HOME ?? homedir(), '.docker'), 'config.json');
+  return join(env.DOCKER_CONFIG ?? join(env.HOME ?? process.getBuiltinModule('node:os').homedir() /* node:os only when HOME is unset */, '.docker'), 'config.json');
 }
 
 /** Docker's config, or undefined when missing or unreadable (a broken file must not stop regctl). */

@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type Conf from 'conf';
 import { RegctlError } from '../errors.js';
@@ -19,7 +18,7 @@ interface Schema {
 /** Where conf keeps `projectName: 'regctl', projectSuffix: ''` (env-paths' config directory). */
 export function configDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env.REGCTL_CONFIG_DIR) return env.REGCTL_CONFIG_DIR;
-  const home = env.HOME ?? homedir();
+  const home = env.HOME ?? process.getBuiltinModule('node:os').homedir();
   if (process.platform === 'darwin') return join(home, 'Library', 'Preferences', 'regctl');
   if (process.platform === 'win32') return join(env.APPDATA ?? join(home, 'AppData', 'Roaming'), 'regctl', 'Config');
   return join(env.XDG_CONFIG_HOME ?? join(home, '.config'), 'regctl');

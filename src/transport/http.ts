@@ -1,4 +1,3 @@
-import { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { AuthError, HttpError, NetworkError, type OciErrorEntry } from '../errors.js';
@@ -12,10 +11,11 @@ import { DEFAULT_RETRY, type CredentialProvider, type HostSettings, type RetryPo
 
 // Only the parts of undici a request needs: the package index also loads fetch, websockets,
 // caches and mocks, ~60 ms more at start-up of every command. Same undici, same global dispatcher.
-const load = createRequire(import.meta.url);
-const apiRequest = load('undici/lib/api/api-request.js') as (this: Dispatcher, opts: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData>;
-const undiciGlobal = load('undici/lib/global.js') as { getGlobalDispatcher(): Dispatcher; setGlobalDispatcher(d: Dispatcher): void };
-const UndiciAgent = load('undici/lib/dispatcher/agent.js') as typeof import('undici').Agent;
+import apiRequestModule from 'undici/lib/api/api-request.js';
+import undiciGlobal from 'undici/lib/global.js';
+import UndiciAgent from 'undici/lib/dispatcher/agent.js';
+
+const apiRequest = apiRequestModule as (this: Dispatcher, opts: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData>;
 
 export interface TransportOptions {
   /** Where requests go; default: undici's global dispatcher, looked up per request. */
@@ -186,7 +186,8 @@ export class Transport {
   ): Promise<HttpResponse> {
     const headers: Record<string, string> = { 'user-agent': this.options.userAgent ?? 'regctl', ...req.headers };
     if (authorization) headers.authorization = authorization;
-    const started = performance.now();
+    // hrtime, not performance.now(): the `performance` global loads perf_hooks (~1.3 ms).
+    const started = process.hrtime.bigint();
     const u = new URL(url);
     const data = await apiRequest.call(this.dispatcherFor(req.registry, sameOrigin), {
       origin: u.origin,
@@ -199,7 +200,7 @@ export class Transport {
       // registries answer HEAD properly, and copy/retag make hundreds of them: keep the socket.
       ...(method === 'HEAD' ? { reset: false } : {}),
     });
-    const ms = Math.round(performance.now() - started);
+    const ms = Math.round(Number(process.hrtime.bigint() - started) / 1e6);
     const scheme = authorization ? ` [${authorization.split(' ')[0]} ***]` : '';
     this.log(`${method} ${redactUrl(url)} -> ${data.statusCode} (${ms} ms)${scheme}`);
     return wrap(data, url);

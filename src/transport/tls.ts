@@ -1,12 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { rootCertificates } from 'node:tls';
-import { createRequire } from 'node:module';
 import type { Dispatcher } from 'undici';
+// The Agent module alone (see http.ts for why not the package index).
+import Agent from 'undici/lib/dispatcher/agent.js';
 import { UsageError } from '../errors.js';
 import type { HostSettings } from './types.js';
-
-// The Agent module alone (see http.ts for why not the package index).
-const Agent = createRequire(import.meta.url)('undici/lib/dispatcher/agent.js') as typeof import('undici').Agent;
 
 /**
  * A dispatcher for a host with its own TLS trust (extra CA file or verification off). Only
@@ -22,7 +19,8 @@ export function tlsDispatcher(registry: string, settings: HostSettings, connect:
       throw new UsageError(`${registry}: cannot read CA file ${settings.caFile}: ${(e as Error).message}`);
     }
     // Node's `ca` replaces the default trust store: keep the system roots alongside the file.
-    tls.ca = [...rootCertificates, pem];
+    // node:tls is loaded here, not at start-up: plain-HTTP commands never need it.
+    tls.ca = [...process.getBuiltinModule('node:tls').rootCertificates, pem];
   }
   if (settings.skipVerify) tls.rejectUnauthorized = false;
   return new Agent({ connections: 8, connect: tls });

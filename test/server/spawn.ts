@@ -17,19 +17,21 @@ async function newestMtime(dir: string): Promise<number> {
 }
 
 /**
- * The built CLI (dist/) is what gets killed in crash tests: rebuild it when the server or
+ * The built CLI (dist/bundle) is what gets killed in crash tests: rebuild it when the server or
  * serve command sources are newer (tsc emits even if unrelated files have type errors).
  */
 export async function ensureBuilt(): Promise<void> {
   let built = 0;
   try {
-    built = (await stat(join(repoRoot, 'dist/server/server.js'))).mtimeMs;
+    built = (await stat(join(repoRoot, 'dist/bundle/main.js'))).mtimeMs;
   } catch {
     built = 0;
   }
   const src = Math.max(await newestMtime(join(repoRoot, 'src/server')), (await stat(join(repoRoot, 'src/cli/commands/serve.ts'))).mtimeMs);
   if (built >= src) return;
   await promisify(execFile)(process.execPath, [join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', join(repoRoot, 'src')], { cwd: repoRoot }).catch(() => undefined);
+  // bin/regctl.js runs the bundle made from tsc's output.
+  await promisify(execFile)(process.execPath, [join(repoRoot, 'src/build/bundle.mjs')], { cwd: repoRoot });
 }
 
 export interface ServeProcess {
