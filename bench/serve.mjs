@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Benchmark `regctl serve` (the BUILT CLI) against Debian's docker-registry on the same data:
 // skopeo push and pull of a 500 MiB image (5 incompressible 100 MiB layers, an OCI layout on
-// disk), server RSS while receiving and serving, and GET tags/list with 10,000 tags.
+// disk), server RSS while receiving and serving, and GET tags/list with 10,000 tags. A null sink
+// (a server that stores nothing) measures how fast skopeo itself can push on this machine.
 // Usage: npm run build && node bench/serve.mjs [--size-mib 500] [--layers 5] [--tags 10000] [--runs 1] [--json FILE]
 // Loopback only (127.0.0.1). Needs skopeo and docker-registry (apt-get install skopeo docker-registry).
 import { spawn, spawnSync } from 'node:child_process';
@@ -104,6 +105,41 @@ http:
   const url = `http://127.0.0.1:${port}`;
   await waitReady(url);
   return { name: 'docker-registry', child, url, host: `127.0.0.1:${port}` };
+}
+
+// A registry that accepts a push and keeps nothing: reads every body byte, stores none, answers
+// each step at once. skopeo's push into it is the fastest any server could make that push on
+// this machine (the client's own ceiling), so the push ratios have a yardstick.
+const NULL_SINK = String.raw`
+const http = require('node:http');
+let n = 0;
+http.createServer((req, res) => {
+  req.on('data', () => {});
+  req.on('end', () => {
+    const u = new URL(req.url, 'http://x');
+    const p = u.pathname;
+    const send = (status, headers = {}) => { res.writeHead(status, { 'Content-Length': 0, ...headers }); res.end(); };
+    if (p === '/v2/') return send(200, { 'Docker-Distribution-API-Version': 'registry/2.0' });
+    if (req.method === 'POST' && /\/blobs\/uploads\/$/.test(p)) return send(202, { Location: p + (++n), Range: '0-0' });
+    if (req.method === 'PATCH') return send(202, { Location: p, Range: '0-0' });
+    if (req.method === 'PUT' && p.includes('/blobs/uploads/')) {
+      const d = u.searchParams.get('digest');
+      return send(201, { Location: p.replace(/uploads\/.*/, d), 'Docker-Content-Digest': d });
+    }
+    if (req.method === 'PUT' && p.includes('/manifests/')) return send(201, { 'Docker-Content-Digest': 'sha256:' + '0'.repeat(64) });
+    res.writeHead(404, { 'Content-Type': 'application/json' });
+    res.end(req.method === 'HEAD' ? undefined : '{"errors":[{"code":"BLOB_UNKNOWN","message":"not here"}]}');
+  });
+}).listen(Number(process.argv[1]), '127.0.0.1');
+`;
+
+async function startNullSink() {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['-e', NULL_SINK, String(port)], { stdio: ['ignore', 'ignore', 'inherit'] });
+  children.push(child);
+  const url = `http://127.0.0.1:${port}`;
+  await waitReady(url);
+  return { name: 'null sink', child, url, host: `127.0.0.1:${port}` };
 }
 
 /** Peak RSS of a process while `fn` runs: VmRSS sampled every 20 ms (and VmHWM at the end). */
@@ -288,7 +324,14 @@ const totalBytes = SIZE_MIB * MiB;
 const results = {};
 // Runs alternate between the servers so a change in machine load hits both alike.
 const acc = new Map();
+const sinkPushes = [];
 for (let runIdx = 0; runIdx < RUNS; runIdx++) {
+  {
+    const sink = await startNullSink();
+    console.log(`run ${runIdx + 1}/${RUNS} null sink: push...`);
+    sinkPushes.push(await run('skopeo', ['--insecure-policy', 'copy', '--preserve-digests', '--dest-tls-verify=false', `oci:${layout}:v1`, `docker://${sink.host}/bench/img:v1`]));
+    await stop(sink.child);
+  }
   for (const start of [startRegctl, startDistribution]) {
     const root = join(work, `root-${start.name}-${runIdx}`);
     const reg = await start(root);
@@ -307,7 +350,9 @@ for (let runIdx = 0; runIdx < RUNS; runIdx++) {
     console.log(`run ${runIdx + 1}/${RUNS} ${reg.name}: pull...`);
     const out = join(work, `pull-${reg.name.replace(/\W/g, '')}-${runIdx}`);
     const pull = await withRss(pid, () =>
-      run('skopeo', ['--insecure-policy', 'copy', '--src-tls-verify=false', `docker://${reg.host}/bench/img:v1`, `oci:${out}:v1`]),
+      // --preserve-digests: without it skopeo gzips the (uncompressed) layers into the OCI
+      // layout, and the row measures skopeo's compressor, whatever the server.
+      run('skopeo', ['--insecure-policy', 'copy', '--preserve-digests', '--src-tls-verify=false', `docker://${reg.host}/bench/img:v1`, `oci:${out}:v1`]),
     );
     m.pulls.push(pull.result);
     m.pullCpu.push(cpuSeconds(pid) - cpu1);
@@ -340,10 +385,15 @@ for (const [name, m] of acc) {
   };
 }
 
+results['null sink'] = { pushSeconds: median(sinkPushes), pushMBps: totalBytes / MiB / median(sinkPushes), runs: { push: sinkPushes } };
+
 const a = results['regctl serve'];
 const b = results['docker-registry'];
+const sinkMBps = results['null sink'].pushMBps;
 const rows = [
   ['skopeo push (MiB/s)', a.pushMBps.toFixed(0), b.pushMBps.toFixed(0), `${(a.pushMBps / b.pushMBps).toFixed(2)}x`, '>= 1.5x'],
+  ['  ceiling: push into a null sink', sinkMBps.toFixed(0), '', `${(sinkMBps / b.pushMBps).toFixed(2)}x`, ''],
+  ['  share of the ceiling reached', `${((100 * a.pushMBps) / sinkMBps).toFixed(0)}%`, `${((100 * b.pushMBps) / sinkMBps).toFixed(0)}%`, '', ''],
   ['skopeo pull (MiB/s)', a.pullMBps.toFixed(0), b.pullMBps.toFixed(0), `${(a.pullMBps / b.pullMBps).toFixed(2)}x`, '>= 1.0x'],
   ['push wall (s)', a.pushSeconds.toFixed(2), b.pushSeconds.toFixed(2), '', ''],
   ['pull wall (s)', a.pullSeconds.toFixed(2), b.pullSeconds.toFixed(2), '', ''],
