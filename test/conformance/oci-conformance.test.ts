@@ -57,6 +57,7 @@ const OPTIONS = {
 };
 
 const OCTET = 'application/octet-stream';
+const DEBUG = ['1', 'true'].includes((process.env['OCI_DEBUG'] ?? '').toLowerCase());
 
 type Backend = 'filesystem' | 'memory';
 
@@ -118,8 +119,12 @@ describe.each([['filesystem'], ['memory']] as Array<[Backend]>)('OCI distributio
   });
 
   const ua = { 'user-agent': 'distribution-spec-conformance-tests' };
-  const send = (method: string, path: string, opts: { body?: Buffer | string; headers?: Record<string, string> } = {}) =>
-    http(s.url, method, path, { ...opts, headers: { ...ua, ...opts.headers } });
+  const send = async (method: string, path: string, opts: { body?: Buffer | string; headers?: Record<string, string> } = {}) => {
+    const r = await http(s.url, method, path, { ...opts, headers: { ...ua, ...opts.headers } });
+    // OCI_DEBUG=1 shows the exchange, like the Go suite's debug switch.
+    if (DEBUG) console.error(`[${backend}] ${method} ${path} -> ${r.status} ${JSON.stringify(r.headers)} ${r.body.toString('utf8').slice(0, 200)}`);
+    return r;
+  };
   const v2 = (path: string) => `/v2/${d.name}${path}`;
 
   /** One conformance check: a vitest test, or `test.fails` where the server is known wrong. */
