@@ -31,8 +31,11 @@ export async function copyOne(
   ref: string,
   tags: string[],
   sourceHead?: ManifestHead,
-  /** Tags known to be missing at the target (from its tag list): no HEAD needed for them. */
-  absentTags?: ReadonlySet<string>,
+  /**
+   * What the target's tags point at, already being looked up by the caller (all-tags: while
+   * the source tags were resolved); a tag missing from it is looked up here.
+   */
+  targetHeads?: ReadonlyMap<string, Promise<ManifestHead | undefined>>,
 ): Promise<CopyOneResult> {
   session.checkAlive();
   const platform = session.options.platform;
@@ -59,7 +62,7 @@ export async function copyOne(
   }
   // The destination tags are looked up while the source manifest is fetched (one round trip
   // instead of two when the copy turns out to be up to date).
-  const tagHeads = tags.length > 0 ? Promise.all(tags.map((t) => (absentTags?.has(t) ? undefined : session.headTarget(t)))) : undefined;
+  const tagHeads = tags.length > 0 ? Promise.all(tags.map((t) => targetHeads?.get(t) ?? session.headTarget(t))) : undefined;
   tagHeads?.catch(() => {});
   if (rootDigest === undefined) {
     rootData = await session.getManifest(ref);

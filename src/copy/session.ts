@@ -9,7 +9,7 @@ import { HoldbackVerifier } from './verify.js';
 
 export const DEFAULT_JOBS = 4;
 /** Manifest requests go to two hosts (source and target), each with its own connection pool. */
-export const DEFAULT_MANIFEST_JOBS = 16;
+export const DEFAULT_MANIFEST_JOBS = 32;
 /** Emit blob progress at most every this many bytes (plus at the end). */
 const PROGRESS_STEP = 256 * 1024;
 

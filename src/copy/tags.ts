@@ -31,10 +31,16 @@ export async function copyTags(session: CopySession, options: CopyTagsOptions): 
     toCopy = selected.filter((t) => !(present.has(t) && options.skipExisting!.test(t)));
   }
 
-  // Resolve each tag to a digest; a tag deleted since the listing is reported, not fatal.
+  // Resolve each tag to a digest at the source and, at the same time, at the target (two
+  // servers answering at once: an up-to-date repository costs one round of HEADs, not two).
+  // Tags the target's listing lacks need no HEAD there.
+  const targetHeads = new Map<string, Promise<ManifestHead | undefined>>();
   const heads = await Promise.all(
     toCopy.map(async (t) => {
       session.checkAlive();
+      const atTarget = targetTags && !targetTags.has(t) ? Promise.resolve(undefined) : session.headTarget(t);
+      atTarget.catch(() => {});
+      targetHeads.set(t, atTarget);
       return session.headSource(t);
     }),
   );
@@ -48,10 +54,9 @@ export async function copyTags(session: CopySession, options: CopyTagsOptions): 
   });
 
   const images: ImageResult[] = [];
-  const absent = targetTags ? new Set(toCopy.filter((t) => !targetTags.has(t))) : undefined;
   await mapLimit([...groups.values()], options.tagJobs ?? DEFAULT_TAG_JOBS, async (g) => {
     try {
-      const r = await copyOne(session, g.head.digest, g.tags, g.head, absent);
+      const r = await copyOne(session, g.head.digest, g.tags, g.head, targetHeads);
       images.push({ ...r.image, ref: g.tags[0]! });
       tagResults.push(...r.tags);
     } catch (e) {

@@ -13,7 +13,7 @@ export interface AgentSettings {
   keepAliveMaxTimeout: number;
 }
 
-export const DEFAULT_AGENT: AgentSettings = { connections: 8, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 120_000 };
+export const DEFAULT_AGENT: AgentSettings = { connections: 16, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 120_000 };
 
 let wanted: AgentSettings | undefined;
 let installed = false;
