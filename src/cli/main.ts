@@ -82,9 +82,10 @@ function helpWidth(stream: { isTTY?: boolean; columns?: number }): number {
   return (stream.isTTY ? stream.columns : undefined) ?? 80;
 }
 
-/** A CommanderError, told apart without loading commander for it. */
+/** A CommanderError, told apart without loading commander for it (and not by class name: bundling may rename it). */
 function isCommanderError(e: unknown): e is { code: string; exitCode: number } {
-  return e instanceof Error && e.name === 'CommanderError' && typeof (e as { code?: unknown }).code === 'string';
+  const { code, exitCode } = e as { code?: unknown; exitCode?: unknown };
+  return e instanceof Error && typeof code === 'string' && code.startsWith('commander.') && typeof exitCode === 'number';
 }
 
 /** Credentials must never leak into an error line: mask user:pass@ in any URL we print. */
