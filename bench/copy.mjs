@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { createGzip } from 'node:zlib';
 import { freePort, randomStream } from './lib.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -144,10 +145,24 @@ async function startDistribution() {
 
 // ---- data ------------------------------------------------------------------------------------
 
+/**
+ * A layer that is what its media type says: incompressible bytes in a gzip stream (level 0,
+ * stored blocks, as gzip ends up storing random data anyway). Random bytes merely labelled
+ * tar+gzip made skopeo "fix" them by compressing every layer (new digests, ~2 s more CPU per
+ * 500 MiB), so its rows timed its compressor rather than a copy.
+ */
+function layerStream(seed, size) {
+  return randomStream(seed, size).pipe(createGzip({ level: 0 }));
+}
+
 async function randomBlob(seed, size) {
   const h = createHash('sha256');
-  for await (const c of randomStream(seed, size)) h.update(c);
-  return { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: `sha256:${h.digest('hex')}`, size };
+  let bytes = 0;
+  for await (const c of layerStream(seed, size)) {
+    h.update(c);
+    bytes += c.length;
+  }
+  return { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: `sha256:${h.digest('hex')}`, size: bytes };
 }
 
 function bytesBlob(bytes, mediaType) {
@@ -159,7 +174,7 @@ async function pushImage(repo, seed, layerSizes, platform = { os: 'linux', archi
   const layers = [];
   for (let i = 0; i < layerSizes.length; i++) {
     const desc = await randomBlob(`${seed}/${i}`, layerSizes[i]);
-    if (!(await repo.hasBlob(desc))) await repo.putBlob(desc, randomStream(`${seed}/${i}`, layerSizes[i]));
+    if (!(await repo.hasBlob(desc))) await repo.putBlob(desc, layerStream(`${seed}/${i}`, layerSizes[i]));
     layers.push(desc);
   }
   const config = bytesBlob(
@@ -229,11 +244,20 @@ async function timed(cmd, args) {
 
 const regctl = (...args) => timed(process.execPath, [BIN, ...args]);
 const skopeo = (...args) => timed('/usr/bin/skopeo', ['--policy', policy, ...args]);
-const skopeoCopy = (src, dst) => skopeo('copy', '--all', '--src-tls-verify=false', '--dest-tls-verify=false', '--src-no-creds', '--dest-no-creds', `docker://${src}`, `docker://${dst}`);
+// --preserve-digests: a byte-exact copy, as regctl makes; skopeo fails rather than rewrite a layer.
+const skopeoCopy = (src, dst) => skopeo('copy', '--all', '--preserve-digests', '--src-tls-verify=false', '--dest-tls-verify=false', '--src-no-creds', '--dest-no-creds', `docker://${src}`, `docker://${dst}`);
 
 function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];
+}
+
+/** Both tools must have made the same image: the destination's digest is the source's. */
+async function sameImage(src, dst, path, tool) {
+  const [repo, tag] = path.split(':');
+  const want = await client.repository(src.registry, repo).headManifest(tag);
+  const got = await client.repository(dst.registry, repo).headManifest(tag);
+  if (!got || got.digest !== want?.digest) throw new Error(`${tool} changed ${path}: ${want?.digest} -> ${got?.digest}`);
 }
 
 /** Copy into a fresh destination each run (so nothing is skipped), median of RUNS. */
@@ -245,6 +269,7 @@ async function freshCopies(kind, startDst, src, path, tool) {
       const r = tool === 'regctl'
         ? await regctl('copy', '--progress', 'none', `${src.registry}/${path}`, `${dst.registry}/${path}`)
         : await skopeoCopy(`${src.registry}/${path}`, `${dst.registry}/${path}`);
+      await sameImage(src, dst, path, tool);
       results.push(r);
     } finally {
       await dst.close();
@@ -312,7 +337,7 @@ try {
     const dstR = await startServe();
     const dstS = await startServe();
     const r1 = await regctl('copy', '--all-tags', '--json', '--progress', 'none', `${srcServe.registry}/bench/many`, `${dstR.registry}/bench/many`);
-    const syncArgs = (dst) => ['sync', '--all', '--src', 'docker', '--dest', 'docker', '--src-tls-verify=false', '--dest-tls-verify=false', '--src-no-creds', '--dest-no-creds', `${srcServe.registry}/bench/many`, `${dst.registry}/bench`];
+    const syncArgs = (dst) => ['sync', '--all', '--preserve-digests', '--src', 'docker', '--dest', 'docker', '--src-tls-verify=false', '--dest-tls-verify=false', '--src-no-creds', '--dest-no-creds', `${srcServe.registry}/bench/many`, `${dst.registry}/bench`];
     const s1 = await skopeo(...syncArgs(dstS));
     const tagsCopied = (await client.repository(dstR.registry, 'bench/many').listTags()).length;
     const tagsSynced = (await client.repository(dstS.registry, 'bench/many').listTags()).length;
