@@ -110,7 +110,9 @@ export async function uploadBlob(
     verifyError = e;
   });
   if (verify !== body) body.on('error', (e) => verify.destroy(e));
-  const source = (verify === body ? body : body.pipe(verify)).pipe(new Counter(options.onProgress));
+  const verified = verify === body ? body : body.pipe(verify);
+  // Every stream hop costs per chunk (~8,000 chunks per 500 MiB): count only when asked to.
+  const source = options.onProgress ? verified.pipe(new Counter(options.onProgress)) : verified;
   verify.on('error', (e) => source.destroy(e));
   try {
     const chunk = options.chunkSize ? Math.max(options.chunkSize, session.minChunk ?? 0) : 0;
