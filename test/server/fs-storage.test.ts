@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, stat, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -83,4 +83,19 @@ test('a repository directory removed while the server runs is laid out again on 
   await store.putManifest('gone/app', { digest: digestOf(manifest), mediaType: 'application/vnd.oci.image.manifest.v1+json', bytes: manifest }, ['v2']);
   expect(await store.listTags('gone/app')).toEqual(['v2']);
   expect((await stat(join(root, 'gone/app/oci-layout'))).isFile()).toBe(true);
+});
+
+test('a purge does not take a session that is still being created (directory made, files not yet)', async () => {
+  const store = new FilesystemStorage(root);
+  await store.init();
+  // What createUpload leaves between its mkdir and its first file: a start-up purge once
+  // removed such a directory under a client's first upload.
+  const id = 'ab'.repeat(16);
+  await mkdir(join(root, '_uploads', id), { recursive: true });
+  expect(await store.purgeUploads(60_000)).toBe(0);
+  expect((await stat(join(root, '_uploads', id))).isDirectory()).toBe(true);
+  // An old empty one still goes.
+  const old = new Date(Date.now() - 120_000);
+  await utimes(join(root, '_uploads', id), old, old);
+  expect(await store.purgeUploads(60_000)).toBe(1);
 });

@@ -176,7 +176,9 @@ export class UploadSessions {
     for (const id of names) {
       if (this.locks.isLocked(id)) continue;
       let last = 0;
-      for (const f of ['data', 'info.json']) {
+      // The directory counts too: a session being created right now has it before its files,
+      // and must not look abandoned (a purge at start-up raced a first upload that way).
+      for (const f of ['', 'data', 'info.json']) {
         try {
           last = Math.max(last, (await stat(join(this.dir, id, f))).mtimeMs);
         } catch {
