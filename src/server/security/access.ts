@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
 import { RegctlError } from '../../errors.js';
 import { isValidRepository } from '../../ref/reference.js';
 import { compileGlob, GlobError, matchGlob, type RepositoryGlob } from './glob.js';
@@ -279,4 +279,11 @@ async function fileIdentity(path: string): Promise<string> {
   } catch (e) {
     throw new AccessPolicyError(`cannot read access file ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
   }
+}
+
+/** yaml, loaded on first use: every `regctl serve` loads this module, few have a YAML policy (~50 ms). */
+let yamlParse: (typeof import('yaml'))['parse'] | undefined;
+function parseYaml(text: string, options: { uniqueKeys: boolean; maxAliasCount: number }): unknown {
+  yamlParse ??= (createRequire(import.meta.url)('yaml') as typeof import('yaml')).parse;
+  return yamlParse(text, options);
 }
