@@ -7,8 +7,7 @@
 //
 // commander, undici and semver go into the bundle; every other dependency stays an ordinary import
 // (loaded lazily by the commands that use it, and some read their own files at run time).
-// undici's HTTP/2 client is replaced by a stub: regctl never enables HTTP/2 (allowH2 is
-// unset), and loading it pulls in node:http2 and node:tls on every plain-HTTP request.
+// Two undici modules regctl never runs are stubbed out (see STUBS).
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,14 +20,25 @@ const external = Object.keys(pkg.dependencies)
   .filter((name) => !bundled.has(name))
   .flatMap((name) => [name, `${name}/*`]);
 
-const noHttp2 = {
-  name: 'regctl-no-http2',
+/**
+ * undici modules regctl never runs, replaced by stubs so they are neither bundled nor parsed at
+ * every start: the HTTP/2 client (allowH2 is never set; it would load node:http2 and node:tls)
+ * and fetch's body extraction (only for FormData request bodies; ~100 KB of fetch/webidl code).
+ */
+const STUBS = [
+  { file: /[/\\]dispatcher[/\\]client-h2\.js$/, contents: "module.exports = function connectH2 () { throw new Error('HTTP/2 is not enabled in regctl') }" },
+  { file: /[/\\]web[/\\]fetch[/\\]body\.js$/, contents: "module.exports = { extractBody () { throw new Error('FormData request bodies are not supported by regctl') } }" },
+];
+const undiciStubs = {
+  name: 'regctl-undici-stubs',
   setup(b) {
-    b.onResolve({ filter: /[/\\]client-h2\.js$/ }, (args) => (args.importer.includes(`${'node_modules'}`) ? { path: 'client-h2', namespace: 'regctl-no-http2' } : undefined));
-    b.onLoad({ filter: /.*/, namespace: 'regctl-no-http2' }, () => ({
-      contents: "module.exports = function connectH2 () { throw new Error('HTTP/2 is not enabled in regctl') }",
-      loader: 'js',
-    }));
+    b.onResolve({ filter: /client-h2\.js$|fetch[/\\]body\.js$/ }, (args) => {
+      if (!args.importer.includes(`${join('node_modules', 'undici')}`)) return undefined;
+      const full = join(args.resolveDir, args.path);
+      const i = STUBS.findIndex((s) => s.file.test(full));
+      return i < 0 ? undefined : { path: String(i), namespace: 'regctl-undici-stub' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'regctl-undici-stub' }, (args) => ({ contents: STUBS[Number(args.path)].contents, loader: 'js' }));
   },
 };
 
@@ -42,7 +52,7 @@ const result = await build({
   platform: 'node',
   target: 'node20',
   external,
-  plugins: [noHttp2],
+  plugins: [undiciStubs],
   // Bundled CommonJS calls require() for Node's built-ins; ES module output has none.
   banner: { js: "import { createRequire as __regctlCreateRequire } from 'node:module'; const require = __regctlCreateRequire(import.meta.url);" },
   logLevel: 'warning',
