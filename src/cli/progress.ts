@@ -1,5 +1,6 @@
 import type { Writable } from 'node:stream';
 import type { CopyEvent, CopyReport } from '../copy/types.js';
+import { monotonicMs } from '../copy/clock.js';
 
 /**
  * Live copy progress on stderr. `tty`: an ora spinner with per-blob byte progress and the
@@ -39,7 +40,7 @@ export function resolveProgressMode(mode: ProgressMode, stream: { isTTY?: boolea
 export class CopyProgress {
   readonly mode: Exclude<ProgressMode, 'auto'>;
   private readonly stream: Writable;
-  private readonly started = performance.now();
+  private readonly started = monotonicMs();
   private readonly active = new Map<string, ActiveBlob>();
   private queuedBlobs = 0;
   private queuedBytes = 0;
@@ -112,7 +113,7 @@ export class CopyProgress {
   }
 
   statusLine(): string {
-    const seconds = (performance.now() - this.started) / 1000;
+    const seconds = (monotonicMs() - this.started) / 1000;
     const moved = this.movedBytes();
     const toMove = Math.max(0, this.queuedBytes - this.skippedBytes);
     const parts = [`copy: ${this.doneBlobs}/${this.queuedBlobs} blobs`, `${formatBytes(moved)} of ${formatBytes(toMove)}`, `${formatBytes(seconds > 0 ? moved / seconds : 0)}/s`];

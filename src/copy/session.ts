@@ -6,6 +6,7 @@ import type { Descriptor, ManifestData } from '../oci/manifest.js';
 import { Limiter } from './limiter.js';
 import type { BlobOutcome, CopyCommonOptions, CopyEvent, CopyReport, ImageResult, PlanEntry, TagResult } from './types.js';
 import { HoldbackVerifier } from './verify.js';
+import { monotonicMs } from './clock.js';
 
 export const DEFAULT_JOBS = 4;
 /** Manifest requests go to two hosts (source and target), each with its own connection pool. */
@@ -33,7 +34,7 @@ export class CopySession {
   /** Manifests whose referrers were already looked up (referrer graphs may share nodes). */
   readonly referrersSeen = new Set<string>();
   private failure: unknown;
-  private readonly started = performance.now();
+  private readonly started = monotonicMs();
 
   constructor(options: CopyCommonOptions) {
     this.options = options;
@@ -94,7 +95,7 @@ export class CopySession {
       manifests: { pushed: this.counts.manifestsPushed, skipped: this.counts.manifestsSkipped },
       referrers: this.counts.referrers,
       bytes: this.counts.bytes,
-      seconds: Math.round(performance.now() - this.started) / 1000,
+      seconds: Math.round(monotonicMs() - this.started) / 1000,
       ...(this.dryRun ? { plan: this.plan } : {}),
     };
   }

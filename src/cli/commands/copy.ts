@@ -4,6 +4,7 @@ import { UsageError } from '../../errors.js';
 import type { CommandContext } from '../context.js';
 import type { Output } from '../output.js';
 import type { CopyEvent, CopyReport } from '../../copy/types.js';
+import { monotonicMs } from '../../copy/clock.js';
 
 interface CopyFlags {
   jobs: string;
@@ -199,7 +200,7 @@ type OpenedT = Awaited<ReturnType<typeof import('../../content/open.js').openTar
 
 /** A docker-archive pushed by the path `regctl import` uses, reported like an engine copy. */
 async function pushReport(source: Opened, target: OpenedT, tags: string[], onEvent: (e: CopyEvent) => void, signal: AbortSignal): Promise<CopyReport> {
-  const started = performance.now();
+  const started = monotonicMs();
   const { pushArchive } = await import('./archive-push.js');
   const r = await pushArchive({ source, target, tags, onEvent, signal });
   return {
@@ -214,7 +215,7 @@ async function pushReport(source: Opened, target: OpenedT, tags: string[], onEve
     manifests: { pushed: 1, skipped: 0 },
     referrers: 0,
     bytes: r.bytes,
-    seconds: (performance.now() - started) / 1000,
+    seconds: (monotonicMs() - started) / 1000,
   };
 }
 
