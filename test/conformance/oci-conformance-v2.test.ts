@@ -3,7 +3,8 @@
  * (conformance/, the successor of the ginkgo suite in ./oci-conformance.test.ts), ported to vitest
  * and run against `regctl serve` in-process, once on the filesystem backend and once in memory.
  *
- * Followed (newest stored version of each file):
+ * Followed (newest stored version of each file: where the index holds two, the one whose code is
+ * a superset of the other; e.g. run.go ae8d1d2a and api.go 25168982 lack the atomic-delete checks):
  *   run.go       4fc4ecbefaaa6e4e1682f59f5ac445d076cf642d  test flow, data sets, range and delete checks
  *   api.go       216c04cd22cedaab8cff577692d90e6ff7a1af0b  requests and response checks  -> ./v2-api.ts
  *   testdata.go  216c04cd22cedaab8cff577692d90e6ff7a1af0b  image/index/artifact generators -> ./v2-data.ts
