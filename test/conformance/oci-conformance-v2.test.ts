@@ -18,7 +18,7 @@
  * "blob-post-put", "manifest-head-by-tag", "range 500-1499", "tag-list", ...), named as the engine
  * names it, plus the blob, manifest or tag it is about. With the default (1.1) profile:
  *   ping 1, empty repository 2, blob APIs 72 per digest algorithm (sha256, sha512) = 144,
- *   data sets 551 (17 that run: push/tag-list/head/pull/referrers/delete for each blob,
+ *   data sets 551 (18 that run: push/tag-list/head/pull/referrers/delete for each blob,
  *   manifest and tag; 3 more registered as disabled), manifest errors 9
  *   = 710 checks on the filesystem backend (705 run, 5 disabled: sparse, both tag-param data
  *   sets, upload cancel for sha256 and sha512). The memory backend runs the same minus the
