@@ -49,6 +49,8 @@ describe.each([['filesystem', false], ['memory', true]] as const)('manifests, ta
       headers: { 'content-type': img.manifest.mediaType },
     });
     expect(ok.status).toBe(201);
+    // One OCI-Tag line per accepted tag parameter (the test client joins repeated headers).
+    expect(ok.headers['oci-tag']).toBe('a, b');
     expect((await http(s.url, 'GET', '/v2/bydigest/tags/list')).json().tags).toEqual(['a', 'b']);
     const badTag = await http(s.url, 'PUT', `/v2/bydigest/manifests/${img.manifest.digest}?tag=-no`, {
       body: img.manifest.bytes,

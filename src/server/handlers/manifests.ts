@@ -52,8 +52,10 @@ async function putManifest(ctx: RequestContext, name: string, reference: string)
   if (byDigest) checkDigest(reference);
   else checkTag(reference);
   const tags = byDigest ? [] : [reference];
+  const tagParams: string[] = [];
   for (const t of url.searchParams.getAll('tag')) {
     checkTag(t);
+    if (!tagParams.includes(t)) tagParams.push(t);
     if (!tags.includes(t)) tags.push(t);
   }
 
@@ -80,8 +82,11 @@ async function putManifest(ctx: RequestContext, name: string, reference: string)
   if (manifest.annotations) record.annotations = manifest.annotations;
   await storage.putManifest(name, record, tags);
 
-  const headers: Record<string, string> = { Location: `/v2/${name}/manifests/${digest}`, 'Docker-Content-Digest': digest };
+  const headers: Record<string, string | string[]> = { Location: `/v2/${name}/manifests/${digest}`, 'Docker-Content-Digest': digest };
   if (manifest.subject) headers['OCI-Subject'] = manifest.subject.digest;
+  // One OCI-Tag line per `?tag=` applied: how a client learns the registry took tag
+  // parameters (distribution-spec after 1.1) instead of pushing each tag again.
+  if (tagParams.length > 0) headers['OCI-Tag'] = tagParams;
   sendEmpty(ctx.res, 201, headers);
 }
 
