@@ -1,12 +1,15 @@
 #!/usr/bin/env node
-// Second build step (after `tsc -p src`): bundle the CLI that bin/regctl.js runs into
-// dist/bundle/. Every command pays for module loading before it does anything, and Node 20
-// has no compile cache: ~40 separate ES modules plus commander's and undici's CommonJS files
-// cost ~20 ms of a 150 ms `regctl tags`. One entry with code-split chunks (each command's
-// code still loads only when that command runs) removes most of it.
+// Second build step (after `tsc -p src`): bundle the CLI that bin/regctl.js runs into one
+// CommonJS file, dist/bundle/regctl.cjs. Every command pays for module loading and compiling
+// before it does anything, and Node 20 has no compile cache: ~40 ES modules plus commander's and
+// undici's CommonJS files cost ~20 ms of a 150 ms `regctl tags`. One file has no module graph to
+// resolve, and as a classic script it can be run through vm.Script with V8's code cache, which
+// bin/regctl.js does (a further ~30 ms: compiled code is loaded instead of parsed and compiled).
+// Modules reached by dynamic import() stay lazy inside the bundle (esbuild wraps them), so a
+// command still runs only its own code.
 //
-// commander, undici and semver go into the bundle; every other dependency stays an ordinary import
-// (loaded lazily by the commands that use it, and some read their own files at run time).
+// commander, undici and semver go into the bundle; every other dependency stays an ordinary
+// import() at run time (loaded by the commands that use it; some read their own files).
 // Two undici modules regctl never runs are stubbed out (see STUBS).
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -44,21 +47,26 @@ const undiciStubs = {
 
 const result = await build({
   absWorkingDir: root,
-  entryPoints: { main: 'dist/cli/main.js' },
-  outdir: 'dist/bundle',
+  entryPoints: ['dist/cli/main.js'],
+  outfile: 'dist/bundle/regctl.cjs',
   bundle: true,
-  splitting: true,
-  format: 'esm',
+  format: 'cjs',
   platform: 'node',
   target: 'node20',
   external,
   plugins: [undiciStubs],
-  // Bundled CommonJS calls require() for Node's built-ins; ES module output has none.
-  banner: { js: "import { createRequire as __regctlCreateRequire } from 'node:module'; const require = __regctlCreateRequire(import.meta.url);" },
+  // The bundle runs inside bin/regctl.js's CommonJS-style wrapper, which passes __filename.
+  define: { 'import.meta.url': '__regctlModuleUrl' },
+  // import() of the packages left outside becomes require() (still lazy: it runs where the
+  // import() was). import() inside a vm.Script needs an experimental Node hook, which Node 20
+  // also loses for code loaded from a code cache; require() of an ES module package works
+  // unflagged from Node 20.19 (package.json engines) and yields the same namespace.
+  supported: { 'dynamic-import': false },
+  banner: { js: "var __regctlModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
   logLevel: 'warning',
   metafile: true,
   legalComments: 'none',
-  // Less to parse at every start (~7 M instructions of ~280 M for `regctl tags`); names are kept.
+  // Less to parse on a run without a code cache (~7 M instructions of ~280 M for `regctl tags`).
   minifyWhitespace: true,
   minifySyntax: true,
   // No keepNames: it wraps every function, per-request closures in the server included, and
@@ -66,9 +74,10 @@ const result = await build({
   // tells commander's errors apart by their code).
 });
 
-// Chunk names carry content hashes: drop chunks of earlier builds. (Not by emptying the folder
-// first: a regctl started meanwhile, by a test, say, must find every file it imports.)
+// Drop what earlier builds left (older layouts' chunks, code caches of an older bundle: those
+// are keyed by the bundle's size and mtime, so they could not be used anyway). Not by emptying
+// the folder first: a regctl started meanwhile, by a test, say, must find its files.
 const written = new Set(Object.keys(result.metafile.outputs).map((p) => p.slice('dist/bundle/'.length)));
 for (const name of readdirSync(join(root, 'dist/bundle'))) {
-  if (!written.has(name)) rmSync(join(root, 'dist/bundle', name), { force: true });
+  if (!written.has(name)) rmSync(join(root, 'dist/bundle', name), { recursive: true, force: true });
 }
