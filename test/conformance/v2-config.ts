@@ -1,3 +1,5 @@
+import type { DataConfig } from './v2-data.js';
+
 /**
  * The conformance engine's settings (distribution-spec conformance/config.go) with its defaults
  * per spec version. OCI_VERSION picks the profile as it does for the engine: unset or "1.1" is
@@ -17,23 +19,8 @@ export interface EngineConfig {
     tags: { atomic: boolean; delete: boolean; list: boolean };
     referrer: boolean;
   };
-  data: {
-    image: boolean;
-    index: boolean;
-    indexList: boolean;
-    sparse: boolean;
-    artifact: boolean;
-    subject: boolean;
-    subjectMissing: boolean;
-    artifactList: boolean;
-    subjectList: boolean;
-    dataField: boolean;
-    nondistributable: boolean;
-    customFields: boolean;
-    noLayers: boolean;
-    emptyBlob: boolean;
-    sha512: boolean;
-  };
+  /** The data switches; push, tagParam and largeManifest come from the API switches and the run. */
+  data: Omit<DataConfig, 'push' | 'tagParam' | 'largeManifest'>;
 }
 
 /** The engine's minimum chunk size for chunked uploads (config.go chunkMin). */
