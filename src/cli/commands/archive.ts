@@ -173,11 +173,16 @@ async function transfer(
   const mode = out.json && progressMode === 'auto' ? (stderr.isTTY ? 'tty' : 'none') : progressMode;
   const plainInterval = Number((ctx.streams.env ?? process.env).REGCTL_PROGRESS_INTERVAL_MS) || undefined;
   const progress = await CopyProgress.start({ mode: resolveProgressMode(mode, stderr), stream: stderr, plainInterval });
+  // Ctrl-C stops the transfer so the targets and spools clean up (as `regctl copy` does):
+  // killed outright, an export left its spool of gunzipped layers in the temp folder.
+  const interrupt = new AbortController();
+  const onSigint = (): void => interrupt.abort();
+  process.once('SIGINT', onSigint);
   let r: { digest: string; mediaType: string; blobs: { copied: number; skipped: number }; bytes: number };
   try {
     if (isDockerArchive(source) && tag !== undefined) {
       // The streaming path shared with `regctl copy`: layers gzipped straight into the target.
-      r = await pushArchive({ source, target, tags: [tag], onEvent: progress.onEvent });
+      r = await pushArchive({ source, target, tags: [tag], onEvent: progress.onEvent, signal: interrupt.signal });
     } else {
       await refuseIndexToDockerArchive(source, target, platform);
       const { copyImage } = await import('../../copy/index.js');
@@ -188,6 +193,7 @@ async function transfer(
         tags: tag ? [tag] : [],
         platform,
         onEvent: progress.onEvent,
+        signal: interrupt.signal,
       });
       r = {
         digest: report.digest ?? report.images[0]?.digest ?? '',
@@ -201,6 +207,8 @@ async function transfer(
   } catch (e) {
     progress.stop();
     throw e;
+  } finally {
+    process.off('SIGINT', onSigint);
   }
   if (wantDigest && r.digest !== wantDigest) throw new UsageError(`destination names digest ${wantDigest} but the image is ${r.digest}`);
   const seconds = (Date.now() - started) / 1000;
