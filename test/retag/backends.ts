@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { afterAll } from 'vitest';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRegistryClient } from '../../src/registry/open.js';
@@ -43,9 +44,16 @@ export const BACKENDS: BackendKind[] = [
   },
 ];
 
+const isolatedDirs: string[] = [];
+// Removed after each test file (they piled up in the temp folder, one per test).
+afterAll(() => {
+  for (const d of isolatedDirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
 /** An environment with empty regctl and Docker config, so no stored credential or setting leaks in. */
 export function isolatedEnv(): NodeJS.ProcessEnv {
   const dir = mkdtempSync(join(tmpdir(), 'regctl-retag-test-'));
+  isolatedDirs.push(dir);
   return { ...process.env, REGCTL_CONFIG_DIR: join(dir, 'regctl'), DOCKER_CONFIG: join(dir, 'docker'), HOME: dir };
 }
 
