@@ -33,8 +33,14 @@ async function resolve(ctx: RequestContext, name: string, reference: string): Pr
 }
 
 async function getManifest(ctx: RequestContext, name: string, reference: string, head: boolean): Promise<void> {
-  const digest = await resolve(ctx, name, reference);
-  const m = await ctx.storage.getManifest(name, digest);
+  const { storage } = ctx;
+  let m;
+  if (storage.getManifestByTag && !isDigestRef(reference) && isValidTag(reference)) {
+    m = await storage.getManifestByTag(name, reference);
+    if (!m) throw new OciError('MANIFEST_UNKNOWN', `manifest ${reference} not found in ${name}`, { detail: { tag: reference } });
+  } else {
+    m = await storage.getManifest(name, await resolve(ctx, name, reference));
+  }
   if (!m) throw new OciError('MANIFEST_UNKNOWN', `manifest ${reference} not found in ${name}`);
   ctx.res.writeHead(200, {
     'Content-Type': m.mediaType,

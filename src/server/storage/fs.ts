@@ -247,7 +247,17 @@ export class FilesystemStorage implements RegistryStorage {
   // ---- manifests and tags
 
   async getManifest(repo: string, digest: string): Promise<StoredManifest | undefined> {
+    return this.manifestIn(repo, await this.layouts.read(repo), digest);
+  }
+
+  /** Tag -> manifest on one read of index.json (a HEAD by tag otherwise validates it twice). */
+  async getManifestByTag(repo: string, tag: string): Promise<StoredManifest | undefined> {
     const state = await this.layouts.read(repo);
+    const digest = state?.tags.get(tag)?.digest;
+    return digest === undefined ? undefined : this.manifestIn(repo, state, digest);
+  }
+
+  private async manifestIn(repo: string, state: Awaited<ReturnType<LayoutIndexes['read']>>, digest: string): Promise<StoredManifest | undefined> {
     const entry = state?.byDigest.get(digest)?.[0];
     if (!entry) return undefined;
     // The current index.json lists it, so its bytes exist (written before the index, removed

@@ -78,6 +78,8 @@ export interface RegistryStorage {
 
   getManifest(repo: string, digest: string): Promise<StoredManifest | undefined>;
   resolveTag(repo: string, tag: string): Promise<string | undefined>;
+  /** Optional: resolveTag + getManifest in one step, where that saves work. */
+  getManifestByTag?(repo: string, tag: string): Promise<StoredManifest | undefined>;
   /** Store a manifest (its bytes also become a blob) and point `tags` at it, atomically. */
   putManifest(repo: string, manifest: ManifestRecord, tags: string[]): Promise<void>;
   /** Remove the manifest and every tag pointing at it. */
