@@ -3,6 +3,7 @@ import { basename, dirname, join } from 'node:path';
 import type { DeleteGuard, GcObject, GcStore } from '../ops/gc.js';
 import type { FilesystemStorage } from './fs.js';
 import { isErrno, tombstoneOf } from './fs-util.js';
+import { subjectOf } from './referrers.js';
 
 /**
  * GcStore over a filesystem root. `regctl serve gc` runs it in its own process while the server
@@ -210,14 +211,4 @@ async function recoverTombstone(tomb: string, ageMs: number): Promise<void> {
 
 function modified(s: { mtimeMs: number; ctimeMs: number }): number {
   return Math.max(s.mtimeMs, s.ctimeMs);
-}
-
-function subjectOf(bytes: Buffer | undefined): string | undefined {
-  if (!bytes) return undefined;
-  try {
-    const j = JSON.parse(bytes.toString('utf8')) as { subject?: { digest?: unknown } };
-    return typeof j.subject?.digest === 'string' ? j.subject.digest : undefined;
-  } catch {
-    return undefined;
-  }
 }

@@ -10,6 +10,7 @@ import { algorithmOf, UploadSessions } from './fs-uploads.js';
 import { exists, fsyncFile, isErrno, linkOrCopy, makeDirectory, touchFile, tombstoneOf, writeFileAtomic } from './fs-util.js';
 import { FilesystemGcStore } from './fs-gc.js';
 import { ByteCache } from './byte-cache.js';
+import { referrerDescriptor, subjectOf } from './referrers.js';
 import { sendFileRange } from './fs-send.js';
 import { KeyedMutex } from './mutex.js';
 import type { BlobInfo, ByteRange, ManifestRecord, RegistryStorage, StoredManifest, UploadInfo } from './types.js';
@@ -384,20 +385,4 @@ export class FilesystemStorage implements RegistryStorage {
   }
 
   async close(): Promise<void> {}
-}
-
-export function referrerDescriptor(m: ManifestRecord): Descriptor {
-  const desc: Descriptor = { mediaType: m.mediaType, digest: m.digest, size: m.bytes.length };
-  if (m.artifactType) desc.artifactType = m.artifactType;
-  if (m.annotations && Object.keys(m.annotations).length > 0) desc.annotations = m.annotations;
-  return desc;
-}
-
-function subjectOf(bytes: Buffer): string | undefined {
-  try {
-    const j = JSON.parse(bytes.toString('utf8')) as { subject?: { digest?: unknown } };
-    return typeof j.subject?.digest === 'string' ? j.subject.digest : undefined;
-  } catch {
-    return undefined;
-  }
 }

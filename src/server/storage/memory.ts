@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import type { Descriptor } from '../../oci/manifest.js';
 import { OciError, uploadRangeError } from '../errors.js';
 import { compareCodeUnits } from './fs-layout.js';
-import { referrerDescriptor } from './fs.js';
+import { referrerDescriptor } from './referrers.js';
 import type { DeleteGuard, GcObject, GcStore } from '../ops/gc.js';
 import type { BlobInfo, ByteRange, ManifestRecord, RegistryStorage, StoredManifest, UploadInfo } from './types.js';
 

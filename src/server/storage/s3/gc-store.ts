@@ -2,6 +2,7 @@ import type { DeleteGuard, GcObject, GcStore } from '../../ops/gc.js';
 import { mapLimit } from './bucket.js';
 import { digestFromKey } from './keys.js';
 import type { S3Storage } from './s3.js';
+import { subjectOf } from '../referrers.js';
 
 /** S3 keeps whole seconds: an object stamped T was written somewhere in [T, T+1s). */
 const CLOCK_SLACK = 1000;
@@ -96,14 +97,5 @@ export class S3GcStore implements GcStore {
   async deleteUpload(_repository: string, id: string): Promise<boolean> {
     await this.s3.removeUpload(id);
     return true;
-  }
-}
-
-function subjectOf(bytes: Buffer): string | undefined {
-  try {
-    const j = JSON.parse(bytes.toString('utf8')) as { subject?: { digest?: unknown } };
-    return typeof j.subject?.digest === 'string' ? j.subject.digest : undefined;
-  } catch {
-    return undefined;
   }
 }

@@ -4,7 +4,6 @@ import { isValidDigest } from '../../../oci/digest.js';
 import type { Descriptor } from '../../../oci/manifest.js';
 import { OciError } from '../../errors.js';
 import { compareCodeUnits } from '../fs-layout.js';
-import { referrerDescriptor } from '../fs.js';
 import type { BlobInfo, ByteRange, ManifestRecord, RegistryStorage, StoredManifest, UploadInfo } from '../types.js';
 import type { GcStore } from '../../ops/gc.js';
 import { S3GcStore } from './gc-store.js';
@@ -12,6 +11,7 @@ import { Bucket, createS3Client, mapLimit, type S3ConnectOptions } from './bucke
 import { KeyLayout } from './keys.js';
 import { UploadIds } from './upload-ids.js';
 import { S3UploadSessions } from './uploads.js';
+import { referrerDescriptor, subjectOf } from '../referrers.js';
 
 /** touchBlob rewrites a link at most this often (S3 timestamps are whole seconds anyway). */
 const TOUCH_INTERVAL_MS = 10_000;
@@ -317,14 +317,5 @@ export class S3Storage implements RegistryStorage {
 
   async close(): Promise<void> {
     if (this.ownsClient) this.bucket.client.destroy();
-  }
-}
-
-function subjectOf(bytes: Buffer): string | undefined {
-  try {
-    const j = JSON.parse(bytes.toString('utf8')) as { subject?: { digest?: unknown } };
-    return typeof j.subject?.digest === 'string' ? j.subject.digest : undefined;
-  } catch {
-    return undefined;
   }
 }
