@@ -1,16 +1,19 @@
 #!/usr/bin/env node
-// Second build step (after `tsc -p src`): bundle the CLI that bin/regctl.js runs into one
-// CommonJS file, dist/bundle/regctl.cjs. Every command pays for module loading and compiling
-// before it does anything, and Node 20 has no compile cache: ~40 ES modules plus commander's and
-// undici's CommonJS files cost ~20 ms of a 150 ms `regctl tags`. One file has no module graph to
-// resolve, and as a classic script it can be run through vm.Script with V8's code cache, which
-// bin/regctl.js does (a further ~30 ms: compiled code is loaded instead of parsed and compiled).
-// Modules reached by dynamic import() stay lazy inside the bundle (esbuild wraps them), so a
-// command still runs only its own code.
+// Second build step (after `tsc -p src`): bundle the CLI that bin/regctl.js runs into
+// dist/bundle/ as ES modules. Every command pays for module loading before it does anything:
+// one entry file plus a few shared chunks have far less to resolve than ~40 of our modules and
+// the many CommonJS files of commander and undici.
+//
+// The bundle is ESM, like the source, so `import()` stays a real import(): a package's default
+// export is what Node says it is, with no bundler interop in between (a CommonJS bundle once
+// turned `(await import('ora')).default` into the whole module object, and `ora` and `conf` were
+// "not a function" for every user). Code splitting keeps each command lazy: a command's own code
+// and the libraries only it needs are chunks loaded by its import(). Compiled code is cached by
+// Node itself (module.enableCompileCache(), Node >= 22.1; see bin/regctl.js).
 //
 // commander, undici and semver go into the bundle; every other dependency stays an ordinary
-// import() at run time (loaded by the commands that use it; some read their own files).
-// Two undici modules regctl never runs are stubbed out (see STUBS).
+// import of the installed package at run time (some read their own files, and they are loaded
+// only by the commands that use them). Two undici modules regctl never runs are stubbed out.
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,8 +28,8 @@ const external = Object.keys(pkg.dependencies)
 
 /**
  * undici modules regctl never runs, replaced by stubs so they are neither bundled nor parsed at
- * every start: the HTTP/2 client (allowH2 is never set; it would load node:http2 and node:tls)
- * and fetch's body extraction (only for FormData request bodies; ~100 KB of fetch/webidl code).
+ * every start: the HTTP/2 client (allowH2 is never set; it would load node:http2) and fetch's
+ * body extraction (only for FormData request bodies; ~100 KB of fetch/webidl code).
  */
 const STUBS = [
   { file: /[/\\]dispatcher[/\\]client-h2\.js$/, contents: "module.exports = function connectH2 () { throw new Error('HTTP/2 is not enabled in regctl') }" },
@@ -45,39 +48,36 @@ const undiciStubs = {
   },
 };
 
+const outdir = join(root, 'dist', 'bundle');
 const result = await build({
   absWorkingDir: root,
-  entryPoints: ['dist/cli/main.js'],
-  outfile: 'dist/bundle/regctl.cjs',
+  entryPoints: { regctl: 'dist/cli/main.js' },
+  outdir,
+  outExtension: { '.js': '.mjs' },
   bundle: true,
-  format: 'cjs',
+  splitting: true,
+  format: 'esm',
   platform: 'node',
   target: 'node20',
   external,
   plugins: [undiciStubs],
-  // The bundle runs inside bin/regctl.js's CommonJS-style wrapper, which passes __filename.
-  define: { 'import.meta.url': '__regctlModuleUrl' },
-  // import() of the packages left outside becomes require() (still lazy: it runs where the
-  // import() was). import() inside a vm.Script needs an experimental Node hook, which Node 20
-  // also loses for code loaded from a code cache; require() of an ES module package works
-  // unflagged from Node 20.19 (package.json engines) and yields the same namespace.
-  supported: { 'dynamic-import': false },
-  banner: { js: "var __regctlModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  // The CommonJS packages inside (undici, commander, semver) call require() for Node's built-in
+  // modules; an ES module has no `require`, so each chunk gets one.
+  banner: { js: "import { createRequire as __regctlCreateRequire } from 'node:module'; const require = __regctlCreateRequire(import.meta.url);" },
   logLevel: 'warning',
   metafile: true,
   legalComments: 'none',
-  // Less to parse on a run without a code cache (~7 M instructions of ~280 M for `regctl tags`).
+  // Less to parse on a run without a compile cache (Node 20 has none).
   minifyWhitespace: true,
   minifySyntax: true,
   // No keepNames: it wraps every function, per-request closures in the server included, and
-  // nothing relies on class names (bundling renames CommanderError to CommanderError2; main.ts
-  // tells commander's errors apart by their code).
+  // nothing relies on class names (main.ts tells commander's errors apart by their code).
 });
 
-// Drop what earlier builds left (older layouts' chunks, code caches of an older bundle: those
-// are keyed by the bundle's size and mtime, so they could not be used anyway). Not by emptying
-// the folder first: a regctl started meanwhile, by a test, say, must find its files.
-const written = new Set(Object.keys(result.metafile.outputs).map((p) => p.slice('dist/bundle/'.length)));
-for (const name of readdirSync(join(root, 'dist/bundle'))) {
-  if (!written.has(name)) rmSync(join(root, 'dist/bundle', name), { recursive: true, force: true });
+// Drop what earlier builds left (chunks of an older build, the CommonJS bundle and its V8 code
+// caches of earlier versions). Not by emptying the folder first: a regctl started meanwhile, by
+// a test, say, must find its files.
+const written = new Set(Object.keys(result.metafile.outputs).map((p) => join(root, p)));
+for (const name of readdirSync(outdir)) {
+  if (!written.has(join(outdir, name))) rmSync(join(outdir, name), { recursive: true, force: true });
 }

@@ -33,7 +33,7 @@ async function newest(dir: string): Promise<number> {
 
 /** Rebuild dist/ (and its bundle) when any source is newer than it (tsc emits even if some file has type errors). */
 async function ensureBuilt(): Promise<void> {
-  const built = await stat(join(ROOT, 'dist/bundle/regctl.cjs')).then((s) => s.mtimeMs, () => 0);
+  const built = await stat(join(ROOT, 'dist/bundle/regctl.mjs')).then((s) => s.mtimeMs, () => 0);
   if (built >= (await newest(join(ROOT, 'src')))) return;
   await promisify(execFile)(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'src')], { cwd: ROOT }).catch(() => undefined);
   // bin/regctl.js runs the bundle made from tsc's output.

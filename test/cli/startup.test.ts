@@ -1,10 +1,9 @@
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, expect, test } from 'vitest';
 import { ensureBuilt } from '../server/spawn.js';
 import { startServe, type ServeHandle } from '../helpers/serve.js';
 import { pushBlob, pushManifest } from '../server/client.js';
@@ -73,34 +72,4 @@ test('`regctl --version` loads neither commander (child_process) nor the HTTP st
   expect(r.stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
   // (net itself is loaded for a piped stdout, so it says nothing here.)
   for (const heavy of ['child_process', 'http', 'tls']) expect(r.modules.has(heavy), heavy).toBe(false);
-});
-
-describe('code cache (bin/regctl.js)', () => {
-  const bundle = fileURLToPath(new URL('../../dist/bundle/regctl.cjs', import.meta.url));
-  const cacheFor = async (command: string) => {
-    const s = await stat(bundle);
-    return join(dirname(bundle), 'cache', `${s.size}-${Math.trunc(s.mtimeMs)}-${process.version}-${process.arch}-${command}.v8`);
-  };
-
-  test('a command writes its cache on its first run and gives the same answer with it', async () => {
-    const file = await cacheFor('digest');
-    await rm(file, { force: true });
-    const ref = `${s.registry}/startup/app:1.0`;
-    const first = await builtinsLoaded(['digest', ref]);
-    expect(first.code).toBe(0);
-    expect(first.stdout).toMatch(/^sha256:[0-9a-f]{64}\n$/);
-    expect((await stat(file)).size).toBeGreaterThan(10_000);
-    const second = await builtinsLoaded(['digest', ref]);
-    expect(second).toMatchObject({ code: 0, stdout: first.stdout });
-  });
-
-  test('a corrupt cache is refused by V8 and replaced; the command still works', async () => {
-    const file = await cacheFor('tags');
-    await mkdir(dirname(file), { recursive: true });
-    const junk = randomBytes(50_000);
-    await writeFile(file, junk);
-    const r = await builtinsLoaded(['tags', `${s.registry}/startup/app`]);
-    expect(r).toMatchObject({ code: 0, stdout: '1.0\n' });
-    expect((await readFile(file)).equals(junk)).toBe(false);
-  });
 });

@@ -23,7 +23,7 @@ async function newestMtime(dir: string): Promise<number> {
 export async function ensureBuilt(): Promise<void> {
   let built = 0;
   try {
-    built = (await stat(join(repoRoot, 'dist/bundle/regctl.cjs'))).mtimeMs;
+    built = (await stat(join(repoRoot, 'dist/bundle/regctl.mjs'))).mtimeMs;
   } catch {
     built = 0;
   }
