@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Benchmark: start-up of the built CLI (`--version`, `--help` vs `node -e 0`) and `regctl tags`
 // of a 1,200-tag repository on Debian's docker-registry, end to end, with hyperfine.
-// Run `npm run build` first. Usage: node bench/client.mjs [--runs N]. Only 127.0.0.1 is used.
+// Run `npm run build` first. Usage: node bench/client.mjs [--runs N] [--bin ENTRY] [--node NODE].
+// Only 127.0.0.1 is used.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -13,9 +14,13 @@ import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const BIN = join(ROOT, 'bin', 'regctl.js');
 const argv = process.argv.slice(2);
-const RUNS = Number(argv[argv.indexOf('--runs') + 1] || 30);
+const flag = (name, fallback) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : fallback);
+const RUNS = Number(flag('--runs', 30));
+// --bin: the installed CLI's entry (e.g. PREFIX/lib/node_modules/regctl/bin/regctl.js);
+// --node: another Node binary (e.g. Node 24) to run it and the `node -e 0` baseline with.
+const BIN = flag('--bin', join(ROOT, 'bin', 'regctl.js'));
+const NODE = flag('--node', process.execPath);
 const TAGS = 1200;
 
 for (const [what, ok] of [
@@ -80,15 +85,15 @@ try {
     await writeFile(join(t, 'current', 'link'), digest);
     await writeFile(join(t, 'index', 'sha256', digest.slice(7), 'link'), digest);
   }
-  const count = spawnSync(process.execPath, [BIN, 'tags', `${reg}/bench/many`], { encoding: 'utf8' }).stdout.trim().split('\n').length;
+  const count = spawnSync(NODE, [BIN, 'tags', `${reg}/bench/many`], { encoding: 'utf8' }).stdout.trim().split('\n').length;
   console.log(`seeded ${reg}/bench/many with ${count} tags`);
   const r = spawnSync('hyperfine', [
     '-N', '--warmup', '3', '--runs', String(RUNS), '--export-json', join(root, 'h.json'),
-    '-n', 'node -e 0', `${process.execPath} -e 0`,
-    '-n', 'regctl --version', `${process.execPath} ${BIN} --version`,
-    '-n', 'regctl --help', `${process.execPath} ${BIN} --help`,
-    '-n', 'regctl tags (1,200)', `${process.execPath} ${BIN} tags ${reg}/bench/many`,
-    '-n', 'regctl tags --sort semver (1,200)', `${process.execPath} ${BIN} tags ${reg}/bench/many --sort semver`,
+    '-n', 'node -e 0', `${NODE} -e 0`,
+    '-n', 'regctl --version', `${NODE} ${BIN} --version`,
+    '-n', 'regctl --help', `${NODE} ${BIN} --help`,
+    '-n', 'regctl tags (1,200)', `${NODE} ${BIN} tags ${reg}/bench/many`,
+    '-n', 'regctl tags --sort semver (1,200)', `${NODE} ${BIN} tags ${reg}/bench/many --sort semver`,
   ], { stdio: ['ignore', 'inherit', 'inherit'] });
   if (r.status !== 0) throw new Error('hyperfine failed');
   const { results } = JSON.parse(await (await import('node:fs/promises')).readFile(join(root, 'h.json'), 'utf8'));
