@@ -84,6 +84,7 @@ export class Transport {
   private readonly retry: RetryPolicy;
   private readonly tlsPools = new Map<string, Dispatcher>();
   private readonly origins = new Map<string, string>();
+  private readonly probes = new Map<string, Promise<void>>();
 
   constructor(private readonly options: TransportOptions = {}) {
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
@@ -179,6 +180,7 @@ export class Transport {
   /** One hop: retries on 429/5xx/resets and one re-send after a 401 (same-origin only). */
   private async attempt(req: HttpRequest, method: string, url: string, body: Body | undefined, sameOrigin: boolean): Promise<HttpResponse> {
     const replayable = body === undefined || typeof body === 'string' || Buffer.isBuffer(body) || typeof body === 'function';
+    if (sameOrigin && this.auth.scheme(req.registry) === undefined && req.path !== '/v2/') await this.learnScheme(req.registry);
     let authorization = sameOrigin ? await this.auth.authorization(req.registry, req.scopes) : undefined;
     let authRetried = false;
     for (let attempt = 0; ; attempt++) {
@@ -268,6 +270,27 @@ export class Transport {
       json = undefined;
     }
     return { status: res.status, json };
+  }
+
+  /**
+   * With credentials for a registry, ask /v2/ once which scheme it wants before the first real
+   * request, as docker does: a registry that lets anonymous users read some repositories
+   * answers them without a 401 (a catalog filtered to public repositories), so credentials
+   * would otherwise never be sent. Without credentials nothing is asked. Failures are left to
+   * the real request to report.
+   */
+  private learnScheme(registry: string): Promise<void> {
+    let p = this.probes.get(registry);
+    if (!p) {
+      p = (async () => {
+        if (!(await this.auth.hasCredentials(registry))) return;
+        const res = await this.send({ method: 'GET', registry, path: '/v2/' }, 'GET', this.url(registry, '/v2/'), undefined, undefined, true);
+        await drain(res);
+        if (res.status === 401) this.auth.learn(registry, res.headers['www-authenticate']);
+      })().catch(() => {});
+      this.probes.set(registry, p);
+    }
+    return p;
   }
 
   /**
