@@ -40,8 +40,10 @@ describe('catalog and reads as a logged-in user, with anonymous read on public/*
   });
 
   it('logged in as reader: public/app and team/app (what curl -u reader lists), credentials sent once the scheme is known', async () => {
-    const login = await runCli(['login', s.registry, '-u', 'reader', '--password-stdin'], { env, stdin: PASSWORDS.reader });
+    // As pasted from a browser: a scheme and a trailing slash.
+    const login = await runCli(['login', `http://${s.registry}/`, '-u', 'reader', '--password-stdin'], { env, stdin: PASSWORDS.reader });
     expect(login.code, login.stderr).toBe(0);
+    expect(login.stderr).toContain(`Login succeeded: ${s.registry} `);
     const r = await runCli(['--verbose', 'catalog', s.registry], { env });
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('public/app\nteam/app\n');
@@ -56,6 +58,8 @@ describe('catalog and reads as a logged-in user, with anonymous read on public/*
     const t = await runCli(['--verbose', 'tags', `${s.registry}/public/app`], { env });
     expect(t.stdout).toBe('v1\n');
     expect(t.stderr).toMatch(/tags\/list.* -> 200 \(\d+ ms\) \[Basic \*\*\*\]\n$/);
+    expect(await runCli(['logout', `http://${s.registry}`], { env })).toEqual({ code: 0, stdout: '', stderr: `Removed credentials for ${s.registry}\n` });
+    expect((await runCli(['catalog', s.registry], { env })).stdout).toBe('public/app\n');
   });
 });
 
