@@ -415,7 +415,7 @@ function networkError(registry: string, method: string, url: string, e: unknown)
   if ((e as { name?: string })?.name === 'AbortError') return e as Error;
   if (url.startsWith('https:') && isHttpAnswerToTls(e)) {
     return new NetworkError(
-      `${registry}: server gave HTTP response to HTTPS client; if this registry serves plain HTTP, run: regctl config set ${registry} --insecure`,
+      `${registry}: server gave HTTP response to HTTPS client; if this registry serves plain HTTP, use http://${registry} or run: regctl config set ${registry} --insecure`,
       { cause: e },
     );
   }
