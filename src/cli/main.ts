@@ -122,6 +122,35 @@ function fastPath(argv: string[]): 'version' | 'help' | undefined {
   return undefined;
 }
 
+/**
+ * What a bare name means for this command: schemes named by an earlier in-process run are
+ * forgotten, and the opted-in default registry (REGCTL_REGISTRY, else `config set-default`)
+ * replaces Docker Hub for names without a host.
+ */
+async function namingDefaults(env: NodeJS.ProcessEnv): Promise<void> {
+  const [{ forgetSchemes }, { setDefaultRegistry, parseRegistryArg }] = await Promise.all([import('../ref/scheme.js'), import('../ref/reference.js')]);
+  forgetSchemes();
+  setDefaultRegistry(undefined);
+  const fromEnv = env.REGCTL_REGISTRY?.trim() || undefined;
+  if (fromEnv !== undefined) {
+    const { UsageError } = await import('../errors.js');
+    try {
+      setDefaultRegistry(parseRegistryArg(fromEnv));
+    } catch (e) {
+      throw new UsageError(`REGCTL_REGISTRY: ${(e as Error).message}`);
+    }
+    return;
+  }
+  const { ConfigStore } = await import('../config/store.js');
+  let stored: string | undefined;
+  try {
+    stored = new ConfigStore(env).defaultRegistry();
+  } catch {
+    // An unreadable settings file is reported by the commands that use it, not by every command.
+  }
+  if (stored !== undefined) setDefaultRegistry(parseRegistryArg(stored));
+}
+
 /** Run the CLI with the given argv (without node and script). Returns the exit status. */
 export async function run(argv: string[], streams: Streams): Promise<number> {
   const probe = fastPath(argv);
@@ -137,6 +166,7 @@ export async function run(argv: string[], streams: Streams): Promise<number> {
   const { ExitCode, RegctlError } = await import('../errors.js');
   let exitCode: number = ExitCode.ok;
   try {
+    await namingDefaults(streams.env ?? process.env);
     const program = await buildProgram(streams, (c) => {
       exitCode = c;
     }, argv);

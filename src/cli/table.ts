@@ -67,5 +67,5 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'export', term: 'export [options] <ref> <file>', summary: 'write an image to a docker-archive (for docker load) or an OCI layout', load: archive },
   { name: 'login', term: 'login [options] <host>', summary: 'check credentials against a registry and store them for regctl', load: login },
   { name: 'logout', term: 'logout <host>', summary: "remove a registry's credentials from regctl's store", load: login },
-  { name: 'config', term: 'config', summary: 'per-registry connection settings (insecure, CA file, skip-verify)', load: config },
+  { name: 'config', term: 'config', summary: 'per-registry connection settings (insecure, CA file, skip-verify), default registry', load: config },
 ];

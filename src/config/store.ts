@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Conf from 'conf';
 import { RegctlError } from '../errors.js';
@@ -13,6 +13,8 @@ export interface StoredCredential {
 interface Schema {
   registries: Record<string, HostSettings>;
   auths: Record<string, StoredCredential>;
+  /** Registry for names without a host (`regctl config set-default`); absent: Docker Hub. */
+  defaultRegistry?: string;
 }
 
 /** Where conf keeps `projectName: 'regctl', projectSuffix: ''` (env-paths' config directory). */
@@ -50,13 +52,14 @@ export class ConfigStore {
     }
     try {
       const j = JSON.parse(text) as Partial<Schema>;
-      return { registries: { ...j.registries }, auths: { ...j.auths } };
+      return { registries: { ...j.registries }, auths: { ...j.auths }, ...(typeof j.defaultRegistry === 'string' ? { defaultRegistry: j.defaultRegistry } : {}) };
     } catch (e) {
       throw new RegctlError('CONFIG_INVALID', `cannot read regctl's configuration ${this.path}: not valid JSON`, { cause: e });
     }
   }
 
   private async write(update: (s: Schema) => void): Promise<void> {
+    this.makePrivateDir();
     const { default: ConfClass } = await import('conf');
     let conf: Conf<Schema>;
     try {
@@ -71,11 +74,35 @@ export class ConfigStore {
     } catch (e) {
       throw new RegctlError('CONFIG_INVALID', `cannot read regctl's configuration: ${(e as Error).message}`, { cause: e });
     }
-    const s: Schema = { registries: { ...conf.get('registries') }, auths: { ...conf.get('auths') } };
+    const stored = conf.get('defaultRegistry');
+    const s: Schema = { registries: { ...conf.get('registries') }, auths: { ...conf.get('auths') }, ...(typeof stored === 'string' ? { defaultRegistry: stored } : {}) };
     update(s);
     conf.set('registries', s.registries);
     conf.set('auths', s.auths);
+    if (s.defaultRegistry === undefined) conf.delete('defaultRegistry');
+    else conf.set('defaultRegistry', s.defaultRegistry);
+    // conf creates the file with configFileMode through the umask; make sure it is 0600.
+    chmodSync(this.path, 0o600);
     this.data = s;
+  }
+
+  /**
+   * The folder holds credentials: made 0700 here (conf would make it 0777 minus the umask,
+   * i.e. world-writable under umask 000). An existing folder is left as the user set it.
+   */
+  private makePrivateDir(): void {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+  }
+
+  defaultRegistry(): string | undefined {
+    return this.data.defaultRegistry;
+  }
+
+  async setDefaultRegistry(registry: string | undefined): Promise<void> {
+    await this.write((s) => {
+      if (registry === undefined) delete s.defaultRegistry;
+      else s.defaultRegistry = registry;
+    });
   }
 
   settings(registry: string): HostSettings | undefined {

@@ -1,8 +1,7 @@
 import type { ManifestHead } from '../content/types.js';
-import { NotFoundError } from '../errors.js';
+import { choosePlatform, describeRef } from '../content/platform.js';
 import { isIndex, parseManifest, referencedBlobs, type Descriptor, type Manifest, type ManifestData } from '../oci/manifest.js';
 import { MediaType } from '../oci/mediatypes.js';
-import { formatPlatform, platformMatches } from '../oci/platform.js';
 import { ensureReferrersListed } from './referrers.js';
 import { isDigestRef, withContext, type CopySession } from './session.js';
 import type { ImageResult, TagResult } from './types.js';
@@ -46,19 +45,10 @@ export async function copyOne(
   if (platform) {
     // The tagged root is the chosen child, so the index has to be read to know its digest.
     const top = await session.getManifest(ref, rootDigest);
-    const m = parseManifest(top.bytes, top.mediaType);
-    if (isIndex(m)) {
-      const child = m.manifests.find((d) => platformMatches(platform, d.platform));
-      if (!child) {
-        const have = m.manifests.map((d) => formatPlatform(d.platform)).join(', ');
-        throw new NotFoundError(`${session.source.description}: ${ref} has no ${formatPlatform(platform)} manifest (it has ${have || 'none'})`, 'PLATFORM_NOT_FOUND');
-      }
-      rootDigest = child.digest;
-      rootMediaType = child.mediaType;
-    } else {
-      rootData = top;
-      rootDigest = top.digest;
-    }
+    const chosen = await choosePlatform(session.source, describeRef(session.source.description, ref), top, platform);
+    rootDigest = chosen.digest;
+    rootMediaType = chosen.mediaType;
+    rootData = chosen.data;
   }
   // The destination tags are looked up while the source manifest is fetched (one round trip
   // instead of two when the copy turns out to be up to date).

@@ -1,5 +1,6 @@
 import { ReferenceError } from '../errors.js';
 import { parseDigest } from '../oci/digest.js';
+import { rememberScheme, splitScheme } from './scheme.js';
 
 /** Docker Hub, as users write it and as its API is reached. */
 export const DOCKER_HUB = 'docker.io';
@@ -104,18 +105,44 @@ export function normalizeRegistry(registry: string): string {
   return normalized === 'index.docker.io' || normalized === 'registry-1.docker.io' ? DOCKER_HUB : normalized;
 }
 
+let defaultRegistry = DOCKER_HUB;
+
+/**
+ * The registry of names without one (`myimage:1.0`): Docker Hub unless the user opted into
+ * another (REGCTL_REGISTRY, `regctl config set-default`); the CLI sets it before each command.
+ */
+export function setDefaultRegistry(registry: string | undefined): void {
+  defaultRegistry = registry === undefined ? DOCKER_HUB : normalizeRegistry(registry);
+}
+
+export function getDefaultRegistry(): string {
+  return defaultRegistry;
+}
+
+/**
+ * A registry as people paste it: `host:5000`, `http://host:5000`, `https://host/` (a path after
+ * the host is ignored). An `http://` or `https://` is remembered for the host (see scheme.ts).
+ */
+export function parseRegistryArg(input: string): string {
+  const { scheme, rest } = splitScheme(input.trim());
+  const registry = normalizeRegistry(rest.replace(/\/.*$/, ''));
+  if (scheme) rememberScheme(registry, scheme);
+  return registry;
+}
+
 /** Docker's rule: the first component is a registry if it has a dot or colon, is localhost, or has uppercase. */
 function looksLikeRegistry(first: string): boolean {
   return first.includes('.') || first.includes(':') || first === 'localhost' || first.startsWith('[') || first !== first.toLowerCase();
 }
 
 /**
- * Parse `[host[:port]/]repo[:tag][@digest]` with Docker's defaults: no host means Docker Hub,
- * a single component on Docker Hub gets `library/`, no tag and no digest means `latest`.
- * An optional `docker://` prefix (skopeo style) is accepted.
+ * Parse `[host[:port]/]repo[:tag][@digest]` with Docker's defaults: no host means Docker Hub
+ * (or the opted-in default registry), a single component on Docker Hub gets `library/`, no tag
+ * and no digest means `latest`. An optional `docker://` prefix (skopeo style) is accepted, and
+ * `http://` / `https://`, which also name the first component a host and choose its scheme.
  */
 export function parseReference(input: string, options: ParseOptions = {}): Reference {
-  const raw = input.startsWith('docker://') ? input.slice('docker://'.length) : input;
+  const { scheme, rest: raw } = splitScheme(input);
   if (raw.trim() === '') throw new ReferenceError('invalid reference: empty');
   if (/\s/.test(raw)) throw new ReferenceError(`invalid reference "${raw}": contains whitespace`);
 
@@ -129,9 +156,14 @@ export function parseReference(input: string, options: ParseOptions = {}): Refer
     parseDigest(digest);
   }
 
-  let registry = DOCKER_HUB;
+  let registry = defaultRegistry;
   const slash = rest.indexOf('/');
-  if (slash >= 0 && looksLikeRegistry(rest.slice(0, slash))) {
+  if (scheme !== undefined) {
+    if (slash < 0) throw registryNotRepository(input, normalizeRegistry(rest), 'reference');
+    registry = normalizeRegistry(rest.slice(0, slash));
+    rest = rest.slice(slash + 1);
+    rememberScheme(registry, scheme);
+  } else if (slash >= 0 && looksLikeRegistry(rest.slice(0, slash))) {
     registry = normalizeRegistry(rest.slice(0, slash));
     rest = rest.slice(slash + 1);
   }
@@ -158,11 +190,26 @@ export function parseReference(input: string, options: ParseOptions = {}): Refer
 
 /** Parse `HOST/REPO` where neither tag nor digest is allowed (e.g. for `tags`). */
 export function parseRepository(input: string): Reference {
+  const bare = splitScheme(input).rest.replace(/\/+$/, '');
+  if (!bare.includes('/') && looksLikeBareRegistry(bare)) throw registryNotRepository(input, normalizeRegistry(bare), 'repository');
   const ref = parseReference(input, { defaultTag: false });
   if (ref.tag !== undefined || ref.digest !== undefined) {
     throw new ReferenceError(`expected a repository without tag or digest, got "${input}"`);
   }
   return ref;
+}
+
+/** `localhost`, `host:5000`, an IP address: a registry, never a Docker Hub repository name. */
+function looksLikeBareRegistry(text: string): boolean {
+  if (text === 'localhost' || text.startsWith('[')) return true;
+  if (/^\d{1,3}(\.\d{1,3}){3}(:\d+)?$/.test(text)) return true;
+  return /^[A-Za-z0-9.-]+:\d{1,5}$/.test(text);
+}
+
+function registryNotRepository(input: string, registry: string, what: string): ReferenceError {
+  return new ReferenceError(
+    `"${input}" is a registry, not a ${what}: name one as ${registry}/REPO, or list the registry's repositories with: regctl catalog ${registry}`,
+  );
 }
 
 /** The host (and port) to connect to for a registry name. */

@@ -59,6 +59,23 @@ export class Authenticator {
     return p;
   }
 
+  /** Are there credentials for this registry (so it is worth learning its scheme up front)? */
+  async hasCredentials(registry: string): Promise<boolean> {
+    const c = await this.creds(registry);
+    return Boolean((c?.username && c.password !== undefined) || c?.identityToken || c?.registryToken);
+  }
+
+  /**
+   * Remember the scheme a 401 asked for without answering it yet (the probe of /v2/ that a
+   * logged-in client makes first, as docker does); later requests send credentials up front.
+   */
+  learn(registry: string, wwwAuthenticate: string | string[] | undefined): void {
+    const all = parseWwwAuthenticate(wwwAuthenticate);
+    const bearer = all.find((c) => c.scheme === 'bearer' && c.params.realm);
+    if (bearer) this.challenges.set(registry, { scheme: 'bearer', realm: bearer.params.realm, service: bearer.params.service });
+    else if (all.some((c) => c.scheme === 'basic')) this.challenges.set(registry, { scheme: 'basic' });
+  }
+
   /** The Authorization header to send up front, when the registry's scheme is already known. */
   async authorization(registry: string, scopes: string[] | undefined): Promise<string | undefined> {
     const ch = this.challenges.get(registry);

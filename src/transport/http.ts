@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { AuthError, HttpError, NetworkError, type OciErrorEntry } from '../errors.js';
 import { apiHost, isLoopbackRegistry } from '../ref/reference.js';
+import { explicitScheme } from '../ref/scheme.js';
 import { applyAgent } from './agent.js';
 import { Authenticator } from './auth.js';
 import { redactUrl } from './redact.js';
@@ -83,6 +84,7 @@ export class Transport {
   private readonly retry: RetryPolicy;
   private readonly tlsPools = new Map<string, Dispatcher>();
   private readonly origins = new Map<string, string>();
+  private readonly probes = new Map<string, Promise<void>>();
 
   constructor(private readonly options: TransportOptions = {}) {
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
@@ -93,10 +95,22 @@ export class Transport {
     return this.options.settings?.(registry) ?? {};
   }
 
-  /** `http://` for loopback and insecure-marked hosts, else `https://`. */
+  /**
+   * The scheme the user wrote (`http://`, `https://`) wins; then `insecure` means plain HTTP; a
+   * loopback host is plain HTTP unless it has TLS settings (a CA file or skip-verify); every
+   * other host is HTTPS.
+   */
   baseUrl(registry: string): string {
-    const plain = isLoopbackRegistry(registry) || this.settings(registry).insecure === true;
-    return `${plain ? 'http' : 'https'}://${apiHost(registry)}`;
+    return `${this.scheme(registry)}://${apiHost(registry)}`;
+  }
+
+  private scheme(registry: string): 'http' | 'https' {
+    const named = explicitScheme(registry);
+    if (named) return named;
+    const s = this.settings(registry);
+    if (s.insecure) return 'http';
+    if (isLoopbackRegistry(registry)) return s.caFile || s.skipVerify ? 'https' : 'http';
+    return 'https';
   }
 
   url(registry: string, path: string): string {
@@ -166,6 +180,7 @@ export class Transport {
   /** One hop: retries on 429/5xx/resets and one re-send after a 401 (same-origin only). */
   private async attempt(req: HttpRequest, method: string, url: string, body: Body | undefined, sameOrigin: boolean): Promise<HttpResponse> {
     const replayable = body === undefined || typeof body === 'string' || Buffer.isBuffer(body) || typeof body === 'function';
+    if (sameOrigin && this.auth.scheme(req.registry) === undefined && req.path !== '/v2/') await this.learnScheme(req.registry);
     let authorization = sameOrigin ? await this.auth.authorization(req.registry, req.scopes) : undefined;
     let authRetried = false;
     for (let attempt = 0; ; attempt++) {
@@ -173,6 +188,9 @@ export class Transport {
       try {
         res = await this.send(req, method, url, body, authorization, sameOrigin);
       } catch (e) {
+        // Before any retry: a plain-HTTP request that a TLS server hung up on will not get better.
+        const tls = attempt === 0 ? await this.tlsInstead(req.registry, url, e) : undefined;
+        if (tls) throw tls;
         if (replayable && attempt < this.retry.retries && isRetryableNetworkError(e) && !req.signal?.aborted) {
           const wait = retryDelay(this.retry, attempt + 1);
           if (this.options.log) this.log(`${method} ${redactUrl(url)}: ${(e as Error).message}; retry in ${wait} ms`);
@@ -252,6 +270,39 @@ export class Transport {
       json = undefined;
     }
     return { status: res.status, json };
+  }
+
+  /**
+   * With credentials for a registry, ask /v2/ once which scheme it wants before the first real
+   * request, as docker does: a registry that lets anonymous users read some repositories
+   * answers them without a 401 (a catalog filtered to public repositories), so credentials
+   * would otherwise never be sent. Without credentials nothing is asked. Failures are left to
+   * the real request to report.
+   */
+  private learnScheme(registry: string): Promise<void> {
+    let p = this.probes.get(registry);
+    if (!p) {
+      p = (async () => {
+        if (!(await this.auth.hasCredentials(registry))) return;
+        const res = await this.send({ method: 'GET', registry, path: '/v2/' }, 'GET', this.url(registry, '/v2/'), undefined, undefined, true);
+        await drain(res);
+        if (res.status === 401) this.auth.learn(registry, res.headers['www-authenticate']);
+      })().catch(() => {});
+      this.probes.set(registry, p);
+    }
+    return p;
+  }
+
+  /**
+   * A plain-HTTP request that got no HTTP answer may have reached a TLS server (a loopback
+   * registry started with --tls-cert): one TLS handshake tells, and the error says what to do.
+   */
+  private async tlsInstead(registry: string, url: string, e: unknown): Promise<NetworkError | undefined> {
+    if (!url.startsWith('http:') || (e as { name?: string })?.name === 'AbortError') return undefined;
+    const code = codeOf(e);
+    if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EHOSTUNREACH') return undefined;
+    if (!(await speaksTls(new URL(url), this.options.connect))) return undefined;
+    return new NetworkError(`${registry}: the registry speaks HTTPS: use https://${registry} or regctl config set ${registry} --ca-file FILE`, { cause: e });
   }
 
   private log(line: string): void {
@@ -334,12 +385,37 @@ function isHttpAnswerToTls(e: unknown): boolean {
   return false;
 }
 
+const TLS_PROBE_MS = 2_000;
+
+/** Does host:port complete a TLS handshake (certificate not checked: only the protocol is asked)? */
+function speaksTls(url: URL, connect: Record<string, unknown> = {}): Promise<boolean> {
+  const tls = process.getBuiltinModule('node:tls');
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  return new Promise((resolve) => {
+    const socket = tls.connect({
+      ...connect,
+      host,
+      port: Number(url.port || 80),
+      rejectUnauthorized: false,
+      ...(/^[\d.:]+$/.test(host) ? {} : { servername: host }),
+    });
+    const done = (ok: boolean): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), TLS_PROBE_MS);
+    socket.once('secureConnect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
 function networkError(registry: string, method: string, url: string, e: unknown): Error {
   if (e instanceof HttpError || e instanceof AuthError || e instanceof NetworkError) return e;
   if ((e as { name?: string })?.name === 'AbortError') return e as Error;
   if (url.startsWith('https:') && isHttpAnswerToTls(e)) {
     return new NetworkError(
-      `${registry}: server gave HTTP response to HTTPS client; if this registry serves plain HTTP, run: regctl config set ${registry} --insecure`,
+      `${registry}: server gave HTTP response to HTTPS client; if this registry serves plain HTTP, use http://${registry} or run: regctl config set ${registry} --insecure`,
       { cause: e },
     );
   }

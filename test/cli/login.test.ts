@@ -86,6 +86,8 @@ describe.skipIf(!distributionAvailable())('login, logout, config against an htpa
     expect(set).toEqual({ code: 0, stdout: '', stderr: 'registry.lan:5000: insecure (plain HTTP)\n' });
     expect(JSON.parse((await cli(['config', 'show', 'registry.lan:5000', '--json'])).stdout)).toEqual({
       path: join(dir, 'regctl', 'config.json'),
+      defaultRegistry: 'docker.io',
+      defaultRegistryFrom: 'docker',
       registries: { 'registry.lan:5000': { insecure: true } },
       logins: [],
     });

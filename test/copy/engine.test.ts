@@ -91,7 +91,7 @@ describe('copyImage', () => {
     seedIndex(src, makeMultiArch(), 'multi');
     const err = await copyImage({ source: src, target: dst, ref: 'multi', tags: ['x'], platform: { os: 'windows', architecture: 'amd64' } }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'PLATFORM_NOT_FOUND', exitCode: ExitCode.notFound });
-    expect((err as Error).message).toBe('src: multi has no windows/amd64 manifest (it has linux/amd64, linux/arm64/v8)');
+    expect((err as Error).message).toBe('src:multi has no windows/amd64 image (it has linux/amd64, linux/arm64/v8)');
     expect(dst.calls.filter((c) => c.op.startsWith('put'))).toEqual([]);
   });
 

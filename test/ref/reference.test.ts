@@ -1,12 +1,16 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import {
   apiHost,
   formatReference,
+  getDefaultRegistry,
   isLoopbackRegistry,
   parseReference,
+  parseRegistryArg,
   parseRepository,
+  setDefaultRegistry,
   type Reference,
 } from '../../src/ref/reference.js';
+import { explicitScheme, forgetSchemes } from '../../src/ref/scheme.js';
 import { ReferenceError } from '../../src/errors.js';
 
 const D256 = `sha256:${'a'.repeat(64)}`;
@@ -116,5 +120,47 @@ describe('hosts', () => {
   it('maps Docker Hub to its API host', () => {
     expect(apiHost('docker.io')).toBe('registry-1.docker.io');
     expect(apiHost('localhost:5000')).toBe('localhost:5000');
+  });
+});
+
+describe('schemes and the default registry', () => {
+  afterEach(() => {
+    forgetSchemes();
+    setDefaultRegistry(undefined);
+  });
+
+  it('http:// and https:// name the first component a host and are remembered for it', () => {
+    expect(parseReference('http://registry/app:1')).toEqual({ registry: 'registry', repository: 'app', tag: '1' });
+    expect(explicitScheme('registry')).toBe('http');
+    expect(parseReference('HTTPS://[::1]:5443/team/app@sha256:' + 'a'.repeat(64))).toMatchObject({ registry: '[::1]:5443', repository: 'team/app' });
+    expect(explicitScheme('[::1]:5443')).toBe('https');
+    expect(parseReference('docker://alpine')).toEqual({ registry: 'docker.io', repository: 'library/alpine', tag: 'latest' });
+    expect(explicitScheme('docker.io')).toBeUndefined();
+    expect(() => parseReference('https://registry/app')).toThrow('registry is named both as http:// and https://: use one');
+    expect(() => parseReference('oci://x/y')).toThrow(/unsupported scheme oci:\/\//);
+  });
+
+  it('parseRegistryArg takes what people paste', () => {
+    expect(parseRegistryArg('https://Registry.Example:8443/v2/')).toBe('registry.example:8443');
+    expect(explicitScheme('registry.example:8443')).toBe('https');
+    expect(parseRegistryArg('localhost:5000')).toBe('localhost:5000');
+    expect(explicitScheme('localhost:5000')).toBeUndefined();
+  });
+
+  it('a registry where a repository is wanted says so', () => {
+    for (const input of ['localhost:5000', 'localhost', '10.0.0.1:5000', 'registry.lan:5000', 'http://registry.lan:5000']) {
+      expect(() => parseRepository(input), input).toThrow(/is a registry, not a repository: .* regctl catalog /);
+    }
+    // Still Docker's rule for names that may be Docker Hub repositories.
+    expect(parseRepository('alpine')).toEqual({ registry: 'docker.io', repository: 'library/alpine' });
+  });
+
+  it('names without a host go to the default registry when one is set', () => {
+    setDefaultRegistry('localhost:5000');
+    expect(getDefaultRegistry()).toBe('localhost:5000');
+    expect(parseReference('myimage:1.9.2')).toEqual({ registry: 'localhost:5000', repository: 'myimage', tag: '1.9.2' });
+    expect(parseReference('docker.io/alpine')).toEqual({ registry: 'docker.io', repository: 'library/alpine', tag: 'latest' });
+    setDefaultRegistry(undefined);
+    expect(parseReference('myimage')).toEqual({ registry: 'docker.io', repository: 'library/myimage', tag: 'latest' });
   });
 });

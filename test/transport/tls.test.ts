@@ -78,7 +78,7 @@ describe.skipIf(!haveOpenssl)('TLS (openssl generates a CA-less self-signed cert
     const registry = `plain.test:${plain.port}`;
     const err = await client.ping(registry).catch((e: unknown) => e);
     expect((err as Error).message).toBe(
-      `${registry}: server gave HTTP response to HTTPS client; if this registry serves plain HTTP, run: regctl config set ${registry} --insecure`,
+      `${registry}: server gave HTTP response to HTTPS client; if this registry serves plain HTTP, use http://${registry} or run: regctl config set ${registry} --insecure`,
     );
     const insecure = new RegistryClient({ dispatcher: new Agent({ connect: { lookup } }), settings: () => ({ insecure: true }) });
     await insecure.ping(registry);

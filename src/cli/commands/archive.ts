@@ -180,7 +180,7 @@ async function transfer(
   process.once('SIGINT', onSigint);
   let r: { digest: string; mediaType: string; blobs: { copied: number; skipped: number }; bytes: number };
   try {
-    if (isDockerArchive(source) && tag !== undefined) {
+    if (isDockerArchive(source) && tag !== undefined && !platform) {
       // The streaming path shared with `regctl copy`: layers gzipped straight into the target.
       r = await pushArchive({ source, target, tags: [tag], onEvent: progress.onEvent, signal: interrupt.signal });
     } else {

@@ -35,8 +35,8 @@ Examples:
     )
     .action(async (host: string, flags: { limit?: number; last?: string; pageSize?: number }, cmd: Command) => {
       const out = ctx.output(cmd);
-      const { normalizeRegistry } = await import('../../ref/reference.js');
-      const registry = normalizeRegistry(host.replace(/^[a-z]+:\/\//i, '').replace(/\/+$/, ''));
+      const { parseRegistryArg } = await import('../../ref/reference.js');
+      const registry = parseRegistryArg(host);
       const client = await openClient(ctx, out);
       const repositories = await client.catalog(registry, { limit: flags.limit, last: flags.last, pageSize: flags.pageSize });
       if (out.json) out.printJson({ registry, repositories });

@@ -14,9 +14,9 @@ interface SetFlags {
 export function register(program: Command, ctx: CommandContext): void {
   const config = program
     .command('config')
-    .summary('per-registry connection settings (insecure, CA file, skip-verify)')
+    .summary('per-registry connection settings (insecure, CA file, skip-verify), default registry')
     .description(
-      `Settings regctl keeps per registry. Loopback registries (localhost, 127.0.0.0/8, ::1) use plain HTTP without any setting; other hosts use HTTPS with the system CAs unless set otherwise.`,
+      `Settings regctl keeps per registry. Loopback registries (localhost, 127.0.0.0/8, ::1) use plain HTTP unless they have a CA file or skip-verify set (then HTTPS); other hosts use HTTPS with the system CAs unless set otherwise. An http:// or https:// in front of a registry name chooses for that command. Names without a registry (myimage:1.0) mean Docker Hub, unless a default registry is set (REGCTL_REGISTRY, or config set-default).`,
     )
     .addHelpText(
       'after',
@@ -24,6 +24,7 @@ export function register(program: Command, ctx: CommandContext): void {
 Examples:
   regctl config set registry.lan:5000 --insecure
   regctl config set registry.corp --ca-file /etc/ssl/corp-ca.pem
+  regctl config set-default localhost:5000
   regctl config show --json`,
     );
 
@@ -47,8 +48,8 @@ Examples:
     )
     .action(async (host: string, flags: SetFlags, cmd: Command) => {
       const out = ctx.output(cmd);
-      const { normalizeRegistry } = await import('../../ref/reference.js');
-      const registry = normalizeRegistry(host.replace(/^[a-z]+:\/\//i, '').replace(/\/.*$/, ''));
+      const { parseRegistryArg } = await import('../../ref/reference.js');
+      const registry = parseRegistryArg(host);
       if (flags.insecure && flags.secure) throw new UsageError('--insecure and --secure contradict each other');
       if (flags.skipVerify && flags.verify) throw new UsageError('--skip-verify and --verify contradict each other');
       const { ConfigStore } = await import('../../config/store.js');
@@ -79,6 +80,36 @@ Examples:
     });
 
   config
+    .command('set-default')
+    .summary('the registry of names without one (instead of Docker Hub)')
+    .argument('[host]', 'registry, e.g. localhost:5000')
+    .option('--unset', 'forget it: names without a registry mean Docker Hub again')
+    .addHelpText(
+      'after',
+      `
+The environment variable REGCTL_REGISTRY, when set, takes precedence.
+
+Examples:
+  regctl config set-default localhost:5000
+  regctl retag --semver myimage:1.9.2     # localhost:5000/myimage
+  regctl config set-default --unset`,
+    )
+    .action(async (host: string | undefined, flags: { unset?: boolean }, cmd: Command) => {
+      const out = ctx.output(cmd);
+      if (flags.unset && host !== undefined) throw new UsageError('give a registry or --unset, not both');
+      if (!flags.unset && host === undefined) throw new UsageError('name the default registry (e.g. localhost:5000), or pass --unset');
+      const { parseRegistryArg, DOCKER_HUB } = await import('../../ref/reference.js');
+      const registry = host === undefined ? undefined : parseRegistryArg(host);
+      const { ConfigStore } = await import('../../config/store.js');
+      const store = new ConfigStore(ctx.streams.env);
+      await store.setDefaultRegistry(registry);
+      const env = ctx.streams.env ?? process.env;
+      if (env.REGCTL_REGISTRY) out.warn(`REGCTL_REGISTRY=${env.REGCTL_REGISTRY} is set and takes precedence`);
+      if (out.json) out.printJson({ defaultRegistry: registry ?? null });
+      else out.info(registry ? `names without a registry now mean ${registry}` : `names without a registry mean ${DOCKER_HUB} again`);
+    });
+
+  config
     .command('show')
     .summary('print the settings and which registries have stored logins')
     .argument('[host]', 'only this registry')
@@ -91,8 +122,8 @@ Examples:
     )
     .action(async (host: string | undefined, _flags: unknown, cmd: Command) => {
       const out = ctx.output(cmd);
-      const { normalizeRegistry } = await import('../../ref/reference.js');
-      const only = host === undefined ? undefined : normalizeRegistry(host.replace(/^[a-z]+:\/\//i, '').replace(/\/.*$/, ''));
+      const { parseRegistryArg } = await import('../../ref/reference.js');
+      const only = host === undefined ? undefined : parseRegistryArg(host);
       const { ConfigStore } = await import('../../config/store.js');
       const store = new ConfigStore(ctx.streams.env);
       const registries = Object.fromEntries(Object.entries(store.allSettings()).filter(([r]) => only === undefined || r === only));
@@ -101,11 +132,18 @@ Examples:
         .loggedIn()
         .filter((r) => only === undefined || r === only)
         .map((registry) => ({ registry, username: store.credential(registry)!.username }));
+      const { getDefaultRegistry } = await import('../../ref/reference.js');
+      const env = ctx.streams.env ?? process.env;
+      // What main.ts chose for this run: REGCTL_REGISTRY, else the stored default, else Docker Hub.
+      const defaultRegistry = getDefaultRegistry();
+      const from = env.REGCTL_REGISTRY?.trim() ? 'REGCTL_REGISTRY' : store.defaultRegistry() !== undefined ? 'config' : 'docker';
       if (out.json) {
-        out.printJson({ path: store.path, registries, logins });
+        out.printJson({ path: store.path, defaultRegistry, defaultRegistryFrom: from, registries, logins });
         return;
       }
       out.line(`config file: ${store.path}`);
+      const why = from === 'REGCTL_REGISTRY' ? 'from REGCTL_REGISTRY' : from === 'config' ? 'set with config set-default' : "Docker's rule";
+      out.line(`default registry: ${defaultRegistry} (${why})`);
       for (const [r, s] of Object.entries(registries).sort(([a], [b]) => (a < b ? -1 : 1))) out.line(`${r}\t${describe(s)}`);
       for (const l of logins) out.line(`${l.registry}\tlogged in as ${l.username}`);
     });

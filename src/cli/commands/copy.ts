@@ -159,8 +159,9 @@ async function runCopy(ctx: CommandContext, out: Output, src: string, dst: strin
       tags = [...new Set([...(first ? [first] : []), ...(flags.tag ?? [])])];
     }
     // A docker-archive image streams into the target (layers gzipped on the way), the same path
-    // as `regctl import`; a dry run or a digest destination needs the digests first (engine path).
-    const streaming = archive.isDockerArchive(source) && !flags.dryRun && !flags.allTags && !dstRef?.digest && (tags?.length ?? 0) > 0;
+    // as `regctl import`; a dry run, a digest destination or --platform (checked against the
+    // image's config) needs the digests first (engine path).
+    const streaming = archive.isDockerArchive(source) && !flags.dryRun && !flags.allTags && !dstRef?.digest && !platform && (tags?.length ?? 0) > 0;
     if (dstRef?.digest && !platform && !flags.allTags) {
       // Refuse before writing anything: a digest destination must be what the source holds.
       const head = await source.source.headManifest(source.ref);

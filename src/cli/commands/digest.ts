@@ -33,11 +33,9 @@ Examples:
         head = await repo.headManifest(opened.ref);
         if (!head) throw new NotFoundError(`manifest ${opened.reference} not found`, 'MANIFEST_UNKNOWN');
         if (flags.platform !== undefined) {
-          const { isIndexMediaType } = await import('../../oci/mediatypes.js');
-          if (isIndexMediaType(head.mediaType)) {
-            const child = await selectPlatform(repo, await repo.getManifest(head.digest), flags.platform);
-            head = { digest: child.digest, mediaType: child.mediaType, size: child.bytes.length };
-          }
+          // An image is checked too: its config must name the platform asked for.
+          const child = await selectPlatform(repo, opened.ref, await repo.getManifest(head.digest), flags.platform);
+          head = { digest: child.digest, mediaType: child.mediaType, size: child.bytes.length };
         }
       } finally {
         await opened.close();

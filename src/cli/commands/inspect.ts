@@ -1,12 +1,9 @@
 import type { Command } from 'commander';
-import { DigestMismatchError, InvalidContentError } from '../../errors.js';
 import type { ImageSource } from '../../content/types.js';
 import type { Descriptor, ImageManifest } from '../../oci/manifest.js';
 import type { CommandContext } from '../context.js';
 import { selectPlatform } from './manifest.js';
 import { openReadSource } from './source.js';
-
-const CONFIG_LIMIT = 8 * 1024 * 1024;
 
 /** What `inspect --json` prints (documented in docs/json.md). */
 export interface InspectResult {
@@ -28,27 +25,6 @@ export interface InspectResult {
   totalSize?: number;
 }
 
-async function readConfig(repo: ImageSource, desc: Descriptor): Promise<Record<string, unknown>> {
-  if (desc.size > CONFIG_LIMIT) throw new InvalidContentError(`config blob ${desc.digest} is ${desc.size} bytes; too large to inspect`);
-  const { digestOf } = await import('../../oci/digest.js');
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const c of await repo.getBlob(desc)) {
-    n += (c as Buffer).length;
-    if (n > CONFIG_LIMIT) throw new InvalidContentError(`config blob ${desc.digest} is larger than announced`);
-    chunks.push(c as Buffer);
-  }
-  const bytes = Buffer.concat(chunks);
-  const actual = digestOf(bytes, desc.digest.startsWith('sha512:') ? 'sha512' : 'sha256');
-  if (actual !== desc.digest) throw new DigestMismatchError(desc.digest, actual, 'config blob');
-  try {
-    const j = JSON.parse(bytes.toString('utf8')) as unknown;
-    return typeof j === 'object' && j !== null ? (j as Record<string, unknown>) : {};
-  } catch {
-    return {};
-  }
-}
-
 function strings(v: unknown): string[] | undefined {
   return Array.isArray(v) && v.every((x) => typeof x === 'string') ? (v as string[]) : undefined;
 }
@@ -62,7 +38,7 @@ async function describe(
 ): Promise<InspectResult> {
   const { parseManifest, isIndex } = await import('../../oci/manifest.js');
   const { formatPlatform } = await import('../../oci/platform.js');
-  const data = await selectPlatform(repo, await repo.getManifest(ref), platform);
+  const data = await selectPlatform(repo, ref, await repo.getManifest(ref), platform);
   const m = parseManifest(data.bytes, data.mediaType);
   const result: InspectResult = {
     reference,
@@ -81,7 +57,8 @@ async function describe(
     }));
   } else {
     const img = m as ImageManifest;
-    const cfg = await readConfig(repo, img.config);
+    const { readConfigJson } = await import('../../content/platform.js');
+    const cfg = await readConfigJson(repo, img.config);
     const inner = (typeof cfg.config === 'object' && cfg.config !== null ? cfg.config : {}) as Record<string, unknown>;
     const labels = (typeof inner.Labels === 'object' && inner.Labels !== null ? inner.Labels : {}) as Record<string, string>;
     result.config = {

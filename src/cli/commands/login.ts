@@ -2,11 +2,6 @@ import type { Command } from 'commander';
 import { AuthError, UsageError } from '../../errors.js';
 import type { CommandContext } from '../context.js';
 
-function registryArg(host: string): string {
-  // Accept what people paste: https://host:5000/ or host:5000
-  return host.replace(/^[a-z]+:\/\//i, '').replace(/\/.*$/, '');
-}
-
 async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of stream) chunks.push(typeof c === 'string' ? Buffer.from(c) : (c as Buffer));
@@ -32,8 +27,9 @@ Examples:
     )
     .action(async (host: string, flags: { username: string; passwordStdin?: boolean }, cmd: Command) => {
       const out = ctx.output(cmd);
-      const { normalizeRegistry } = await import('../../ref/reference.js');
-      const registry = normalizeRegistry(registryArg(host));
+      // What people paste: https://host:5000/ or host:5000 (a scheme chooses HTTP or HTTPS).
+      const { parseRegistryArg } = await import('../../ref/reference.js');
+      const registry = parseRegistryArg(host);
       if (!flags.passwordStdin || !ctx.streams.stdin) {
         throw new UsageError('pass the password on standard input with --password-stdin (it never goes on the command line)');
       }
@@ -78,8 +74,9 @@ Examples:
     )
     .action(async (host: string, _flags: unknown, cmd: Command) => {
       const out = ctx.output(cmd);
-      const { normalizeRegistry } = await import('../../ref/reference.js');
-      const registry = normalizeRegistry(registryArg(host));
+      // What people paste: https://host:5000/ or host:5000 (a scheme chooses HTTP or HTTPS).
+      const { parseRegistryArg } = await import('../../ref/reference.js');
+      const registry = parseRegistryArg(host);
       const { ConfigStore } = await import('../../config/store.js');
       const removed = await new ConfigStore(ctx.streams.env).deleteCredential(registry);
       const { readDockerConfig, dockerCredential } = await import('../../config/docker.js');

@@ -1,24 +1,20 @@
 import type { Command } from 'commander';
-import { NotFoundError, UsageError } from '../../errors.js';
+import { UsageError } from '../../errors.js';
 import type { ImageSource } from '../../content/types.js';
 import type { ManifestData } from '../../oci/manifest.js';
 import type { CommandContext } from '../context.js';
 import { openReadSource } from './source.js';
 
-/** Follow an index to the child for `platform`; an image manifest is returned as is. */
-export async function selectPlatform(repo: ImageSource, data: ManifestData, platform: string | undefined): Promise<ManifestData> {
+/**
+ * With --platform: an index's child for it, or the image itself when it is that platform
+ * (content/platform.ts decides, as for copy); an error naming what there is otherwise.
+ */
+export async function selectPlatform(repo: ImageSource, ref: string, data: ManifestData, platform: string | undefined): Promise<ManifestData> {
   if (platform === undefined) return data;
-  const { parsePlatform, platformMatches, formatPlatform } = await import('../../oci/platform.js');
-  const { parseManifest, isIndex } = await import('../../oci/manifest.js');
-  const wanted = parsePlatform(platform);
-  const m = parseManifest(data.bytes, data.mediaType);
-  if (!isIndex(m)) return data;
-  const child = m.manifests.find((d) => platformMatches(wanted, d.platform));
-  if (!child) {
-    const have = m.manifests.map((d) => formatPlatform(d.platform)).join(', ');
-    throw new NotFoundError(`no ${platform} image in ${repo.description}@${data.digest} (has: ${have || 'none'})`, 'PLATFORM_UNKNOWN');
-  }
-  return repo.getManifest(child.digest);
+  const { parsePlatform } = await import('../../oci/platform.js');
+  const { choosePlatform, describeRef } = await import('../../content/platform.js');
+  const chosen = await choosePlatform(repo, describeRef(repo.description, ref), data, parsePlatform(platform));
+  return chosen.data ?? repo.getManifest(chosen.digest);
 }
 
 export function register(program: Command, ctx: CommandContext): void {
@@ -48,7 +44,7 @@ Examples:
       const opened = await openReadSource(ctx, out, input);
       let data: ManifestData;
       try {
-        data = await selectPlatform(opened.source, await opened.source.getManifest(opened.ref), flags.platform);
+        data = await selectPlatform(opened.source, opened.ref, await opened.source.getManifest(opened.ref), flags.platform);
       } finally {
         await opened.close();
       }
