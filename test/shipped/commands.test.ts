@@ -197,6 +197,32 @@ const ROWS: Row[] = [
     check: (r) => expect(shown(r)).toContain('config file:'),
   },
   {
+    command: 'config set-default', what: 'unqualified names go to that registry', code: 0,
+    before: (c) => c.prep(['copy', `oci:${c.src}:1`, `${c.reg}/def-${c.id}:1`]).then(() => undefined),
+    args: (c) => ['config', 'set-default', c.reg],
+    check: async (_r, c) => {
+      expect((await c.prep(['config', 'show'])).out).toContain(c.reg);
+      expect((await c.prep(['digest', `def-${c.id}:1`])).out.trim()).toBe(c.srcDigest);
+    },
+  },
+  {
+    command: 'tags', what: 'http:// before the registry is accepted', code: 0,
+    before: (c) => c.prep(['copy', `oci:${c.src}:1`, `${c.reg}/scheme-${c.id}:1`]).then(() => undefined),
+    args: (c) => ['tags', `http://${c.reg}/scheme-${c.id}`],
+    check: (r) => expect(r.out.trim()).toBe('1'),
+  },
+  {
+    command: 'tags', what: 'a registry instead of a repository: exit 2 and a hint', code: 2,
+    args: (c) => ['tags', c.reg],
+    check: (r, c) => expect(r.out + r.err).toContain(`regctl catalog ${c.reg}`),
+  },
+  {
+    command: 'inspect', what: '--platform the image does not have: exit 3', code: 3,
+    before: (c) => c.prep(['copy', `oci:${c.src}:1`, `${c.reg}/plat-${c.id}:1`]).then(() => undefined),
+    args: (c) => ['inspect', '--platform', 'linux/arm64', `${c.reg}/plat-${c.id}:1`],
+    check: (r) => expect(r.out + r.err).toMatch(/linux\/amd64/),
+  },
+  {
     command: 'serve user add', what: 'password from stdin', code: 0, stdin: 'pw-bob\n',
     args: (c) => ['serve', 'user', 'add', 'bob', '--password-stdin', '--htpasswd', join(c.dir, 'users')],
     check: async (_r, c) => expect(await readFile(join(c.dir, 'users'), 'utf8')).toMatch(/^bob:\$2[aby]\$/),
