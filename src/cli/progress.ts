@@ -56,8 +56,11 @@ export class CopyProgress {
   private constructor(options: ProgressOptions) {
     this.options = options;
     const mode = resolveProgressMode(options.mode, options.stream);
-    // ora redraws with the terminal's cursor methods; a stream without them gets plain lines.
-    const canRedraw = typeof (options.stream as { cursorTo?: unknown }).cursorTo === 'function';
+    // ora redraws with the terminal's cursor methods; a stream without them gets plain lines. So
+    // does a terminal that reports no width (a pty nobody sized: `script` under a pipe, some CI
+    // runners): ora divides by the width to count lines to erase, and with 0 it never stops.
+    const { cursorTo, columns } = options.stream as { cursorTo?: unknown; columns?: number };
+    const canRedraw = typeof cursorTo === 'function' && typeof columns === 'number' && columns > 0;
     this.mode = mode === 'tty' && !canRedraw ? 'plain' : mode;
     this.stream = options.stream;
   }

@@ -45,6 +45,8 @@ interface Row {
   args: (c: Ctx) => string[];
   before?: (c: Ctx) => Promise<void>;
   stdin?: string;
+  /** the terminal's size on a pty, "COLS ROWS" */
+  ttySize?: string;
   code: number;
   check?: (r: Ran, c: Ctx) => void | Promise<void>;
 }
@@ -100,6 +102,11 @@ const ROWS: Row[] = [
       expect(shown(r) + r.err).not.toMatch(/error|is not a function|constructor/i);
       expect((await c.prep(['digest', `${c.reg}/copy-${c.id}:1`])).out.trim()).toBe(c.srcDigest);
     },
+  },
+  {
+    command: 'copy', what: 'on a terminal that reports no width', code: 0, ttySize: '0 0',
+    args: (c) => ['copy', `oci:${c.src}:1`, `${c.reg}/nowidth-${c.id}:1`],
+    check: async (_r, c) => expect((await c.prep(['digest', `${c.reg}/nowidth-${c.id}:1`])).out.trim()).toBe(c.srcDigest),
   },
   {
     command: 'copy', what: 'registry -> layout (alias cp)', code: 0,
@@ -347,7 +354,7 @@ for (const runtime of s.runtimes) {
           },
         };
         await row.before?.(ctx);
-        const r = await runShipped(s, row.args(ctx), { tty, runtime, env, stdin: row.stdin, cwd: dir });
+        const r = await runShipped(s, row.args(ctx), { tty, runtime, env, stdin: row.stdin, cwd: dir, ttySize: row.ttySize, timeoutMs: 30_000 });
         const said = `regctl ${row.args(ctx).map(shellQuote).join(' ')}\nstdout/screen:\n${r.out}\nstderr:\n${r.err}`;
         expect(r.code, said).toBe(row.code);
         // never a stack trace, never a bundling error, on any path

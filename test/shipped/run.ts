@@ -18,6 +18,8 @@ export interface RunOptions {
   stdin?: string;
   cwd?: string;
   timeoutMs?: number;
+  /** the terminal's size, "COLS ROWS" (default "100 40"; "0 0" is a pty nobody sized) */
+  ttySize?: string;
 }
 
 /** Quote one word for `sh -c`. */
@@ -46,8 +48,10 @@ export function runShipped(s: Shipped, args: string[], o: RunOptions): Promise<R
   };
   const line = ['regctl', ...args].map(shellQuote).join(' ');
   // On a pty, stdin comes from a file the shell redirects (script's own stdin is not a pipe we can end).
+  const [cols, rows] = (o.ttySize ?? '100 40').split(' ');
+  const stty = `stty cols ${cols} rows ${rows}`;
   const [cmd, argv] = o.tty
-    ? ['script', ['-qefc', o.stdin === undefined ? `stty cols 100 rows 40; ${line}` : `stty cols 100 rows 40; printf %s ${shellQuote(o.stdin)} | ${line}`, '/dev/null']]
+    ? ['script', ['-qefc', o.stdin === undefined ? `${stty}; ${line}` : `${stty}; printf %s ${shellQuote(o.stdin)} | ${line}`, '/dev/null']]
     : ['sh', ['-c', line]];
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, argv as string[], { env, cwd: o.cwd, stdio: [o.tty ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
