@@ -180,6 +180,28 @@ describe('HtpasswdFile', () => {
     expect(unknown).toBeGreaterThan(known / 4);
   });
 
+  it('an unknown user takes as long as the highest-cost user (no enumeration by bcrypt cost)', async () => {
+    // Two cost-4 users and one cost-8 user: the most common cost is 4, the highest 8.
+    const path = join(dir, 'users');
+    await writeFile(path, [`a:${bcrypt.hashSync('pa', 4)}`, `b:${bcrypt.hashSync('pb', 4)}`, `admin:${bcrypt.hashSync('pc', 8)}`, ''].join('\n'));
+    const f = await HtpasswdFile.open(path, { cacheTtlMs: 0 });
+    const median = async (user: string) => {
+      const times: number[] = [];
+      for (let i = 0; i < 7; i++) {
+        const t = performance.now();
+        expect(await f.verify(user, 'wrong')).toBe(false);
+        times.push(performance.now() - t);
+      }
+      return times.sort((x, y) => x - y)[3]!;
+    };
+    await median('nobody'); // warm up the worker and the JIT
+    const admin = await median('admin');
+    const unknown = await median('nobody');
+    const ratio = unknown / admin;
+    expect(ratio).toBeGreaterThan(0.5);
+    expect(ratio).toBeLessThan(2);
+  });
+
   it('missing file is a not-found error naming the path', async () => {
     await expect(HtpasswdFile.open(join(dir, 'nope'))).rejects.toThrow(`htpasswd file ${join(dir, 'nope')} does not exist`);
   });
