@@ -28,9 +28,15 @@ export interface BcryptPoolOptions {
   maxPerGroup?: number;
 }
 
+/** Nice value of the worker threads (Linux): below the thread that serves requests. */
+const WORKER_NICE = 10;
+
 const WORKER_CODE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const bcrypt = require(workerData.bcryptPath);
+// On Linux the nice value is per thread: checking passwords yields the CPU to serving requests.
+// (Elsewhere setpriority would lower the whole process, so it is left alone.)
+if (process.platform === 'linux') { try { require('node:os').setPriority(workerData.nice); } catch {} }
 parentPort.on('message', (m) => {
   let ok = false;
   try { ok = bcrypt.compareSync(m.password, m.hash); } catch { ok = false; }
@@ -111,7 +117,7 @@ export class BcryptPool {
 
   private spawn(slot: Slot): Worker {
     this.bcryptPath ??= createRequire(import.meta.url).resolve('bcryptjs');
-    const worker = new Worker(WORKER_CODE, { eval: true, workerData: { bcryptPath: this.bcryptPath } });
+    const worker = new Worker(WORKER_CODE, { eval: true, workerData: { bcryptPath: this.bcryptPath, nice: WORKER_NICE } });
     slot.worker = worker;
     worker.on('message', (m: { id: number; ok: boolean }) => {
       const job = slot.job;
