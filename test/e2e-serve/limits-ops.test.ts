@@ -279,10 +279,10 @@ describe('settings: flags > REGCTL_SERVE_* > --config file (spawned regctl serve
     }
   }, 30_000);
 
-  it('--htpasswd, --access, --realm and --no-metrics through the command line', async () => {
+  it('--htpasswd, --access, --realm, --no-metrics and --max-uploads-per-client through the command line', async () => {
     const { writeUsers, basic, PASSWORDS } = await import('./harness.js');
     const files = await writeUsers(dir);
-    const p = await spawnServe(['--root', join(dir, 'auth-root'), '--htpasswd', files.htpasswd, '--access', files.access, '--realm', 'cli realm', '--no-metrics', '--log-format', 'json'], {
+    const p = await spawnServe(['--root', join(dir, 'auth-root'), '--htpasswd', files.htpasswd, '--access', files.access, '--realm', 'cli realm', '--no-metrics', '--log-format', 'json', '--max-uploads-per-client', '1'], {
       ...process.env,
       HOME: dir,
       REGCTL_SERVE_CONFIG: '',
@@ -296,6 +296,9 @@ describe('settings: flags > REGCTL_SERVE_* > --config file (spawned regctl serve
       expect(reader.status).toBe(403);
       const writer = await http(p.url, 'POST', '/v2/team/x/blobs/uploads/', { headers: { authorization: basic('writer', PASSWORDS.writer) } });
       expect(writer.status).toBe(202);
+      const again = await http(p.url, 'POST', '/v2/team/y/blobs/uploads/', { headers: { authorization: basic('writer', PASSWORDS.writer) } });
+      expect(again.status).toBe(429);
+      expect(again.json().errors[0].message).toBe('too many uploads in progress for this client; retry later');
       expect((await http(p.url, 'GET', '/metrics')).status).toBe(404);
       await new Promise((r) => setTimeout(r, 50));
       const records = p.stdout().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
