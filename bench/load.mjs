@@ -3,17 +3,18 @@
 // for a while against one server, then every image still tagged is pulled back and every digest
 // verified; then `regctl serve gc` runs on the result (timed) and everything is verified again.
 // Usage: npm run build && node bench/load.mjs [--duration 60] [--clients 50] [--layer-kib 256]
-//        [--auth] [--gc-every SECONDS --gc-grace DURATION] [--json FILE] [--keep]
+//        [--auth] [--gc-every SECONDS --gc-grace DURATION] [--json FILE] [--keep] [--cli PATH]
+//        [--compare [--rows 1,2,...] [--attack-addresses 40] [--attack-per-address 10]]
 // --gc-every: also run `regctl serve gc --untagged` from a separate process that often during
 // the load (grace --gc-grace, default 10s): pushes must not notice.
 //
-// --compare: instead, five rows of --duration seconds each (20 s is plenty), every one verified:
+// --compare: instead, six rows of --duration seconds each (20 s is plenty), every one verified:
 //   serve, Debian's docker-registry (same load), serve --htpasswd, and serve --htpasswd while
 //   400 wrong-password logins arrive from 40 addresses (127.0.0.2-127.0.0.41, 10 each, as the
 //   per-address limit allows; a 503 is retried after its Retry-After). In the --htpasswd rows a
 //   separate logged-in client (127.0.0.1) asks GET /v2/ and HEAD of a manifest every 10 ms: its
 //   p99 is the number that shows whether failed logins stall everyone else (target < 100 ms).
-//   The fifth row is the storm with no other load.
+//   The last two rows: the logged-in client alone, then with the storm but no other load.
 // Loopback only. Exit code 1 when any request failed or any digest did not verify.
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -43,9 +44,12 @@ const GC_EVERY_S = Number(opt('gc-every', '0'));
 const GC_GRACE = opt('gc-grace', '10s');
 const ATTACK_ADDRESSES = Math.min(200, Number(opt('attack-addresses', '40')));
 const ATTACK_PER_ADDRESS = Math.min(100, Number(opt('attack-per-address', '10')));
-const cli = join(repoRoot, 'bin', 'regctl.js');
+// --cli: another build of regctl (e.g. an older commit's checkout) to compare with.
+const cli = opt('cli', join(repoRoot, 'bin', 'regctl.js'));
+// --rows 3,4: only these --compare rows (1-based).
+const ROWS = opt('rows', undefined)?.split(',').map(Number);
 
-if (!existsSync(join(repoRoot, 'dist/cli/main.js'))) {
+if (!existsSync(join(dirname(cli), '..', 'dist/cli/main.js'))) {
   console.error('run `npm run build` first: the load test uses the built CLI (node bin/regctl.js serve)');
   process.exit(2);
 }
@@ -230,8 +234,10 @@ async function loadRun(server, { authHeader = {}, probe = false, attack = false,
     }
   }
 
-  // Log in once (verified logins are cached) before the clock starts.
+  // Log in once (verified logins are cached) before the clock starts; not counted.
   await call('GET', '/v2/', { expect: [200] });
+  latencies.length = 0;
+  requests = 0;
   const pushed = new Map(); // "repo:tag" -> manifest digest (what must still be there)
   const deadline = Date.now() + DURATION_S * 1000;
   const cpu0 = cpuSeconds(server.child.pid);
@@ -453,11 +459,13 @@ async function compare() {
     { name: 'docker-registry', start: (root) => startDistribution(root) },
     { name: 'serve --htpasswd', start: (root) => startServe(root, { users }), auth: true },
     { name: 'serve --htpasswd + 400 failed logins', start: (root) => startServe(root, { users }), auth: true, attack: true },
+    { name: 'serve --htpasswd, no load', start: (root) => startServe(root, { users }), auth: true, clients: 0 },
     { name: 'serve --htpasswd, 400 failed logins, no load', start: (root) => startServe(root, { users }), auth: true, attack: true, clients: 0 },
   ];
   const results = [];
   let ok = true;
   for (const [i, row] of rows.entries()) {
+    if (ROWS && !ROWS.includes(i + 1)) continue;
     const server = await row.start(join(work, `root-${i}`));
     try {
       const run = await loadRun(server, { ...(row.auth ? { authHeader, probe: true } : {}), attack: row.attack, clients: row.clients ?? CLIENTS });
@@ -473,8 +481,8 @@ async function compare() {
     r.row,
     String(r.requestsPerSecond),
     String(r.imagesPerSecond),
-    String(r.latencyMs.p50),
-    String(r.latencyMs.p99),
+    r.requests > 0 ? String(r.latencyMs.p50) : '-',
+    r.requests > 0 ? String(r.latencyMs.p99) : '-',
     String(r.serverCpuSeconds),
     String(r.errors),
     `${r.verified}/${r.tagged}`,
