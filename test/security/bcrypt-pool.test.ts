@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import bcrypt from 'bcryptjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createAuthorizer } from '../../src/server/security/authorize.js';
@@ -43,6 +44,23 @@ describe('BcryptPool', () => {
     expect(await p.compare('pw', hash, '10.0.0.2')).toBe(true);
     await Promise.all(mine);
     expect(await p.compare('pw', hash, '10.0.0.1')).toBe(true);
+  });
+
+  it.runIf(process.platform === 'linux')('the worker thread runs at nice 10, the serving thread keeps its priority', async () => {
+    const niceOf = (stat: string) => Number(stat.split(') ')[1]!.split(' ')[16]);
+    const threads = () =>
+      readdirSync('/proc/self/task').map((tid) => {
+        try {
+          return niceOf(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8'));
+        } catch {
+          return NaN; // the thread ended meanwhile
+        }
+      });
+    const before = threads().filter((n) => n === 10).length;
+    const p = pool({ size: 1 });
+    expect(await p.compare('pw', bcrypt.hashSync('pw', 4))).toBe(true);
+    expect(threads().filter((n) => n === 10).length).toBe(before + 1);
+    expect(niceOf(readFileSync('/proc/thread-self/stat', 'utf8'))).toBe(0);
   });
 
   it('the front door answers a busy pool with 503 UNAVAILABLE and Retry-After', async () => {
