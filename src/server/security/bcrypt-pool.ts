@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
+import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { RegctlError } from '../../errors.js';
 
@@ -9,8 +10,8 @@ import { RegctlError } from '../../errors.js';
  * when it is full (or one client already has its share queued) the compare is refused at once
  * with BcryptBusyError, which the front door answers with 503 + Retry-After.
  *
- * The worker is built from a code string (`eval: true`) that loads bcryptjs by the absolute path
- * resolved here, so it works the same from src/, dist/ and the bundled CLI whatever their layout.
+ * The worker is built from a code string (`eval: true`) that imports bcryptjs by the absolute
+ * path resolved here, so it works the same from src/, dist/ and the bundled CLI whatever their layout.
  */
 
 export class BcryptBusyError extends RegctlError {
@@ -31,17 +32,25 @@ export interface BcryptPoolOptions {
 /** Nice value of the worker threads (Linux): below the thread that serves requests. */
 const WORKER_NICE = 10;
 
+// Only dynamic import(): the code then runs whether Node takes it as CommonJS or as an ES module
+// (a worker inherits execArgv, e.g. --input-type=module). Messages wait on the port until the
+// listener is attached.
 const WORKER_CODE = `
-const { parentPort, workerData } = require('node:worker_threads');
-const bcrypt = require(workerData.bcryptPath);
-// On Linux the nice value is per thread: checking passwords yields the CPU to serving requests.
-// (Elsewhere setpriority would lower the whole process, so it is left alone.)
-if (process.platform === 'linux') { try { require('node:os').setPriority(workerData.nice); } catch {} }
-parentPort.on('message', (m) => {
-  let ok = false;
-  try { ok = bcrypt.compareSync(m.password, m.hash); } catch { ok = false; }
-  parentPort.postMessage({ id: m.id, ok });
-});
+(async () => {
+  const { parentPort, workerData } = await import('node:worker_threads');
+  const mod = await import(workerData.bcryptUrl);
+  const bcrypt = mod.default ?? mod;
+  // On Linux the nice value is per thread: checking passwords yields the CPU to serving requests.
+  // (Elsewhere setpriority would lower the whole process, so it is left alone.)
+  if (process.platform === 'linux') {
+    try { (await import('node:os')).setPriority(workerData.nice); } catch {}
+  }
+  parentPort.on('message', (m) => {
+    let ok = false;
+    try { ok = bcrypt.compareSync(m.password, m.hash); } catch { ok = false; }
+    parentPort.postMessage({ id: m.id, ok });
+  });
+})();
 `;
 
 interface Job {
@@ -66,7 +75,7 @@ export class BcryptPool {
   private readonly queue: Job[] = [];
   private readonly perGroup = new Map<string, number>();
   private nextId = 1;
-  private bcryptPath: string | undefined;
+  private bcryptUrl: string | undefined;
 
   constructor(options: BcryptPoolOptions = {}) {
     this.size = options.size ?? Math.max(1, Math.min(2, availableParallelism() - 1));
@@ -116,8 +125,8 @@ export class BcryptPool {
   }
 
   private spawn(slot: Slot): Worker {
-    this.bcryptPath ??= createRequire(import.meta.url).resolve('bcryptjs');
-    const worker = new Worker(WORKER_CODE, { eval: true, workerData: { bcryptPath: this.bcryptPath, nice: WORKER_NICE } });
+    this.bcryptUrl ??= pathToFileURL(createRequire(import.meta.url).resolve('bcryptjs')).href;
+    const worker = new Worker(WORKER_CODE, { eval: true, workerData: { bcryptUrl: this.bcryptUrl, nice: WORKER_NICE } });
     slot.worker = worker;
     worker.on('message', (m: { id: number; ok: boolean }) => {
       const job = slot.job;
