@@ -1,9 +1,16 @@
+import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import bcrypt from 'bcryptjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createAuthorizer } from '../../src/server/security/authorize.js';
 import { formatBasicAuth } from '../../src/server/security/basic-auth.js';
 import { BcryptBusyError, BcryptPool } from '../../src/server/security/bcrypt-pool.js';
+import { ensureBuilt } from '../server/spawn.js';
+
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
 const pools: BcryptPool[] = [];
 afterEach(async () => {
@@ -61,6 +68,21 @@ describe('BcryptPool', () => {
     expect(await p.compare('pw', bcrypt.hashSync('pw', 4))).toBe(true);
     expect(threads().filter((n) => n === 10).length).toBe(before + 1);
     expect(niceOf(readFileSync('/proc/thread-self/stat', 'utf8'))).toBe(0);
+  });
+
+  it('the worker runs when Node takes eval code as an ES module (workers inherit --input-type=module)', async () => {
+    await ensureBuilt();
+    const code = `
+      const { BcryptPool } = await import(${JSON.stringify(pathToFileURL(join(repoRoot, 'dist/server/security/bcrypt-pool.js')).href)});
+      const p = new BcryptPool({ size: 1 });
+      const hash = ${JSON.stringify(bcrypt.hashSync('pw', 4))};
+      console.log(JSON.stringify([await p.compare('pw', hash), await p.compare('no', hash)]));
+      await p.close();`;
+    for (const inputType of ['module', 'commonjs']) {
+      const wrapped = inputType === 'module' ? code : `(async () => { ${code} })()`;
+      const { stdout } = await promisify(execFile)(process.execPath, [`--input-type=${inputType}`, '-e', wrapped], { cwd: repoRoot, timeout: 30_000 });
+      expect(stdout.trim()).toBe('[true,false]');
+    }
   });
 
   it('the front door answers a busy pool with 503 UNAVAILABLE and Retry-After', async () => {
