@@ -1,4 +1,5 @@
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +8,19 @@ import { digestOf } from '../../src/oci/digest.js';
 import { makeImage } from '../helpers/images.js';
 import { http } from '../server/client.js';
 import { ensureBuilt, spawnServe } from '../server/spawn.js';
-import { startSecureServe, type SecureServe } from './harness.js';
+import { basic, PASSWORDS, startSecureServe, writeUsers, type SecureServe, type UserName } from './harness.js';
+
+/** POST with no body from a given loopback source address; resolves to the status. */
+function postFrom(base: string, path: string, localAddress: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${base}${path}`, { method: 'POST', agent: false, localAddress }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode!));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 /** Upload limits, timeouts, health, metrics, read-only, and where settings come from. */
 
@@ -44,6 +57,40 @@ describe('upload session limits', () => {
     expect((await http(s.url, 'POST', `/v2/d/blobs/uploads/?mount=${digestOf(data)}&from=c`)).status).toBe(201);
     const metrics = (await http(s.url, 'GET', '/metrics')).body.toString();
     expect(metrics).toMatch(/^regctl_registry_uploads_in_progress 2$/m); // a (new) and b
+  });
+
+  it('per client: a user at their cap does not lock out other users; anonymous clients are counted per address', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'regctl-perclient-'));
+    try {
+      const { htpasswd, access } = await writeUsers(dir);
+      s = await startSecureServe({ htpasswd, access, maxUploadsPerClient: 3, maxUploadsPerRepository: 100, maxUploads: 10 });
+      const post = (user: UserName, repo: string) =>
+        http(s!.url, 'POST', `/v2/${repo}/blobs/uploads/`, { headers: { authorization: basic(user, PASSWORDS[user]) } });
+      const mine = [await post('writer', 'team/a'), await post('writer', 'team/a'), await post('writer', 'team/b')];
+      expect(mine.map((r) => r.status)).toEqual([202, 202, 202]);
+      for (const repo of ['team/a', 'team/c']) {
+        const over = await post('writer', repo);
+        expect(over.status).toBe(429);
+        expect(over.headers['retry-after']).toBe('10');
+        expect(over.json().errors[0]).toEqual({ code: 'TOOMANYREQUESTS', message: 'too many uploads in progress for this client; retry later' });
+      }
+      // Another user pushes to the same repository as before.
+      expect((await post('admin', 'team/a')).status).toBe(202);
+      expect((await post('deleter', 'team/a')).status).toBe(202);
+      // Ending one of writer's sessions gives writer a slot back.
+      expect((await http(s.url, 'DELETE', mine[0]!.headers.location!, { headers: { authorization: basic('writer', PASSWORDS.writer) } })).status).toBe(204);
+      expect((await post('writer', 'team/a')).status).toBe(202);
+      await s.close();
+
+      // Anonymous pushes (no --htpasswd): each address has its own share.
+      s = await startSecureServe({ maxUploadsPerClient: 2, maxUploads: 10 });
+      const fromAddress = (localAddress: string) => postFrom(s!.url, '/v2/anon/blobs/uploads/', localAddress);
+      expect([await fromAddress('127.0.0.1'), await fromAddress('127.0.0.1'), await fromAddress('127.0.0.1')]).toEqual([202, 202, 429]);
+      expect([await fromAddress('127.0.0.2'), await fromAddress('127.0.0.2'), await fromAddress('127.0.0.2')]).toEqual([202, 202, 429]);
+      expect(await fromAddress('127.0.0.3')).toBe(202);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('sessions found on disk after a restart count against the limits until they end', async () => {
@@ -232,10 +279,10 @@ describe('settings: flags > REGCTL_SERVE_* > --config file (spawned regctl serve
     }
   }, 30_000);
 
-  it('--htpasswd, --access, --realm and --no-metrics through the command line', async () => {
+  it('--htpasswd, --access, --realm, --no-metrics and --max-uploads-per-client through the command line', async () => {
     const { writeUsers, basic, PASSWORDS } = await import('./harness.js');
     const files = await writeUsers(dir);
-    const p = await spawnServe(['--root', join(dir, 'auth-root'), '--htpasswd', files.htpasswd, '--access', files.access, '--realm', 'cli realm', '--no-metrics', '--log-format', 'json'], {
+    const p = await spawnServe(['--root', join(dir, 'auth-root'), '--htpasswd', files.htpasswd, '--access', files.access, '--realm', 'cli realm', '--no-metrics', '--log-format', 'json', '--max-uploads-per-client', '1'], {
       ...process.env,
       HOME: dir,
       REGCTL_SERVE_CONFIG: '',
@@ -249,6 +296,9 @@ describe('settings: flags > REGCTL_SERVE_* > --config file (spawned regctl serve
       expect(reader.status).toBe(403);
       const writer = await http(p.url, 'POST', '/v2/team/x/blobs/uploads/', { headers: { authorization: basic('writer', PASSWORDS.writer) } });
       expect(writer.status).toBe(202);
+      const again = await http(p.url, 'POST', '/v2/team/y/blobs/uploads/', { headers: { authorization: basic('writer', PASSWORDS.writer) } });
+      expect(again.status).toBe(429);
+      expect(again.json().errors[0].message).toBe('too many uploads in progress for this client; retry later');
       expect((await http(p.url, 'GET', '/metrics')).status).toBe(404);
       await new Promise((r) => setTimeout(r, 50));
       const records = p.stdout().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));

@@ -1,7 +1,7 @@
 import { Agent, createServer, request, type Server } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { applyServerTimeouts, checkUrlLength, handleClientError, httpServerOptions, UploadSessionLimiter } from '../../src/server/ops/limits.js';
+import { applyServerTimeouts, checkUrlLength, handleClientError, httpServerOptions, UploadSessionLimiter, uploadOwner } from '../../src/server/ops/limits.js';
 
 describe('UploadSessionLimiter', () => {
   it('caps sessions per repository and in total, with 429 TOOMANYREQUESTS and Retry-After', () => {
@@ -64,6 +64,43 @@ describe('UploadSessionLimiter', () => {
     l.release('a');
     l.release('b');
     expect(l.acquire('r').ok).toBe(true);
+  });
+});
+
+describe('UploadSessionLimiter per client', () => {
+  it('caps each owner; release, expiry and failed creations give the owner its slot back', () => {
+    let now = 0;
+    const l = new UploadSessionLimiter({ perClient: 2, perRepository: 100, total: 100, now: () => now });
+    const alice = uploadOwner('alice', '10.0.0.1');
+    const a1 = l.acquire('r1', alice);
+    const a2 = l.acquire('r2', alice);
+    if (!a1.ok || !a2.ok) throw new Error('expected slots');
+    a1.attach('s1');
+    a2.attach('s2');
+    const refused = l.acquire('r3', alice);
+    expect(refused).toMatchObject({ ok: false, status: 429, message: 'too many uploads in progress for this client; retry later' });
+    // The same address without a login, and another user from that address, are other owners.
+    expect(l.acquire('r1', uploadOwner(undefined, '10.0.0.1')).ok).toBe(true);
+    expect(l.acquire('r1', uploadOwner('bob', '10.0.0.1')).ok).toBe(true);
+    expect(l.activeFor(alice)).toBe(2);
+    expect(l.release('s1')).toBe(true);
+    const a3 = l.acquire('r3', alice);
+    expect(a3.ok).toBe(true);
+    if (a3.ok) a3.release();
+    expect(l.activeFor(alice)).toBe(1);
+    now += 1000;
+    expect(l.expire(500)).toContain('s2');
+    expect(l.activeFor(alice)).toBe(0);
+    // Sessions restored after a restart have no known owner: they count only in the totals.
+    l.restore('r1', 'old', now);
+    expect(l.activeFor(alice)).toBe(0);
+    expect(l.active('r1')).toBe(3);
+  });
+
+  it('anonymous owners are keyed like failed logins: IPv4-mapped as IPv4, IPv6 by /64', () => {
+    expect(uploadOwner(undefined, '::ffff:127.0.0.2')).toBe('address:127.0.0.2');
+    expect(uploadOwner(undefined, '2001:db8:1:2:aaaa::1')).toBe(uploadOwner(undefined, '2001:db8:1:2:bbbb::9'));
+    expect(uploadOwner('u', undefined)).toBe('user:u');
   });
 });
 

@@ -87,7 +87,7 @@ describe('authorize: matrix over every route kind', () => {
     seenText.push(JSON.stringify(d));
     expect(status(d)).toBe(want);
     if (!d.ok) {
-      expect(d.code).toBe({ 401: 'UNAUTHORIZED', 403: 'DENIED', 429: 'TOOMANYREQUESTS' }[d.status]);
+      expect(d.code).toBe({ 401: 'UNAUTHORIZED', 403: 'DENIED', 429: 'TOOMANYREQUESTS', 503: 'UNAVAILABLE' }[d.status]);
       if (d.status === 401) expect(d.headers['WWW-Authenticate']).toBe('Basic realm="test realm"');
       else expect(d.headers['WWW-Authenticate']).toBeUndefined();
     } else {

@@ -180,6 +180,30 @@ describe('HtpasswdFile', () => {
     expect(unknown).toBeGreaterThan(known / 4);
   });
 
+  it('an unknown user takes as long as the highest-cost user (no enumeration by bcrypt cost)', async () => {
+    // Two cost-4 users and one cost-9 user: the most common cost is 4, the highest 9.
+    const path = join(dir, 'users');
+    await writeFile(path, [`a:${bcrypt.hashSync('pa', 4)}`, `b:${bcrypt.hashSync('pb', 4)}`, `admin:${bcrypt.hashSync('pc', 9)}`, ''].join('\n'));
+    const f = await HtpasswdFile.open(path, { cacheTtlMs: 0 });
+    const time = async (user: string) => {
+      const t = performance.now();
+      expect(await f.verify(user, 'wrong')).toBe(false);
+      return performance.now() - t;
+    };
+    await time('nobody'); // warm up the worker and the JIT
+    // Interleaved, so a change in machine load hits both alike; medians of 9.
+    const admin: number[] = [];
+    const unknown: number[] = [];
+    for (let i = 0; i < 9; i++) {
+      admin.push(await time('admin'));
+      unknown.push(await time('nobody'));
+    }
+    const median = (xs: number[]) => xs.sort((x, y) => x - y)[4]!;
+    const ratio = median(unknown) / median(admin);
+    expect(ratio).toBeGreaterThan(0.5);
+    expect(ratio).toBeLessThan(2);
+  });
+
   it('missing file is a not-found error naming the path', async () => {
     await expect(HtpasswdFile.open(join(dir, 'nope'))).rejects.toThrow(`htpasswd file ${join(dir, 'nope')} does not exist`);
   });

@@ -42,6 +42,7 @@ const SETTING_OPTIONS: Array<[string, string]> = [
   ['--gc-grace <duration>', 'gc keeps anything younger than this (default 1h)'],
   ['--upload-ttl <duration>', 'remove upload sessions idle this long (default 24h)'],
   ['--max-uploads-per-repository <n>', 'open upload sessions per repository (default 100)'],
+  ['--max-uploads-per-client <n>', 'open upload sessions per user, or per address without login (default 100)'],
   ['--max-uploads <n>', 'open upload sessions in all (default 1000)'],
   ['--max-manifest-size <size>', 'largest manifest accepted (default 4MiB)'],
   ['--max-header-size <size>', 'largest request line plus headers (default 16KiB)'],

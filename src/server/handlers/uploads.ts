@@ -1,4 +1,5 @@
 import { OciError } from '../errors.js';
+import { uploadOwner } from '../ops/limits.js';
 import { hasBody, methodNotAllowed, requireWritable, type RequestContext } from '../context.js';
 import { parseUploadRange, sendEmpty } from '../http.js';
 import { checkDigest, checkUploadId, isAllowedRepository } from '../validate.js';
@@ -37,7 +38,8 @@ export async function handleUploadStart(ctx: RequestContext, name: string): Prom
   }
   const digest = url.searchParams.get('digest');
   if (digest !== null) checkDigest(digest);
-  const slot = ctx.uploads?.acquire(name);
+  // socket is null once a request was destroyed; such a request counts as address "unknown".
+  const slot = ctx.uploads?.acquire(name, uploadOwner(ctx.access?.user, ctx.req.socket?.remoteAddress));
   if (slot && !slot.ok) {
     drain(ctx);
     throw new OciError(slot.code, slot.message, { status: slot.status, headers: slot.headers });

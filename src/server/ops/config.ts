@@ -29,6 +29,8 @@ export interface ServeSettings {
   gcGraceMs: number;
   uploadTtlMs: number;
   maxUploadsPerRepository: number;
+  /** Open upload sessions per user (per address for anonymous clients). */
+  maxUploadsPerClient: number;
   maxUploads: number;
   maxManifestBytes: number;
   maxHeaderBytes: number;
@@ -66,6 +68,7 @@ const SPECS: Spec[] = [
   { key: 'gcGraceMs', name: 'gc-grace', kind: 'duration', default: 3_600_000 },
   { key: 'uploadTtlMs', name: 'upload-ttl', kind: 'duration', default: 24 * 3_600_000 },
   { key: 'maxUploadsPerRepository', name: 'max-uploads-per-repository', kind: 'count', default: 100 },
+  { key: 'maxUploadsPerClient', name: 'max-uploads-per-client', kind: 'count', default: 100 },
   { key: 'maxUploads', name: 'max-uploads', kind: 'count', default: 1000 },
   { key: 'maxManifestBytes', name: 'max-manifest-size', kind: 'size', default: 4 * 1024 * 1024 },
   { key: 'maxHeaderBytes', name: 'max-header-size', kind: 'size', default: 16 * 1024 },

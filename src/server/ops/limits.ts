@@ -1,9 +1,10 @@
 import type { Server, ServerOptions } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { clientKey } from '../security/rate-limit.js';
 
 /**
- * Request and upload limits. UploadSessionLimiter caps open upload sessions per repository and
- * in total; the rest turns limit settings into Node HTTP server options, so slow-loris clients
+ * Request and upload limits. UploadSessionLimiter caps open upload sessions per client (user,
+ * or address when anonymous), per repository and in total; the rest turns limit settings into Node HTTP server options, so slow-loris clients
  * are cut off while a slow upload that keeps sending bytes is not.
  */
 
@@ -24,6 +25,8 @@ export interface UploadSlot {
 }
 
 export interface UploadLimitOptions {
+  /** Open sessions per client (see uploadOwner). Default 100. */
+  perClient?: number;
   /** Open sessions per repository. Default 100. */
   perRepository?: number;
   /** Open sessions in all. Default 1000. */
@@ -35,10 +38,21 @@ export interface UploadLimitOptions {
 
 interface Session {
   repository: string;
+  /** Undefined for sessions restored from storage after a restart (their owner is not stored). */
+  owner: string | undefined;
   lastActive: number;
 }
 
+/**
+ * Whom an upload session counts against: the user, or for anonymous callers the address (IPv6
+ * by /64, as failed logins are counted), so one greedy pusher cannot take every slot.
+ */
+export function uploadOwner(user: string | undefined, address: string | undefined): string {
+  return user !== undefined ? `user:${user}` : `address:${clientKey(address)}`;
+}
+
 export class UploadSessionLimiter {
+  private readonly perClient: number;
   private readonly perRepository: number;
   private readonly total: number;
   private readonly retryAfter: number;
@@ -46,21 +60,26 @@ export class UploadSessionLimiter {
   private readonly sessions = new Map<string, Session>();
   /** Slots held by sessions and by not-yet-attached acquisitions, per repository. */
   private readonly counts = new Map<string, number>();
+  /** The same per owner. */
+  private readonly owners = new Map<string, number>();
   private held = 0;
 
   constructor(options: UploadLimitOptions = {}) {
+    this.perClient = options.perClient ?? 100;
     this.perRepository = options.perRepository ?? 100;
     this.total = options.total ?? 1000;
     this.retryAfter = options.retryAfterSeconds ?? 10;
     this.now = options.now ?? Date.now;
-    if (!(this.perRepository >= 1) || !(this.total >= 1)) throw new RangeError('upload limits must be at least 1');
+    if (!(this.perClient >= 1) || !(this.perRepository >= 1) || !(this.total >= 1)) throw new RangeError('upload limits must be at least 1');
   }
 
   /** Take a slot before creating an upload session; a refusal is the 429 to send. */
-  acquire(repository: string): UploadSlot | LimitRefusal {
+  acquire(repository: string, owner?: string): UploadSlot | LimitRefusal {
     const inRepo = this.counts.get(repository) ?? 0;
-    if (this.held >= this.total || inRepo >= this.perRepository) {
-      const scope = this.held >= this.total ? 'on this registry' : 'for this repository';
+    const mine = owner === undefined ? 0 : (this.owners.get(owner) ?? 0);
+    if (this.held >= this.total || inRepo >= this.perRepository || mine >= this.perClient) {
+      // The client's own cap first: it is the one the caller can do something about.
+      const scope = mine >= this.perClient ? 'for this client' : this.held >= this.total ? 'on this registry' : 'for this repository';
       return {
         ok: false,
         status: 429,
@@ -69,7 +88,7 @@ export class UploadSessionLimiter {
         headers: { 'Retry-After': String(this.retryAfter) },
       };
     }
-    this.take(repository);
+    this.take(repository, owner);
     let state: 'held' | 'attached' | 'released' = 'held';
     return {
       ok: true,
@@ -77,13 +96,13 @@ export class UploadSessionLimiter {
         if (state !== 'held') return;
         state = 'attached';
         const old = this.sessions.get(sessionId);
-        if (old) this.give(old.repository); // same id attached twice: keep one slot
-        this.sessions.set(sessionId, { repository, lastActive: this.now() });
+        if (old) this.give(old.repository, old.owner); // same id attached twice: keep one slot
+        this.sessions.set(sessionId, { repository, owner, lastActive: this.now() });
       },
       release: () => {
         if (state !== 'held') return;
         state = 'released';
-        this.give(repository);
+        this.give(repository, owner);
       },
     };
   }
@@ -93,15 +112,15 @@ export class UploadSessionLimiter {
     const s = this.sessions.get(sessionId);
     if (!s) return false;
     this.sessions.delete(sessionId);
-    this.give(s.repository);
+    this.give(s.repository, s.owner);
     return true;
   }
 
   /** Count a session that already exists (found on disk after a restart), even over the limit. */
   restore(repository: string, sessionId: string, lastActive = this.now()): void {
     if (this.sessions.has(sessionId)) return;
-    this.take(repository);
-    this.sessions.set(sessionId, { repository, lastActive });
+    this.take(repository, undefined);
+    this.sessions.set(sessionId, { repository, owner: undefined, lastActive });
   }
 
   /** Note activity (PATCH) so expire() leaves the session alone. */
@@ -117,7 +136,7 @@ export class UploadSessionLimiter {
     for (const [id, s] of this.sessions) {
       if (s.lastActive < cutoff) {
         this.sessions.delete(id);
-        this.give(s.repository);
+        this.give(s.repository, s.owner);
         gone.push(id);
       }
     }
@@ -129,17 +148,28 @@ export class UploadSessionLimiter {
     return repository === undefined ? this.held : (this.counts.get(repository) ?? 0);
   }
 
-  private take(repository: string): void {
-    this.held++;
-    this.counts.set(repository, (this.counts.get(repository) ?? 0) + 1);
+  /** Slots one owner (uploadOwner) holds. */
+  activeFor(owner: string): number {
+    return this.owners.get(owner) ?? 0;
   }
 
-  private give(repository: string): void {
-    this.held--;
-    const n = (this.counts.get(repository) ?? 1) - 1;
-    if (n <= 0) this.counts.delete(repository);
-    else this.counts.set(repository, n);
+  private take(repository: string, owner: string | undefined): void {
+    this.held++;
+    bump(this.counts, repository, 1);
+    if (owner !== undefined) bump(this.owners, owner, 1);
   }
+
+  private give(repository: string, owner: string | undefined): void {
+    this.held--;
+    bump(this.counts, repository, -1);
+    if (owner !== undefined) bump(this.owners, owner, -1);
+  }
+}
+
+function bump(counts: Map<string, number>, key: string, by: number): void {
+  const n = (counts.get(key) ?? 0) + by;
+  if (n <= 0) counts.delete(key);
+  else counts.set(key, n);
 }
 
 // ---- HTTP-level limits ----

@@ -69,7 +69,11 @@ export async function createServeRuntime(options: ServeRuntimeOptions): Promise<
   const tls = settings.tlsCert ? await loadTls(settings.tlsCert, settings.tlsKey!) : undefined;
   for (const w of tls?.warnings ?? []) warn(w);
 
-  const uploads = new UploadSessionLimiter({ perRepository: settings.maxUploadsPerRepository, total: settings.maxUploads });
+  const uploads = new UploadSessionLimiter({
+    perClient: settings.maxUploadsPerClient,
+    perRepository: settings.maxUploadsPerRepository,
+    total: settings.maxUploads,
+  });
   const limits: HttpLimits = {
     maxHeaderBytes: settings.maxHeaderBytes,
     maxUrlLength: settings.maxUrlLength,

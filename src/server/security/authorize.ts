@@ -2,7 +2,8 @@ import { isValidDigest } from '../../oci/digest.js';
 import { isValidRepository } from '../../ref/reference.js';
 import { authenticatedOnly, openAccess, type AccessControl, type Action } from './access.js';
 import { basicChallenge, hasBasicScheme, parseBasicAuth } from './basic-auth.js';
-import type { LoginRateLimiter } from './rate-limit.js';
+import { BcryptBusyError } from './bcrypt-pool.js';
+import { clientKey, type LoginRateLimiter } from './rate-limit.js';
 import { parseRegistryRoute, type RegistryRoute } from './routes.js';
 
 /**
@@ -12,7 +13,8 @@ import { parseRegistryRoute, type RegistryRoute } from './routes.js';
  */
 
 export interface CredentialVerifier {
-  verify(username: string, password: string): Promise<boolean>;
+  /** `client` (the caller's address key) lets the verifier bound each client's share of the work. */
+  verify(username: string, password: string, client?: string): Promise<boolean>;
 }
 
 export interface AuthorizerOptions {
@@ -57,10 +59,10 @@ export interface Allowed {
 
 export interface Refused {
   ok: false;
-  status: 401 | 403 | 429;
-  code: 'UNAUTHORIZED' | 'DENIED' | 'TOOMANYREQUESTS';
+  status: 401 | 403 | 429 | 503;
+  code: 'UNAUTHORIZED' | 'DENIED' | 'TOOMANYREQUESTS' | 'UNAVAILABLE';
   message: string;
-  /** WWW-Authenticate on 401, Retry-After on 429. */
+  /** WWW-Authenticate on 401, Retry-After on 429 and 503. */
   headers: Record<string, string>;
 }
 
@@ -119,7 +121,15 @@ export function createAuthorizer(options: AuthorizerOptions = {}): Authorize {
         };
       }
       const creds = parseBasicAuth(header);
-      if (!creds || !(await users.verify(creds.username, creds.password))) {
+      let ok = false;
+      try {
+        ok = creds !== undefined && (await users.verify(creds.username, creds.password, clientKey(req.remoteAddress)));
+      } catch (e) {
+        // Password checks are queued off the main thread; a full queue is answered at once.
+        if (!(e instanceof BcryptBusyError)) throw e;
+        return { ok: false, status: 503, code: 'UNAVAILABLE', message: e.message, headers: { 'Retry-After': '1' } };
+      }
+      if (!creds || !ok) {
         options.limiter?.fail(req.remoteAddress);
         return unauthorized(creds ? 'invalid username or password' : 'malformed Basic credentials');
       }

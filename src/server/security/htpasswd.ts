@@ -3,6 +3,7 @@ import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import bcrypt from 'bcryptjs';
 import { NotFoundError, RegctlError, UsageError } from '../../errors.js';
+import { sharedBcryptPool, type BcryptPool } from './bcrypt-pool.js';
 
 /**
  * htpasswd files with bcrypt entries, as `htpasswd -B` writes them: `user:$2y$05$<53 chars>`.
@@ -96,11 +97,13 @@ export function validatePassword(password: string): void {
 export interface HtpasswdOptions {
   /** Stat the file for changes at most this often (ms). Default 1000; 0 checks on every verify. */
   checkIntervalMs?: number;
-  /** Remember successful verifications this long (ms) so keep-alive clients don't pay bcrypt per request. Default 60000; 0 disables. */
+  /** Remember successful verifications this long after their last use (ms) so clients don't pay bcrypt per request. Default 60000; 0 disables. */
   cacheTtlMs?: number;
   /** Called when a changed file fails to load; the previous users stay in force. */
   onReloadError?: (error: Error) => void;
   now?: () => number;
+  /** Where compares run (default: the process's shared worker pool). */
+  pool?: BcryptPool;
 }
 
 interface FileIdentity {
@@ -118,12 +121,13 @@ export class HtpasswdFile {
   private identity: FileIdentity;
   private lastCheck: number;
   private reloading: Promise<void> | undefined;
-  private readonly options: Required<Omit<HtpasswdOptions, 'onReloadError'>> & Pick<HtpasswdOptions, 'onReloadError'>;
+  private readonly options: Required<Omit<HtpasswdOptions, 'onReloadError' | 'pool'>> & Pick<HtpasswdOptions, 'onReloadError'>;
+  private readonly pool: BcryptPool;
   /** HMAC key for the success cache: the cache never holds a password or a plain digest of one. */
   private readonly cacheKey = randomBytes(32);
   private readonly cache = new Map<string, number>();
   private readonly inFlight = new Map<string, Promise<boolean>>();
-  private readonly dummyHashes = new Map<number, Promise<string>>();
+  private readonly dummyHashes = new Map<number, string>();
 
   private constructor(path: string, users: Map<string, string>, identity: FileIdentity, options: HtpasswdOptions) {
     this.path = path;
@@ -135,6 +139,7 @@ export class HtpasswdFile {
       now: options.now ?? Date.now,
       onReloadError: options.onReloadError,
     };
+    this.pool = options.pool ?? sharedBcryptPool();
     this.lastCheck = this.options.now();
   }
 
@@ -148,31 +153,41 @@ export class HtpasswdFile {
     return [...this.users.keys()].sort();
   }
 
-  /** True when the user exists and the password matches. Unknown users cost a bcrypt compare too. */
-  async verify(username: string, password: string): Promise<boolean> {
+  /**
+   * True when the user exists and the password matches. Unknown users cost a compare at the
+   * file's highest cost too. Compares run on the worker pool; `client` (the caller's address)
+   * bounds how many one client may have queued. Rejects with BcryptBusyError when the pool's
+   * queue is full: a verified (cached) login never waits for it.
+   */
+  async verify(username: string, password: string, client?: string): Promise<boolean> {
     await this.maybeReload();
     const hash = this.users.get(username);
     if (hash === undefined) {
-      await bcrypt.compare(password, await this.dummyHash(this.typicalCost()));
+      await this.pool.compare(password, this.dummyHash(this.maxCost()), client);
       return false;
     }
     const key = this.options.cacheTtlMs > 0 ? this.cacheEntry(username, password, hash) : undefined;
     const now = this.options.now();
     if (key !== undefined) {
       const expires = this.cache.get(key);
-      if (expires !== undefined && expires > now) return true;
       if (expires !== undefined) this.cache.delete(key);
+      if (expires !== undefined && expires > now) {
+        // Sliding and least-recently-used: a client in steady use never waits behind the
+        // compare queue again (edits to the file clear the cache).
+        this.cache.set(key, now + this.options.cacheTtlMs);
+        return true;
+      }
     }
     // bcrypt truncates at 72 bytes; a longer password must not match its prefix's hash.
     if (Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES) {
-      await bcrypt.compare('', hash);
+      await this.pool.compare('', hash, client);
       return false;
     }
-    if (key === undefined) return bcrypt.compare(password, hash);
+    if (key === undefined) return this.pool.compare(password, hash, client);
     // A client opening several connections at once (parallel layer pushes) pays for one compare.
     let pending = this.inFlight.get(key);
     if (!pending) {
-      pending = bcrypt.compare(password, hash).finally(() => this.inFlight.delete(key));
+      pending = this.pool.compare(password, hash, client).finally(() => this.inFlight.delete(key));
       this.inFlight.set(key, pending);
     }
     const ok = await pending;
@@ -215,26 +230,29 @@ export class HtpasswdFile {
     return createHmac('sha256', this.cacheKey).update(`${username}\0${password}\0${hash}`).digest('base64');
   }
 
-  /** The most common cost in the file, so an unknown user takes as long as a known one. */
-  private typicalCost(): number {
-    const counts = new Map<number, number>();
-    for (const h of this.users.values()) {
-      const c = Number(h.slice(4, 6));
-      counts.set(c, (counts.get(c) ?? 0) + 1);
-    }
-    let best = DEFAULT_COST;
-    let n = 0;
-    for (const [c, k] of counts) if (k > n) [best, n] = [c, k];
-    return best;
+  /**
+   * The highest cost in the file: an unknown user then takes as long as the slowest known one,
+   * so a slow answer never tells that a (high-cost, e.g. admin) user exists.
+   */
+  private maxCost(): number {
+    let max = 0;
+    for (const h of this.users.values()) max = Math.max(max, Number(h.slice(4, 6)));
+    return max || DEFAULT_COST;
   }
 
-  private dummyHash(cost: number): Promise<string> {
-    let p = this.dummyHashes.get(cost);
-    if (!p) {
-      p = bcrypt.hash(randomBytes(16).toString('hex'), cost);
-      this.dummyHashes.set(cost, p);
+  /**
+   * A hash nobody's password matches, at a given cost. Random salt and digest characters make
+   * a well-formed hash whose compare costs exactly as much as a real one, without hashing.
+   */
+  private dummyHash(cost: number): string {
+    let h = this.dummyHashes.get(cost);
+    if (!h) {
+      const alphabet = './ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+      const chars = Array.from(randomBytes(53), (b) => alphabet[b & 63]).join('');
+      h = `$2b$${String(cost).padStart(2, '0')}$${chars}`;
+      this.dummyHashes.set(cost, h);
     }
-    return p;
+    return h;
   }
 }
 
