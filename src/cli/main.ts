@@ -170,6 +170,8 @@ export async function runMain(): Promise<void> {
     if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
     throw e;
   });
+  // Ctrl-C exits 130 with one line; copy/import/export take it to clean up first (interrupt.ts).
+  if (!fastPath(argv)) (await import('./interrupt.js')).installInterruptExit(process.stderr);
   // process.stdin is opened only if a command reads it (creating it costs ~1.5 ms).
   const streams: Streams = {
     stdout: process.stdout,

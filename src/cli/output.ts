@@ -15,6 +15,11 @@ export interface Streams {
   stderr: Writable & { isTTY?: boolean };
   stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
   env?: NodeJS.ProcessEnv;
+  /**
+   * Aborted to interrupt the running command as Ctrl-C does (in-process runs and tests; the
+   * real process wires SIGINT itself, see interrupt.ts).
+   */
+  interrupt?: AbortSignal;
 }
 
 export class Output {

@@ -67,6 +67,30 @@ describe('copy progress', () => {
     expect(out).toContain('copied 4.0 MiB');
   });
 
+  it('tty, interrupted: the display is cleared, no success or failure line (the command prints the one "interrupted" line)', async () => {
+    const { stream, text } = capture(true);
+    const p = await CopyProgress.start({ mode: 'tty', stream, ttyInterval: 10, verb: 'export' });
+    feed(p);
+    for (let i = 0; i < 200 && !text().includes('export: 1/2 blobs'); i++) await sleep(10);
+    const before = text().length;
+    p.stop('interrupted');
+    const after = text().slice(before);
+    expect(text()).toContain('export: 1/2 blobs');
+    expect(after).toContain('\x1b[2K');
+    expect(after).not.toMatch(/copied|failed|exported|✖|✔/);
+  });
+
+  it('plain lines name what is going on and count in the singular for one', async () => {
+    const { stream, text } = capture();
+    const p = await CopyProgress.start({ mode: 'plain', stream, plainInterval: 10, verb: 'import' });
+    p.onEvent({ type: 'blob-queued', digest: D1, size: 100, mediaType: 'x' });
+    p.onEvent({ type: 'blob-done', digest: D1, size: 100, outcome: 'copied', bytes: 100 });
+    p.onEvent({ type: 'tag', tag: '1.0', digest: D1, outcome: 'pushed' });
+    await sleep(40);
+    p.stop();
+    expect(text().split('\n')[0]).toMatch(/^import: 1\/1 blob, 100 B of 100 B, [\d.]+ (B|KiB|MiB)\/s, 1 tag, [\d.]+ s$/);
+  });
+
   it('tty without cursor control (a pipe posing as a terminal) falls back to plain', async () => {
     const { stream, text } = capture();
     stream.isTTY = true;

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { RegctlError, UsageError } from '../../errors.js';
+import { InterruptedError, RegctlError, UsageError } from '../../errors.js';
 import type { CommandContext } from '../context.js';
 import type { Output } from '../output.js';
 
@@ -172,12 +172,12 @@ async function transfer(
   const stderr = ctx.streams.stderr;
   const mode = out.json && progressMode === 'auto' ? (stderr.isTTY ? 'tty' : 'none') : progressMode;
   const plainInterval = Number((ctx.streams.env ?? process.env).REGCTL_PROGRESS_INTERVAL_MS) || undefined;
-  const progress = await CopyProgress.start({ mode: resolveProgressMode(mode, stderr), stream: stderr, plainInterval });
+  const what = verb === 'exported' ? 'export' : 'import';
+  const progress = await CopyProgress.start({ mode: resolveProgressMode(mode, stderr), stream: stderr, plainInterval, verb: what });
   // Ctrl-C stops the transfer so the targets and spools clean up (as `regctl copy` does):
   // killed outright, an export left its spool of gunzipped layers in the temp folder.
-  const interrupt = new AbortController();
-  const onSigint = (): void => interrupt.abort();
-  process.once('SIGINT', onSigint);
+  const { interruptible } = await import('../interrupt.js');
+  const interrupt = interruptible(ctx.streams);
   let r: { digest: string; mediaType: string; blobs: { copied: number; skipped: number }; bytes: number };
   try {
     if (isDockerArchive(source) && tag !== undefined) {
@@ -203,12 +203,15 @@ async function transfer(
       };
     }
     // stop() reads only `upToDate` and `bytes` of a report to print its success line.
-    progress.stop({ upToDate: false, bytes: r.bytes } as import('../../copy/types.js').CopyReport);
+    progress.stop({ upToDate: false, bytes: r.bytes });
   } catch (e) {
-    progress.stop();
+    progress.stop(interrupt.signal.aborted ? 'interrupted' : undefined);
+    if (interrupt.signal.aborted) {
+      throw new InterruptedError(what === 'export' ? 'export interrupted' : 'import interrupted: nothing was tagged after the interruption');
+    }
     throw e;
   } finally {
-    process.off('SIGINT', onSigint);
+    interrupt.release();
   }
   if (wantDigest && r.digest !== wantDigest) throw new UsageError(`destination names digest ${wantDigest} but the image is ${r.digest}`);
   const seconds = (Date.now() - started) / 1000;

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { UsageError } from '../../errors.js';
+import { InterruptedError, UsageError } from '../../errors.js';
 import type { CommandContext } from '../context.js';
 import type { Output } from '../output.js';
 import type { CopyEvent, CopyReport } from '../../copy/types.js';
@@ -166,24 +166,26 @@ async function runCopy(ctx: CommandContext, out: Output, src: string, dst: strin
       const head = await source.source.headManifest(source.ref);
       if (head && head.digest !== dstRef.digest) throw new UsageError(`${dst} names digest ${dstRef.digest} but the source is ${head.digest}`);
     }
-    // Ctrl-C stops the transfers and removes partial archive output; a second one kills at once.
-    const interrupt = new AbortController();
-    const onSigint = (): void => interrupt.abort();
-    process.once('SIGINT', onSigint);
+    // Ctrl-C stops the transfers, cancels upload sessions and removes partial archive output;
+    // a second one exits at once.
+    const { interruptible } = await import('../interrupt.js');
+    const interrupt = interruptible(ctx.streams);
     const progress = await CopyProgress.start({ mode: resolveProgressMode(mode, ctx.streams.stderr), stream: ctx.streams.stderr, plainInterval });
     let report: CopyReport;
     try {
+      const signal = interrupt.signal;
       report = streaming
-        ? await pushReport(source, target, tags!, progress.onEvent, interrupt.signal)
+        ? await pushReport(source, target, tags!, progress.onEvent, signal)
         : flags.allTags
-          ? await copy.copyAllTags({ ...common, include, exclude, skipExisting, onEvent: progress.onEvent, signal: interrupt.signal })
-          : await copy.copyImage({ ...common, ref: source.ref, tags, onEvent: progress.onEvent, signal: interrupt.signal });
+          ? await copy.copyAllTags({ ...common, include, exclude, skipExisting, onEvent: progress.onEvent, signal })
+          : await copy.copyImage({ ...common, ref: source.ref, tags, onEvent: progress.onEvent, signal });
       progress.stop(report);
     } catch (e) {
-      progress.stop();
+      progress.stop(interrupt.signal.aborted ? 'interrupted' : undefined);
+      if (interrupt.signal.aborted) throw new InterruptedError('copy interrupted: nothing was tagged after the interruption');
       throw e;
     } finally {
-      process.off('SIGINT', onSigint);
+      interrupt.release();
     }
     if (dstRef?.digest && report.digest !== dstRef.digest) {
       throw new UsageError(`${dst} names digest ${dstRef.digest} but the source is ${report.digest}`);
