@@ -134,6 +134,12 @@ export async function run(argv: string[], streams: Streams): Promise<number> {
     streams.stdout.write(renderHelp(helpWidth(streams.stdout)));
     return 0;
   }
+  if (argv.length === 0) {
+    // No command is a usage error (as git does): the help goes where errors go.
+    const { renderHelp } = await import('./help.js');
+    streams.stderr.write(renderHelp(helpWidth(streams.stderr)));
+    return 2;
+  }
   const { ExitCode, RegctlError } = await import('../errors.js');
   let exitCode: number = ExitCode.ok;
   try {

@@ -10,7 +10,8 @@ Examples:
   regctl copy docker.io/library/alpine:3.20 localhost:5000/alpine:3.20
   regctl retag --semver localhost:5000/myimage:1.9.2
 
-Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 authentication/authorisation, 5 integrity (digest mismatch, corrupt data)`;
+Exit codes: 0 ok, 1 error (or a question answered no), 2 usage, 3 not found,
+4 authentication/authorisation, 5 integrity (digest mismatch, corrupt data), 130 interrupted`;
 
 /** The program's own options as [flags, description], in --help order (main.ts defines them from this). */
 export const GLOBAL_OPTIONS: readonly (readonly [string, string])[] = [

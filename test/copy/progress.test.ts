@@ -119,6 +119,8 @@ describe('copy progress', () => {
     expect(parseSize('5m')).toBe(5 * 1024 * 1024);
     expect(parseSize('1048576')).toBe(1048576);
     expect(() => parseSize('lots')).toThrow('--chunk-size: invalid size "lots"');
+    expect(parseSize('1MiB')).toBe(1024 * 1024);
+    expect(parseSize('512m')).toBe(512 * 1024 * 1024);
   });
 });
 
@@ -130,6 +132,10 @@ describe('regctl copy usage errors (exit 2, one line)', () => {
     [['copy', '--all-tags', 'localhost:5000/a:1', 'localhost:5000/b'], 'error: expected a repository without tag or digest, got "localhost:5000/a:1"'],
     [['copy', '--platform', 'linux', 'localhost:5000/a:1', 'localhost:5000/b'], 'error: invalid platform "linux"'],
     [['copy', '--chunk-size', 'big', 'localhost:5000/a:1', 'localhost:5000/b'], 'error: --chunk-size: invalid size "big"'],
+    // 1 KiB chunks turned a 300 MiB copy into 326 s of requests; accepted silently before.
+    [['copy', '--chunk-size', '1KiB', 'localhost:5000/a:1', 'localhost:5000/b'], 'error: --chunk-size: 1KiB is below the minimum: use 1MiB to 512MiB (e.g. 16MiB)'],
+    [['copy', '--chunk-size', '1048575', 'localhost:5000/a:1', 'localhost:5000/b'], 'error: --chunk-size: 1048575 is below the minimum: use 1MiB to 512MiB'],
+    [['copy', '--chunk-size', '1G', 'localhost:5000/a:1', 'localhost:5000/b'], 'error: --chunk-size: 1G is above the maximum: use 1MiB to 512MiB'],
   ];
   for (const [args, message] of cases) {
     it(args.slice(1, -2).join(' '), async () => {

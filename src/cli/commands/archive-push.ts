@@ -30,6 +30,16 @@ export interface ArchivePushResult {
 
 export const interrupted = (): RegctlError => new InterruptedError('copy interrupted: nothing was tagged after the interruption');
 
+/**
+ * A tar archive written to standard output when that is a terminal would fill it with binary
+ * noise (and can upset it): refuse, as `docker save` does.
+ */
+export function refuseTarToTerminal(loc: Location, stdout: { isTTY?: boolean }): void {
+  if (loc.kind !== 'registry' && loc.path === '-' && stdout.isTTY) {
+    throw new UsageError('refusing to write a tar archive to a terminal; redirect stdout or name a file');
+  }
+}
+
 /** Is this the kind of source pushArchive takes? */
 export function isDockerArchive(source: OpenedSource): boolean {
   return source.location.kind === 'docker-archive';

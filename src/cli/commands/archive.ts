@@ -134,6 +134,8 @@ async function runExport(ctx: CommandContext, out: Output, ref: string, file: st
   const registry = registryOptions(ctx, out);
   const dstText = isArchiveLocation(file) ? file : `${flags.format}:${file}`;
   if (flags.format === 'oci' && file === '-') throw new UsageError('--format oci writes a directory; use oci-archive or docker-archive for standard output');
+  const { refuseTarToTerminal } = await import('./archive-push.js');
+  refuseTarToTerminal(parseLocation(dstText), ctx.streams.stdout);
   const srcLoc = parseLocation(ref);
   const source = await openSource(srcLoc, { registry });
   try {
