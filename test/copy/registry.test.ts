@@ -69,7 +69,7 @@ for (const kind of kinds) {
       const arm = idx.images[1]!;
       const r = await runCli(['copy', '--platform', 'linux/arm64', `${a.registry}/multi/app:v2`, `${b.registry}/arm/app:v2-arm64`], { env });
       expect(r.code).toBe(0);
-      expect(r.stdout).toMatch(new RegExp(`^copied ${arm.manifest.digest} to ${b.registry}/arm/app \\(tags: v2-arm64\\): 3 blobs copied, 0 skipped, 0 mounted`));
+      expect(r.stdout).toMatch(new RegExp(`^copied ${arm.manifest.digest} to ${b.registry}/arm/app \\(tag: v2-arm64\\): 3 blobs copied, 0 skipped, 0 mounted`));
       expect((await repo(b, 'arm/app').headManifest('v2-arm64'))?.digest).toBe(arm.manifest.digest);
       expect(await repo(b, 'arm/app').headManifest(idx.manifest.digest)).toBeUndefined();
       expect(await repo(b, 'arm/app').hasBlob(idx.images[0]!.layers[0]!.desc)).toBe(false);

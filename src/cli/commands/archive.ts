@@ -236,11 +236,13 @@ async function transfer(
     out.printJson(summary);
     return;
   }
-  const mib = (r.bytes / 1024 / 1024).toFixed(1);
+  const { formatBytes, formatRate, formatSeconds, plural } = await import('../format.js');
   const loc = target.location;
   const where = loc.kind === 'registry' ? `${loc.ref.registry}/${loc.ref.repository}${tag ? `:${tag}` : ''}` : summary.target;
+  const rate = formatRate(r.bytes, seconds);
   out.line(
-    `${verb} ${summary.source} to ${where}: ${r.digest} (${r.blobs.copied} blobs copied, ${r.blobs.skipped} skipped, ${mib} MiB in ${seconds.toFixed(2)} s)`,
+    `${verb} ${summary.source} to ${where}: ${r.digest} (${plural(r.blobs.copied, 'blob')} copied, ${r.blobs.skipped} skipped, ` +
+      `${formatBytes(r.bytes)} in ${formatSeconds(seconds)}${rate ? `, ${rate}` : ''})`,
   );
 }
 

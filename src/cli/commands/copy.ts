@@ -5,6 +5,7 @@ import type { CommandContext } from '../context.js';
 import type { Output } from '../output.js';
 import type { CopyEvent, CopyReport } from '../../copy/types.js';
 import { monotonicMs } from '../../copy/clock.js';
+import { formatBytes, formatRate, formatSeconds, plural } from '../format.js';
 
 interface CopyFlags {
   jobs: string;
@@ -237,33 +238,33 @@ function printReport(out: Output, report: CopyReport): void {
     out.printJson(report);
     return;
   }
-  const mib = (n: number): string => `${(n / 1024 / 1024).toFixed(1)} MiB`;
   if (report.dryRun) {
     for (const p of report.plan ?? []) {
-      if (p.kind === 'blob') out.line(`${p.action === 'copy' ? 'copy' : p.action === 'mount' ? 'mount' : 'exists'}\tblob\t${p.digest}\t${p.size ?? 0}`);
-      else if (p.kind === 'manifest') out.line(`push\tmanifest\t${p.digest}\t${p.size ?? 0}`);
+      if (p.kind === 'blob') out.line(`${p.action === 'copy' ? 'copy' : p.action === 'mount' ? 'mount' : 'exists'}\tblob\t${p.digest}\t${formatBytes(p.size ?? 0)}`);
+      else if (p.kind === 'manifest') out.line(`push\tmanifest\t${p.digest}\t${formatBytes(p.size ?? 0)}`);
       else out.line(`push\ttag\t${p.tag}\t${p.digest}`);
     }
     for (const t of report.tags) if (t.outcome !== 'planned') out.line(`${t.outcome}\ttag\t${t.tag}\t${t.digest ?? ''}`);
     const copyBytes = (report.plan ?? []).filter((p) => p.kind === 'blob' && p.action === 'copy').reduce((n, p) => n + (p.size ?? 0), 0);
+    const pushes = (report.plan ?? []).filter((p) => p.kind !== 'blob').length;
     out.line(
-      `dry run: would copy ${report.blobs.copied} blobs (${mib(copyBytes)}), mount ${report.blobs.mounted}, skip ${report.blobs.skipped}; ` +
-        `push ${(report.plan ?? []).filter((p) => p.kind !== 'blob').length} manifests/tags`,
+      `dry run: would copy ${plural(report.blobs.copied, 'blob')} (${formatBytes(copyBytes)}), mount ${report.blobs.mounted}, skip ${report.blobs.skipped}; ` +
+        `push ${pushes} ${pushes === 1 ? 'manifest/tag' : 'manifests/tags'}`,
     );
     return;
   }
-  const what = report.digest ?? `${report.images.length} images`;
+  const what = report.digest ?? plural(report.images.length, 'image');
   const tagList = report.tags.filter((t) => t.outcome === 'pushed').map((t) => t.tag);
   if (report.upToDate) {
-    out.line(`${report.target}: up to date (${what}${report.tags.length ? `, ${report.tags.length} tags` : ''}) in ${report.seconds.toFixed(2)} s`);
+    out.line(`${report.target}: up to date (${what}${report.tags.length ? `, ${plural(report.tags.length, 'tag')}` : ''}) in ${formatSeconds(report.seconds)}`);
     return;
   }
-  const rate = report.seconds > 0 ? `, ${mib(report.bytes / report.seconds)}/s` : '';
+  const rate = formatRate(report.bytes, report.seconds);
   out.line(
-    `copied ${what} to ${report.target}${tagList.length ? ` (tags: ${abbreviate(tagList)})` : ''}: ` +
-      `${report.blobs.copied} blobs copied, ${report.blobs.skipped} skipped, ${report.blobs.mounted} mounted, ` +
-      `${mib(report.bytes)} in ${report.seconds.toFixed(2)} s${rate}` +
-      (report.referrers ? `, ${report.referrers} referrers` : ''),
+    `copied ${what} to ${report.target}${tagList.length ? ` (${tagList.length === 1 ? 'tag' : 'tags'}: ${abbreviate(tagList)})` : ''}: ` +
+      `${plural(report.blobs.copied, 'blob')} copied, ${report.blobs.skipped} skipped, ${report.blobs.mounted} mounted, ` +
+      `${formatBytes(report.bytes)} in ${formatSeconds(report.seconds)}${rate ? `, ${rate}` : ''}` +
+      (report.referrers ? `, ${plural(report.referrers, 'referrer')}` : ''),
   );
 }
 

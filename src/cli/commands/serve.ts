@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { RegctlError, UsageError } from '../../errors.js';
 import type { CommandContext } from '../context.js';
+import { formatBytes, formatSeconds, plural } from '../format.js';
 
 interface ServeFlags {
   config?: string;
@@ -141,7 +142,7 @@ Examples:
           ...(flags.log ? { log: (line: string) => out.streams.stdout.write(`${line}\n`) } : {}),
           warn: (m) => out.warn(m),
           onError: (e, r) => out.streams.stderr.write(`error: ${r.method} ${r.path}: ${(e as Error)?.message ?? String(e)}\n`),
-          onGcReport: (r) => out.info(`gc: removed ${r.removed.length} items, reclaimed ${r.bytesReclaimed} bytes`),
+          onGcReport: (r) => out.info(`gc: removed ${plural(r.removed.length, 'item')}, reclaimed ${formatBytes(r.bytesReclaimed)}`),
         });
       } catch (e) {
         if (e instanceof RegctlError) throw e;
@@ -377,13 +378,14 @@ function registerGc(serve: Command, ctx: CommandContext): void {
       if (report.removed.length > 0) {
         await out.table(
           ['KIND', 'REPOSITORY', 'DIGEST / SESSION', 'SIZE'],
-          report.removed.map((r) => [r.kind, r.repository, r.digest ?? r.id ?? '', String(r.size)]),
+          report.removed.map((r) => [r.kind, r.repository, r.digest ?? r.id ?? '', formatBytes(r.size)]),
         );
       }
-      const count = (k: string) => report.removed.filter((r) => r.kind === k).length;
+      const count = (k: string) => plural(report.removed.filter((r) => r.kind === k).length, k);
       out.info(
-        `${report.dryRun ? 'would remove' : 'removed'} ${count('manifest')} manifests, ${count('blob')} blobs, ${count('upload')} uploads; ` +
-          `${report.dryRun ? 'would reclaim' : 'reclaimed'} ${report.bytesReclaimed} bytes; kept ${report.kept.manifests} manifests, ${report.kept.blobs} blobs in ${report.repositories} repositories (${seconds.toFixed(2)} s)`,
+        `${report.dryRun ? 'would remove' : 'removed'} ${count('manifest')}, ${count('blob')}, ${count('upload')}; ` +
+          `${report.dryRun ? 'would reclaim' : 'reclaimed'} ${formatBytes(report.bytesReclaimed)}; kept ${plural(report.kept.manifests, 'manifest')}, ` +
+          `${plural(report.kept.blobs, 'blob')} in ${plural(report.repositories, 'repository', 'repositories')} (${formatSeconds(seconds)})`,
       );
     });
 }
