@@ -53,12 +53,16 @@ DST's tag defaults to SRC's; --tag adds more.`,
       `
 Examples:
   regctl copy docker.io/library/alpine:3.20 localhost:5000/alpine
-  regctl copy localhost:5000/app:1.0 registry.example.com/app --tag 1.0 --tag latest
-  regctl copy --platform linux/arm64 localhost:5000/app:1.0 localhost:5000/app-arm64:1.0
-  regctl copy --all-tags --skip-existing '^v[0-9]' localhost:5000/app mirror.example.com/app
+  regctl copy localhost:5000/app:1.0 registry.example.com/app \\
+      --tag 1.0 --tag latest
+  regctl copy --platform linux/arm64 localhost:5000/app:1.0 \\
+      localhost:5000/app-arm64:1.0
+  regctl copy --all-tags --skip-existing '^v[0-9]' localhost:5000/app \\
+      mirror.example.com/app
   regctl copy --json localhost:5000/app:1.0 oci-archive:app.tar
   docker save app:1.0 | regctl copy docker-archive:- localhost:5000/app:1.0
-  regctl copy localhost:5000/app:1.0 docker-archive:app.tar     (RepoTags localhost:5000/app:1.0)`,
+  regctl copy localhost:5000/app:1.0 docker-archive:app.tar
+      (the archive's RepoTags: localhost:5000/app:1.0)`,
     )
     .action(async (src: string, dst: string, flags: CopyFlags, cmd: Command) => {
       await runCopy(ctx, ctx.output(cmd), src, dst, flags);

@@ -76,6 +76,7 @@ go. Answering no prints "nothing deleted" and exits 1.`,
   const tag = program.command('tag').summary('manage tags (tag rm)').description('Manage single tags.');
   tag
     .command('rm')
+    .summary('remove one tag, leaving the manifest and its other tags')
     .description(
       `Remove one tag, leaving the manifest and its other tags alone (DELETE by tag). Registries may
 refuse this (the OCI spec makes it optional); the error then names the registry's answer.`,

@@ -120,7 +120,8 @@ Examples:
   regctl inspect localhost:5000/app:1.0 --platform linux/arm64
   regctl inspect localhost:5000/app@sha256:... --json | jq .layers
   regctl inspect oci:./layout:1.0
-  regctl inspect docker-archive:app.tar      (layers as stored: uncompressed, digest = diff_id)`,
+  regctl inspect docker-archive:app.tar
+      (layers as stored: uncompressed, digest = diff_id)`,
     )
     .action(async (input: string, flags: { platform?: string }, cmd: Command) => {
       const out = ctx.output(cmd);

@@ -111,12 +111,15 @@ export function register(program: Command, ctx: CommandContext): void {
       'after',
       `
 Examples:
-  regctl serve                                   127.0.0.1:5000, data in ~/.local/share/regctl/registry
+  regctl serve    (on 127.0.0.1:5000, data in ~/.local/share/regctl/registry)
   regctl serve --port 5001 --root /srv/registry
-  regctl serve --address 0.0.0.0 --htpasswd users --access access.yaml --tls-cert cert.pem --tls-key key.pem
-  regctl serve user add alice --htpasswd users   (password asked for, or --password-stdin)
-  regctl serve gc --root /srv/registry --dry-run (safe while the registry runs)
-  skopeo copy --dest-tls-verify=false docker-archive:app.tar docker://127.0.0.1:5000/app:1.0`,
+  regctl serve --address 0.0.0.0 --htpasswd users --access access.yaml \\
+      --tls-cert cert.pem --tls-key key.pem
+  regctl serve user add alice --htpasswd users
+      (the password is asked for, or read with --password-stdin)
+  regctl serve gc --root /srv/registry --dry-run      (safe while it runs)
+  skopeo copy --dest-tls-verify=false docker-archive:app.tar \\
+      docker://127.0.0.1:5000/app:1.0`,
     )
     .action(async (flags: ServeFlags, cmd: Command) => {
       const out = ctx.output(cmd);

@@ -33,7 +33,7 @@ the same way).`,
       `
 Examples:
   regctl tags localhost:5000/image1
-  regctl tags localhost:5000/app --sort semver | tail -n 1     (the newest release)
+  regctl tags localhost:5000/app --sort semver | tail -n 1   (newest release)
   regctl tags localhost:5000/app --semver-range '>=1.9 <2'
   regctl tags localhost:5000/app --json
   regctl tags oci:./layout`,
