@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { RegctlError, UsageError } from '../../errors.js';
+import { InterruptedError, RegctlError, UsageError } from '../../errors.js';
 import type { CommandContext } from '../context.js';
 import { formatBytes, formatSeconds, plural } from '../format.js';
 
@@ -235,7 +235,7 @@ async function promptHidden(ctx: CommandContext, question: string): Promise<stri
           }
           if (ch === '\u0003') {
             stdin.off('data', onData);
-            reject(new RegctlError('INTERRUPTED', 'interrupted'));
+            reject(new InterruptedError('interrupted'));
             return;
           }
           if (ch === '\u007f' || ch === '\b') value = value.slice(0, -1);
