@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, test } from 'vitest';
-import { makeRealImage, type RealImage } from '../archive/fixtures.js';
+import { dockerSaveTar, makeRealImage, type RealImage } from '../archive/fixtures.js';
 import { runCli } from '../helpers/cli.js';
 import { startServe, type ServeHandle } from '../helpers/serve.js';
 import { ensureBuilt } from '../server/spawn.js';
@@ -133,4 +133,35 @@ test('spawned: Ctrl-C in a command that has nothing to clean up exits 130 with o
     silent.closeAllConnections();
     await new Promise((r) => silent.close(r));
   }
+}, 120_000);
+
+test.each([
+  ['import', ['import', '--progress', 'none', '-']],
+  ['copy', ['copy', '--progress', 'none', 'docker-archive:-']],
+])('spawned: Ctrl-C while `%s` spools a docker save stream from stdin exits 130 with one line, removes the spool, pushes nothing', async (verb, args) => {
+  await ensureBuilt();
+  // A stdin archive is spooled to a temporary folder before anything is pushed; stdin stops
+  // half way, as a slow `docker save` would.
+  const tar = await dockerSaveTar(img, ['app:1.0']);
+  const temp = await mkdtemp(join(dir, 'tmp-'));
+  const child = spawn(process.execPath, [BIN, ...args, `${serve.registry}/app:1.0`], {
+    env: { ...process.env, TMPDIR: temp, HOME: dir, DOCKER_CONFIG: dir, REGCTL_CONFIG_DIR: join(dir, 'cfg'), NO_COLOR: '1' },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.stdin!.on('error', () => {});
+  child.stdin!.write(tar.subarray(0, tar.length >> 1));
+  const deadline = Date.now() + 20_000;
+  while ((await readdir(temp)).length === 0) {
+    if (Date.now() > deadline) throw new Error('the import never started spooling');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  child.kill('SIGINT');
+  expect(await exited).toBe(130);
+  expect(stderr).toBe(`error: ${verb} interrupted: nothing was tagged after the interruption\n`);
+  expect(await readdir(temp)).toEqual([]);
+  expect(serve.requests.filter((q) => q.method !== 'GET' && q.method !== 'HEAD')).toEqual([]);
+  child.stdin!.destroy();
 }, 120_000);

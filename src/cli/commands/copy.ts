@@ -65,7 +65,22 @@ Examples:
       (the archive's RepoTags: localhost:5000/app:1.0)`,
     )
     .action(async (src: string, dst: string, flags: CopyFlags, cmd: Command) => {
-      await runCopy(ctx, ctx.output(cmd), src, dst, flags);
+      // Ctrl-C stops the copy wherever it is: while a stdin archive is spooled (stdin is closed,
+      // the spool removed) or while blobs move (transfers stop, upload sessions are cancelled,
+      // partial archive output is removed). A second Ctrl-C exits at once.
+      const { interruptible } = await import('../interrupt.js');
+      const interrupt = interruptible(ctx.streams);
+      if (/^(docker|oci)-archive:-(:|$)/.test(src)) {
+        interrupt.signal.addEventListener('abort', () => (ctx.streams.stdin as { destroy?: () => void } | undefined)?.destroy?.(), { once: true });
+      }
+      try {
+        await runCopy(ctx, ctx.output(cmd), src, dst, flags, interrupt.signal);
+      } catch (e) {
+        if (interrupt.signal.aborted) throw new InterruptedError('copy interrupted: nothing was tagged after the interruption');
+        throw e;
+      } finally {
+        interrupt.release();
+      }
     });
 }
 
@@ -102,7 +117,7 @@ export function parseSize(value: string): number {
   return n;
 }
 
-async function runCopy(ctx: CommandContext, out: Output, src: string, dst: string, flags: CopyFlags): Promise<void> {
+async function runCopy(ctx: CommandContext, out: Output, src: string, dst: string, flags: CopyFlags, signal: AbortSignal): Promise<void> {
   const jobs = Number(flags.jobs);
   if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) throw new UsageError(`--jobs: expected a number from 1 to 64, got "${flags.jobs}"`);
   const chunkSize = flags.chunkSize !== undefined ? parseSize(flags.chunkSize) : undefined;
@@ -182,14 +197,9 @@ async function runCopy(ctx: CommandContext, out: Output, src: string, dst: strin
       const head = await source.source.headManifest(source.ref);
       if (head && head.digest !== dstRef.digest) throw new UsageError(`${dst} names digest ${dstRef.digest} but the source is ${head.digest}`);
     }
-    // Ctrl-C stops the transfers, cancels upload sessions and removes partial archive output;
-    // a second one exits at once.
-    const { interruptible } = await import('../interrupt.js');
-    const interrupt = interruptible(ctx.streams);
     const progress = await CopyProgress.start({ mode: resolveProgressMode(mode, ctx.streams.stderr), stream: ctx.streams.stderr, plainInterval });
     let report: CopyReport;
     try {
-      const signal = interrupt.signal;
       report = streaming
         ? await pushReport(source, target, tags!, progress.onEvent, signal)
         : flags.allTags
@@ -197,11 +207,8 @@ async function runCopy(ctx: CommandContext, out: Output, src: string, dst: strin
           : await copy.copyImage({ ...common, ref: source.ref, tags, onEvent: progress.onEvent, signal });
       progress.stop(report);
     } catch (e) {
-      progress.stop(interrupt.signal.aborted ? 'interrupted' : undefined);
-      if (interrupt.signal.aborted) throw new InterruptedError('copy interrupted: nothing was tagged after the interruption');
+      progress.stop(signal.aborted ? 'interrupted' : undefined);
       throw e;
-    } finally {
-      interrupt.release();
     }
     if (dstRef?.digest && report.digest !== dstRef.digest) {
       throw new UsageError(`${dst} names digest ${dstRef.digest} but the source is ${report.digest}`);
