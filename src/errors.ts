@@ -11,6 +11,8 @@ export const ExitCode = {
   auth: 4,
   /** Content failed verification (digest mismatch, corrupt data). */
   integrity: 5,
+  /** Interrupted by the user (Ctrl-C): 128 + SIGINT, what shells report for a killed process. */
+  interrupted: 130,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -35,6 +37,13 @@ export class RegctlError extends Error {
 export class UsageError extends RegctlError {
   constructor(message: string, options: Omit<RegctlErrorOptions, 'exitCode'> = {}) {
     super('USAGE', message, { ...options, exitCode: ExitCode.usage });
+  }
+}
+
+/** The user interrupted the command (Ctrl-C): exit 130. `code` stays ABORTED for --json readers. */
+export class InterruptedError extends RegctlError {
+  constructor(message: string) {
+    super('ABORTED', message, { exitCode: ExitCode.interrupted });
   }
 }
 

@@ -31,8 +31,8 @@ export async function buildProgram(streams: Streams, onExitCode: (code: number) 
   const output = {
     writeOut: (s: string) => streams.stdout.write(s),
     writeErr: (s: string) => streams.stderr.write(s),
-    getOutHelpWidth: () => helpWidth(streams.stdout),
-    getErrHelpWidth: () => helpWidth(streams.stderr),
+    getOutHelpWidth: () => helpWidth(streams.stdout, streams.env),
+    getErrHelpWidth: () => helpWidth(streams.stderr, streams.env),
   };
   const program = new Command('regctl');
   program
@@ -65,21 +65,38 @@ export async function buildProgram(streams: Streams, onExitCode: (code: number) 
     if (entry.alias) stub.alias(entry.alias);
     stubTerms.set(stub, entry.term);
   }
-  // Sub-commands inherit output settings and error handling.
+  // Sub-commands inherit output settings and error handling; their descriptions are written
+  // as paragraphs that commander wraps to the help width (a hard line break in the source
+  // would cut every wrapped line short).
   for (const cmd of program.commands) {
     cmd.exitOverride();
     cmd.configureOutput(output);
+    cmd.description(prose(cmd.description()));
     for (const sub of cmd.commands) {
       sub.exitOverride();
       sub.configureOutput(output);
+      sub.description(prose(sub.description()));
     }
   }
   return program;
 }
 
-/** Commander's rule: wrap help to the terminal's width, 80 columns when not a terminal. */
-function helpWidth(stream: { isTTY?: boolean; columns?: number }): number {
-  return (stream.isTTY ? stream.columns : undefined) ?? 80;
+/**
+ * Join the lines of each paragraph (paragraphs are separated by a blank line; a line that
+ * starts with a space or `-` stays on its own, for lists and examples).
+ */
+export function prose(text: string): string {
+  return text.replace(/([^\n])\n(?=[^\n \-])/g, '$1 ');
+}
+
+/**
+ * Help is wrapped to the terminal's width; piped, to $COLUMNS when set (as `COLUMNS=100 regctl
+ * copy --help | less` asks), else 80 columns.
+ */
+function helpWidth(stream: { isTTY?: boolean; columns?: number }, env: NodeJS.ProcessEnv = process.env): number {
+  if (stream.isTTY && stream.columns) return stream.columns;
+  const columns = Number(env.COLUMNS);
+  return Number.isInteger(columns) && columns >= 20 && columns <= 1000 ? columns : 80;
 }
 
 /** A CommanderError, told apart without loading commander for it (and not by class name: bundling may rename it). */
@@ -160,8 +177,14 @@ export async function run(argv: string[], streams: Streams): Promise<number> {
   }
   if (probe === 'help') {
     const { renderHelp } = await import('./help.js');
-    streams.stdout.write(renderHelp(helpWidth(streams.stdout)));
+    streams.stdout.write(renderHelp(helpWidth(streams.stdout, streams.env)));
     return 0;
+  }
+  if (argv.length === 0) {
+    // No command is a usage error (as git does): the help goes where errors go.
+    const { renderHelp } = await import('./help.js');
+    streams.stderr.write(renderHelp(helpWidth(streams.stderr, streams.env)));
+    return 2;
   }
   const { ExitCode, RegctlError } = await import('../errors.js');
   let exitCode: number = ExitCode.ok;
@@ -200,6 +223,8 @@ export async function runMain(): Promise<void> {
     if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
     throw e;
   });
+  // Ctrl-C exits 130 with one line; copy/import/export take it to clean up first (interrupt.ts).
+  if (!fastPath(argv)) (await import('./interrupt.js')).installInterruptExit(process.stderr);
   // process.stdin is opened only if a command reads it (creating it costs ~1.5 ms).
   const streams: Streams = {
     stdout: process.stdout,

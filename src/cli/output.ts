@@ -15,6 +15,11 @@ export interface Streams {
   stderr: Writable & { isTTY?: boolean };
   stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
   env?: NodeJS.ProcessEnv;
+  /**
+   * Aborted to interrupt the running command as Ctrl-C does (in-process runs and tests; the
+   * real process wires SIGINT itself, see interrupt.ts).
+   */
+  interrupt?: AbortSignal;
 }
 
 export class Output {
@@ -76,7 +81,10 @@ export class Output {
     }
     const { default: Table } = await import('cli-table3');
     const style = this.color ? { head: ['cyan'], border: ['grey'] } : { head: [], border: [] };
-    const t = new Table({ head, style });
+    const colWidths = fitColumns([head, ...rows], this.streams.stdout.columns || 80);
+    // Too wide for the terminal: cells wrap inside their column (digests break anywhere), so a
+    // row stays one row of the table instead of the terminal folding every line.
+    const t = new Table({ head, style, ...(colWidths ? { colWidths, wordWrap: true, wrapOnWordBoundary: false } : {}) });
     t.push(...rows);
     this.line(t.toString());
   }
@@ -88,6 +96,29 @@ export class Output {
     const c = new Chalk({ level: 1 });
     return { bold: c.bold, dim: c.dim, green: c.green, red: c.red, yellow: c.yellow, cyan: c.cyan };
   }
+}
+
+/** Colour codes take no room on screen. */
+const visibleLength = (s: string): number => s.replace(/\x1b\[[0-9;]*m/g, '').length;
+
+/**
+ * Column widths (cli-table3's, padding included) that fit `width` columns, or undefined when
+ * the table fits as it is. The widest column gives up room first; none goes below a minimum.
+ */
+export function fitColumns(rows: string[][], width: number): number[] | undefined {
+  const n = Math.max(...rows.map((r) => r.length));
+  // One space of padding each side, plus a border between and around columns.
+  const widths = Array.from({ length: n }, (_, i) => Math.max(...rows.map((r) => Math.max(...(r[i] ?? '').split('\n').map(visibleLength)))) + 2);
+  const total = (): number => widths.reduce((a, b) => a + b, 0) + n + 1;
+  if (total() <= width) return undefined;
+  const MIN = 8;
+  while (total() > width) {
+    let widest = 0;
+    for (let i = 1; i < n; i++) if (widths[i]! > widths[widest]!) widest = i;
+    if (widths[widest]! <= MIN) break;
+    widths[widest]!--;
+  }
+  return widths;
 }
 
 export interface Colors {

@@ -1,6 +1,9 @@
 import type { Writable } from 'node:stream';
 import type { CopyEvent, CopyReport } from '../copy/types.js';
 import { monotonicMs } from '../copy/clock.js';
+import { formatBytes, formatRate, plural } from './format.js';
+
+export { formatBytes };
 
 /**
  * Live copy progress on stderr. `tty`: an ora spinner with per-blob byte progress and the
@@ -16,6 +19,8 @@ export interface ProgressOptions {
   plainInterval?: number;
   /** Milliseconds between TTY redraws (default 150). */
   ttyInterval?: number;
+  /** What the lines say is going on: copy (default), import, export. */
+  verb?: 'copy' | 'import' | 'export';
 }
 
 interface ActiveBlob {
@@ -52,6 +57,7 @@ export class CopyProgress {
   private timer: NodeJS.Timeout | undefined;
   private spinner: Spinner | undefined;
   private readonly options: ProgressOptions;
+  private readonly verb: string;
 
   private constructor(options: ProgressOptions) {
     this.options = options;
@@ -63,6 +69,7 @@ export class CopyProgress {
     const canRedraw = typeof cursorTo === 'function' && typeof columns === 'number' && columns > 0;
     this.mode = mode === 'tty' && !canRedraw ? 'plain' : mode;
     this.stream = options.stream;
+    this.verb = options.verb ?? 'copy';
   }
 
   /** Start rendering (ora is loaded only for a TTY). */
@@ -70,7 +77,7 @@ export class CopyProgress {
     const p = new CopyProgress(options);
     if (p.mode === 'tty') {
       const { default: ora } = await import('ora');
-      p.spinner = ora({ stream: p.stream as NodeJS.WritableStream, isEnabled: true, discardStdin: false, text: 'copying' }) as unknown as Spinner;
+      p.spinner = ora({ stream: p.stream as NodeJS.WritableStream, isEnabled: true, discardStdin: false, text: `${p.verb}ing` }) as unknown as Spinner;
       p.spinner.start();
       p.timer = setInterval(() => p.render(), options.ttyInterval ?? 150);
     } else if (p.mode === 'plain') {
@@ -119,8 +126,10 @@ export class CopyProgress {
     const seconds = (monotonicMs() - this.started) / 1000;
     const moved = this.movedBytes();
     const toMove = Math.max(0, this.queuedBytes - this.skippedBytes);
-    const parts = [`copy: ${this.doneBlobs}/${this.queuedBlobs} blobs`, `${formatBytes(moved)} of ${formatBytes(toMove)}`, `${formatBytes(seconds > 0 ? moved / seconds : 0)}/s`];
-    if (this.tagsDone > 0) parts.push(`${this.tagsDone} tags`);
+    const parts = [`${this.verb}: ${this.doneBlobs}/${plural(this.queuedBlobs, 'blob')}`, `${formatBytes(moved)} of ${formatBytes(toMove)}`];
+    const rate = formatRate(moved, seconds);
+    if (rate) parts.push(rate);
+    if (this.tagsDone > 0) parts.push(plural(this.tagsDone, 'tag'));
     parts.push(`${seconds.toFixed(1)} s`);
     return parts.join(', ');
   }
@@ -137,27 +146,20 @@ export class CopyProgress {
     this.spinner.text = lines.join('\n');
   }
 
-  /** Stop rendering; on success leave one line saying so (TTY only). */
-  stop(report?: CopyReport): void {
+  /**
+   * Stop rendering (TTY only leaves a line): on success one line saying so; after a failure a
+   * line saying it failed; after Ctrl-C the display is cleared, and the command's one
+   * "interrupted" line follows.
+   */
+  stop(report?: Pick<CopyReport, 'upToDate' | 'bytes'> | 'interrupted'): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     if (!this.spinner) return;
-    if (report) this.spinner.succeed(report.upToDate ? 'up to date' : `copied ${formatBytes(report.bytes)}`);
-    else this.spinner.fail('copy failed');
+    if (report === 'interrupted') this.spinner.stop();
+    else if (report) this.spinner.succeed(report.upToDate ? 'up to date' : `${this.verb === 'copy' ? 'copied' : `${this.verb}ed`} ${formatBytes(report.bytes)}`);
+    else this.spinner.fail(`${this.verb} failed`);
     this.spinner = undefined;
   }
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${Math.round(n)} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(1)} ${units[i]}`;
 }
 
 function shortDigest(d: string): string {

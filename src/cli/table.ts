@@ -5,12 +5,14 @@ export const DESCRIPTION = 'Manage container images across registries, with a re
 /** Shown after the top-level help. */
 export const EXAMPLES = `
 Examples:
-  regctl serve --port 5000                      run a registry, data in ~/.local/share/regctl/registry
-  regctl tags localhost:5000/myimage            list tags
+  regctl serve --port 5000        run a registry (data in ~/.local/share/regctl)
+  regctl tags localhost:5000/myimage
   regctl copy docker.io/library/alpine:3.20 localhost:5000/alpine:3.20
   regctl retag --semver localhost:5000/myimage:1.9.2
 
-Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 authentication/authorisation, 5 integrity (digest mismatch, corrupt data)`;
+Exit codes: 0 ok, 1 error (or a question answered no), 2 usage, 3 not found,
+  4 authentication/authorisation, 5 integrity (digest mismatch, corrupt data),
+  130 interrupted (Ctrl-C)`;
 
 /** The program's own options as [flags, description], in --help order (main.ts defines them from this). */
 export const GLOBAL_OPTIONS: readonly (readonly [string, string])[] = [

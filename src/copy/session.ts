@@ -1,6 +1,6 @@
 import { pipeline, type Readable } from 'node:stream';
 import type { ImageSource, ImageTarget, ManifestHead } from '../content/types.js';
-import { DigestMismatchError, RegctlError, isRegctlError } from '../errors.js';
+import { DigestMismatchError, InterruptedError, RegctlError, isRegctlError } from '../errors.js';
 import { digestOf, parseDigest } from '../oci/digest.js';
 import type { Descriptor, ManifestData } from '../oci/manifest.js';
 import { Limiter } from './limiter.js';
@@ -13,6 +13,8 @@ export const DEFAULT_JOBS = 4;
 export const DEFAULT_MANIFEST_JOBS = 32;
 /** Emit blob progress at most every this many bytes (plus at the end). */
 const PROGRESS_STEP = 256 * 1024;
+/** After a failure or Ctrl-C, how long transfers in flight get to cancel their upload sessions. */
+const SETTLE_MS = 10_000;
 
 /**
  * State shared by every image of one copy command: the blob limiter, blobs already done or in
@@ -43,7 +45,7 @@ export class CopySession {
     this.limiter = options.limiter ?? new Limiter(options.jobs ?? DEFAULT_JOBS);
     this.manifestLimiter = new Limiter(options.manifestJobs ?? DEFAULT_MANIFEST_JOBS);
     this.dryRun = options.dryRun ?? false;
-    const abort = (): void => this.fail(new RegctlError('ABORTED', 'copy interrupted: nothing was tagged after the interruption'));
+    const abort = (): void => this.fail(new InterruptedError('copy interrupted: nothing was tagged after the interruption'));
     if (options.signal?.aborted) abort();
     else options.signal?.addEventListener('abort', abort, { once: true });
   }
@@ -79,6 +81,9 @@ export class CopySession {
       if (finish && !this.dryRun) await this.target.commit?.();
     } catch (e) {
       this.fail(e);
+      // Transfers still in flight cancel their upload sessions as they fail: wait for that
+      // (bounded), or the command would end and leave sessions open at the registry.
+      await this.settle(SETTLE_MS);
       if (finish && !this.dryRun) await this.target.abort?.().catch(() => {});
       throw this.failure;
     }
@@ -98,6 +103,17 @@ export class CopySession {
       seconds: Math.round(monotonicMs() - this.started) / 1000,
       ...(this.dryRun ? { plan: this.plan } : {}),
     };
+  }
+
+  /** Wait until every blob transfer started has ended, at most `ms`. */
+  private async settle(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+      timer.unref();
+    });
+    await Promise.race([Promise.allSettled([...this.blobs.values()]), timeout]);
+    clearTimeout(timer);
   }
 
   // ---- manifests ---------------------------------------------------------------------------

@@ -66,7 +66,7 @@ describe('docker save | regctl import - ; regctl export REF - | docker load', ()
     try {
       const r = await runBinary(['import', '--progress', 'plain', '-', `${serve.registry}/piped:progress`], await dockerSaveTar(img, ['x:1']));
       expect(r.code).toBe(0);
-      expect(r.stderr).toMatch(/^copy: \d\/[23] blobs, [\d.]+ \w+ of [\d.]+ \w+, /m);
+      expect(r.stderr).toMatch(/^import: \d\/[23] blobs, [\d.]+ \w+ of [\d.]+ \w+, /m);
     } finally {
       env = saved;
     }

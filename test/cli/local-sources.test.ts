@@ -9,6 +9,7 @@ import { digestOf } from '../../src/oci/digest.js';
 import { MediaType } from '../../src/oci/mediatypes.js';
 import { which } from '../archive/util.js';
 import { makeRealImage, type RealImage } from '../archive/fixtures.js';
+import { formatBytes } from '../../src/cli/format.js';
 import { runCli } from '../helpers/cli.js';
 import { makeImage, makeMultiArch, pushImage, pushIndex, type TestImage, type TestIndex } from '../helpers/images.js';
 
@@ -183,15 +184,15 @@ describe('inspect on local images', () => {
       f('Reference', `oci:${layout}:v1`) +
         f('Digest', img.manifest.digest) +
         f('Media type', MediaType.ociManifest) +
-        f('Size', img.manifest.bytes.length) +
+        f('Size', formatBytes(img.manifest.bytes.length)) +
         f('Created', '2026-01-02T03:04:05Z') +
         f('Platform', 'linux/amd64') +
         f('Entrypoint', '["/bin/app"]') +
         f('Cmd', '["--serve"]') +
         'Labels:\n  a=1\n  b=2\n' +
         'Layers:\n' +
-        img.layers.map((l) => `${l.desc.digest}\t${l.desc.size}\t${MediaType.ociLayerGzip}\n`).join('') +
-        f('Total size', total),
+        img.layers.map((l) => `${l.desc.digest}\t${formatBytes(l.desc.size)}\t${MediaType.ociLayerGzip}\n`).join('') +
+        f('Total size', formatBytes(total)),
     );
   });
 

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { digestOf } from '../../src/oci/digest.js';
 import { MediaType } from '../../src/oci/mediatypes.js';
 import { RegistryClient } from '../../src/registry/client.js';
+import { formatBytes } from '../../src/cli/format.js';
 import { runCli } from '../helpers/cli.js';
 import { distributionAvailable, DISTRIBUTION_SKIP, seedTags, startDistribution, type Distribution } from '../helpers/distribution.js';
 import { makeImage, makeMultiArch, pushImage, pushIndex, type TestImage, type TestIndex } from '../helpers/images.js';
@@ -49,7 +50,7 @@ describe.skipIf(!distributionAvailable())('read-only commands against docker-reg
 
   it('tags --sort semver and --semver-range', async () => {
     const sorted = await cli('tags', `${d.registry}/image1`, '--sort', 'semver');
-    expect(sorted.stdout.trim().split('\n')).toEqual(['latest', 'latest-rc', 'multi', 'stable', 'v1.9.0', '1.9.2', '1.9.10', '1.10.0', '2.0.0-rc.1', '2.0.0']);
+    expect(sorted.stdout.trim().split('\n')).toEqual(['latest', 'latest-rc', 'multi', 'stable', '2.0.0-rc.1', 'v1.9.0', '1.9.2', '1.9.10', '1.10.0', '2.0.0']);
     const ranged = await cli('tags', `${d.registry}/image1`, '--semver-range', '>=1.9 <2');
     expect(ranged.stdout).toBe('v1.9.0\n1.9.2\n1.9.10\n1.10.0\n');
     const bad = await cli('tags', `${d.registry}/image1`, '--semver-range', 'not a range');
@@ -118,9 +119,9 @@ describe.skipIf(!distributionAvailable())('read-only commands against docker-reg
     expect(plain.stdout).toContain(`Digest:     ${img.manifest.digest}\n`);
     expect(plain.stdout).toContain('Platform:   linux/amd64\n');
     expect(plain.stdout).toContain('  org.opencontainers.image.title=demo\n');
-    expect(plain.stdout).toContain(`${img.layers[0]!.desc.digest}\t${img.layers[0]!.desc.size}\t${img.layers[0]!.desc.mediaType}\n`);
+    expect(plain.stdout).toContain(`${img.layers[0]!.desc.digest}\t${formatBytes(img.layers[0]!.desc.size)}\t${img.layers[0]!.desc.mediaType}\n`);
     const index = await cli('inspect', `${d.registry}/image1:multi`);
-    expect(index.stdout).toContain(`linux/arm64/v8\t${idx.images[1]!.manifest.digest}\t${idx.images[1]!.manifest.bytes.length}\n`);
+    expect(index.stdout).toContain(`linux/arm64/v8\t${idx.images[1]!.manifest.digest}\t${formatBytes(idx.images[1]!.manifest.bytes.length)}\n`);
     const ij = JSON.parse((await cli('inspect', `${d.registry}/image1:multi`, '--json')).stdout);
     expect(ij.kind).toBe('index');
     expect(ij.manifests.map((m: { platform: string }) => m.platform)).toEqual(['linux/amd64', 'linux/arm64/v8']);

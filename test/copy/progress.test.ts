@@ -67,6 +67,30 @@ describe('copy progress', () => {
     expect(out).toContain('copied 4.0 MiB');
   });
 
+  it('tty, interrupted: the display is cleared, no success or failure line (the command prints the one "interrupted" line)', async () => {
+    const { stream, text } = capture(true);
+    const p = await CopyProgress.start({ mode: 'tty', stream, ttyInterval: 10, verb: 'export' });
+    feed(p);
+    for (let i = 0; i < 200 && !text().includes('export: 1/2 blobs'); i++) await sleep(10);
+    const before = text().length;
+    p.stop('interrupted');
+    const after = text().slice(before);
+    expect(text()).toContain('export: 1/2 blobs');
+    expect(after).toContain('\x1b[2K');
+    expect(after).not.toMatch(/copied|failed|exported|✖|✔/);
+  });
+
+  it('plain lines name what is going on and count in the singular for one', async () => {
+    const { stream, text } = capture();
+    const p = await CopyProgress.start({ mode: 'plain', stream, plainInterval: 10, verb: 'import' });
+    p.onEvent({ type: 'blob-queued', digest: D1, size: 100, mediaType: 'x' });
+    p.onEvent({ type: 'blob-done', digest: D1, size: 100, outcome: 'copied', bytes: 100 });
+    p.onEvent({ type: 'tag', tag: '1.0', digest: D1, outcome: 'pushed' });
+    await sleep(40);
+    p.stop();
+    expect(text().split('\n')[0]).toMatch(/^import: 1\/1 blob, 100 B of 100 B, [\d.]+ (B|KiB|MiB)\/s, 1 tag, [\d.]+ s$/);
+  });
+
   it('tty without cursor control (a pipe posing as a terminal) falls back to plain', async () => {
     const { stream, text } = capture();
     stream.isTTY = true;
@@ -95,6 +119,8 @@ describe('copy progress', () => {
     expect(parseSize('5m')).toBe(5 * 1024 * 1024);
     expect(parseSize('1048576')).toBe(1048576);
     expect(() => parseSize('lots')).toThrow('--chunk-size: invalid size "lots"');
+    expect(parseSize('1MiB')).toBe(1024 * 1024);
+    expect(parseSize('512m')).toBe(512 * 1024 * 1024);
   });
 });
 
@@ -106,6 +132,10 @@ describe('regctl copy usage errors (exit 2, one line)', () => {
     [['copy', '--all-tags', 'localhost:5000/a:1', 'localhost:5000/b'], 'error: expected a repository without tag or digest, got "localhost:5000/a:1"'],
     [['copy', '--platform', 'linux', 'localhost:5000/a:1', 'localhost:5000/b'], 'error: invalid platform "linux"'],
     [['copy', '--chunk-size', 'big', 'localhost:5000/a:1', 'localhost:5000/b'], 'error: --chunk-size: invalid size "big"'],
+    // 1 KiB chunks turned a 300 MiB copy into 326 s of requests; accepted silently before.
+    [['copy', '--chunk-size', '1KiB', 'localhost:5000/a:1', 'localhost:5000/b'], 'error: --chunk-size: 1KiB is below the minimum: use 1MiB to 512MiB (e.g. 16MiB)'],
+    [['copy', '--chunk-size', '1048575', 'localhost:5000/a:1', 'localhost:5000/b'], 'error: --chunk-size: 1048575 is below the minimum: use 1MiB to 512MiB'],
+    [['copy', '--chunk-size', '1G', 'localhost:5000/a:1', 'localhost:5000/b'], 'error: --chunk-size: 1G is above the maximum: use 1MiB to 512MiB'],
   ];
   for (const [args, message] of cases) {
     it(args.slice(1, -2).join(' '), async () => {

@@ -69,7 +69,7 @@ for (const kind of kinds) {
       const arm = idx.images[1]!;
       const r = await runCli(['copy', '--platform', 'linux/arm64', `${a.registry}/multi/app:v2`, `${b.registry}/arm/app:v2-arm64`], { env });
       expect(r.code).toBe(0);
-      expect(r.stdout).toMatch(new RegExp(`^copied ${arm.manifest.digest} to ${b.registry}/arm/app \\(tags: v2-arm64\\): 3 blobs copied, 0 skipped, 0 mounted`));
+      expect(r.stdout).toMatch(new RegExp(`^copied ${arm.manifest.digest} to ${b.registry}/arm/app \\(tag: v2-arm64\\): 3 blobs copied, 0 skipped, 0 mounted`));
       expect((await repo(b, 'arm/app').headManifest('v2-arm64'))?.digest).toBe(arm.manifest.digest);
       expect(await repo(b, 'arm/app').headManifest(idx.manifest.digest)).toBeUndefined();
       expect(await repo(b, 'arm/app').hasBlob(idx.images[0]!.layers[0]!.desc)).toBe(false);
@@ -165,19 +165,19 @@ for (const kind of kinds) {
     });
 
     it('--chunk-size uploads in PATCH chunks; plain progress lines go to stderr', async () => {
-      const img = makeImage({ layers: [300_000] });
+      const img = makeImage({ layers: [2_600_000] });
       await pushImage(repo(a, 'chunk/app'), img, 'v1');
       const before = b.requests?.length ?? 0;
-      const r = await runCli(['copy', '--chunk-size', '64KiB', '--progress', 'plain', `${a.registry}/chunk/app:v1`, `${b.registry}/chunk/app:v1`], {
+      const r = await runCli(['copy', '--chunk-size', '1MiB', '--progress', 'plain', `${a.registry}/chunk/app:v1`, `${b.registry}/chunk/app:v1`], {
         env: { ...env, REGCTL_PROGRESS_INTERVAL_MS: '1' },
       });
       expect(r.code).toBe(0);
-      expect(r.stderr.split('\n').filter(Boolean).every((l) => /^copy: \d+\/\d+ blobs, /.test(l))).toBe(true);
+      expect(r.stderr.split('\n').filter(Boolean).every((l) => /^copy: \d+\/\d+ blobs?, /.test(l))).toBe(true);
       expect(r.stderr.length).toBeGreaterThan(0);
       expect((await repo(b, 'chunk/app').getManifest('v1')).bytes.equals(img.manifest.bytes)).toBe(true);
       if (b.requests) {
         const patches = b.requests.slice(before).filter((q) => q.method === 'PATCH');
-        expect(patches.length).toBe(Math.ceil(300_000 / 65_536));
+        expect(patches.length).toBe(Math.ceil(2_600_000 / 1_048_576));
       }
     });
 

@@ -256,8 +256,8 @@ describe('regctl serve gc (CLI)', () => {
     await putImage('cli/repo', img, 'v1');
     const dry = await runCli(['serve', 'gc', '--root', root, '--grace', '0s', '--dry-run']);
     expect(dry.code, dry.stderr).toBe(0);
-    expect(dry.stdout).toBe(`blob\tcli/repo\t${d}\t${orphan.length}\n`);
-    expect(dry.stderr).toContain(`would remove 0 manifests, 1 blobs, 0 uploads; would reclaim ${orphan.length} bytes`);
+    expect(dry.stdout).toBe(`blob\tcli/repo\t${d}\t${orphan.length} B\n`);
+    expect(dry.stderr).toContain(`would remove 0 manifests, 1 blob, 0 uploads; would reclaim ${orphan.length} B; kept 1 manifest, 4 blobs in 1 repository`);
     expect(await blobStatus('cli/repo', d)).toBe(200);
     const json = await runCli(['--json', 'serve', 'gc', '--root', root, '--grace', '0s']);
     expect(json.code, json.stderr).toBe(0);
@@ -272,7 +272,7 @@ describe('regctl serve gc (CLI)', () => {
     expect(tty.stdout).toMatch(/KIND.*REPOSITORY.*DIGEST \/ SESSION.*SIZE/);
     expect(tty.stdout).toContain(again);
     expect(tty.stdout).toContain('┌');
-    expect(tty.stderr).toContain('removed 0 manifests, 1 blobs, 0 uploads; reclaimed');
+    expect(tty.stderr).toContain('removed 0 manifests, 1 blob, 0 uploads; reclaimed');
     const missing = await runCli(['serve', 'gc', '--root', join(root, 'nope')]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toBe(`error: no registry storage at ${join(root, 'nope')} (pass --root DIR)\n`);

@@ -9,11 +9,12 @@ export interface CliResult {
 
 /**
  * Run the CLI in-process with captured output. stdout/stderr are not TTYs (like CI), unless
- * `tty` is set. `stdin` text, when given, is what the command reads from standard input.
+ * `tty` is set (`columns` wide, default 120). `stdin` text, when given, is what the command reads
+ * from standard input. Aborting `interrupt` is Ctrl-C.
  */
 export async function runCli(
   args: string[],
-  options: { stdin?: string; env?: NodeJS.ProcessEnv; tty?: boolean } = {},
+  options: { stdin?: string; env?: NodeJS.ProcessEnv; tty?: boolean; columns?: number; interrupt?: AbortSignal } = {},
 ): Promise<CliResult> {
   const stdout = new PassThrough() as PassThrough & { isTTY?: boolean; columns?: number };
   const stderr = new PassThrough() as PassThrough & { isTTY?: boolean };
@@ -23,11 +24,11 @@ export async function runCli(
   stderr.on('data', (c: Buffer) => err.push(c));
   if (options.tty) {
     stdout.isTTY = true;
-    stdout.columns = 120;
+    stdout.columns = options.columns ?? 120;
     stderr.isTTY = true;
   }
   const stdin = new PassThrough() as PassThrough & { isTTY?: boolean };
   stdin.end(options.stdin ?? '');
-  const code = await run(args, { stdout, stderr, stdin, env: { ...process.env, NO_COLOR: '', ...options.env } });
+  const code = await run(args, { stdout, stderr, stdin, env: { ...process.env, NO_COLOR: '', ...options.env }, ...(options.interrupt ? { interrupt: options.interrupt } : {}) });
   return { code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
 }

@@ -24,14 +24,25 @@ describe.each(BACKENDS)('delete and tag rm against $name', (kind) => {
     await backend?.close();
   });
 
-  it.skipIf(skip)('delete without --yes on a non-terminal stdin refuses before any request', async () => {
+  it.skipIf(skip)('delete without --yes on a non-terminal stdin refuses (exit 2) after reads only, naming the other tags that would go', async () => {
     const img = makeImage();
     await pushImage(app, img, 'keep');
-    const r = await runLogged(['delete', `${reg}/team/app:keep`], env);
+    const d = img.manifest.digest;
+    let r = await runLogged(['delete', `${reg}/team/app:keep`], env);
     expect(r.code).toBe(2);
-    expect(r.stderr.trim()).toBe(`error: refusing to delete ${reg}/team/app:keep without --yes: stdin is not a terminal, so regctl cannot ask for confirmation`);
-    expect(r.requests).toEqual([]);
-    expect((await app.headManifest('keep'))?.digest).toBe(img.manifest.digest);
+    expect(r.stderr).toBe(`error: refusing to delete ${reg}/team/app@${d} without --yes: stdin is not a terminal, so regctl cannot ask\n`);
+    expect(r.requests.filter((q) => q.method !== 'GET' && q.method !== 'HEAD')).toEqual([]);
+    await app.putManifest('keep-too', img.manifest);
+    await app.putManifest('latest', img.manifest);
+    r = await runLogged(['delete', `${reg}/team/app:keep`], env);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      `error: refusing to delete ${reg}/team/app@${d} without --yes: stdin is not a terminal, so regctl cannot ask; it would also remove 2 other tags: keep-too, latest\n`,
+    );
+    expect(r.requests.filter((q) => q.method !== 'GET' && q.method !== 'HEAD')).toEqual([]);
+    expect((await app.headManifest('keep'))?.digest).toBe(d);
+    expect((await app.headManifest('latest'))?.digest).toBe(d);
+    await runLogged(['delete', '--yes', `${reg}/team/app:keep`], env);
   });
 
   it.skipIf(skip)('delete --yes resolves the tag and deletes the manifest by digest, with every tag on it', async () => {
@@ -43,14 +54,22 @@ describe.each(BACKENDS)('delete and tag rm against $name', (kind) => {
     const d = img.manifest.digest;
     const r = await runLogged(['delete', '--yes', `${reg}/team/app:1.0.0`], env);
     expect(r.code).toBe(0);
-    expect(r.stdout).toBe(`deleted ${reg}/team/app@${d}\n`);
-    expect(r.stderr.trim()).toBe(`warning: deleting ${reg}/team/app@${d}: every tag on that digest goes with it`);
+    expect(r.stdout).toBe(`deleted ${reg}/team/app@${d} (tags removed: 1.0, 1.0.0)\n`);
+    expect(r.stderr).toBe('');
     expect(r.requests.filter((q) => q.method === 'DELETE').map((q) => [q.path, q.status])).toEqual([[`/v2/team/app/manifests/${d}`, 202]]);
     expect(await app.headManifest(d)).toBeUndefined();
     const left = await tagDigests(app);
     expect(left['1.0.0']).toBeUndefined();
     expect(left['1.0']).toBeUndefined();
     expect(left['2.0.0']).toBe(other.manifest.digest);
+
+    // --json names them too.
+    await pushImage(app, img, '1.0.0');
+    await app.putManifest('stable', img.manifest);
+    const json = await runLogged(['--json', 'delete', '--yes', `${reg}/team/app:1.0.0`], env);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toEqual({ deleted: `${reg}/team/app@${d}`, digest: d, mediaType: img.manifest.mediaType, tags: ['1.0.0', 'stable'], tagsComplete: true });
+    expect(json.stderr).toBe('');
 
     const again = await runLogged(['delete', '--yes', `${reg}/team/app:1.0.0`], env);
     expect(again.code).toBe(3);
@@ -75,12 +94,13 @@ describe.each(BACKENDS)('delete and tag rm against $name', (kind) => {
       return { code, out, err };
     };
     let r = await interactive('n\n');
+    // No is a choice, not an error: no "error:" line, but a non-zero status (1, README).
     expect(r.code).toBe(1);
-    expect(r.err).toBe(`warning: deleting ${reg}/team/app@${d} removes every tag on that digest: 3.0, 3.0.0\nDelete? [y/N] error: not deleted: not confirmed\n`);
+    expect(r.err).toBe(`warning: deleting ${reg}/team/app@${d} removes every tag on that digest: 3.0, 3.0.0\nDelete? [y/N] nothing deleted\n`);
     expect((await app.headManifest('3.0.0'))?.digest).toBe(d);
     r = await interactive('y\n');
     expect(r.code).toBe(0);
-    expect(r.out).toBe(`deleted ${reg}/team/app@${d}\n`);
+    expect(r.out).toBe(`deleted ${reg}/team/app@${d} (tags removed: 3.0, 3.0.0)\n`);
     expect(await app.headManifest(d)).toBeUndefined();
   });
 
@@ -155,8 +175,8 @@ describe.skipIf(!distributionAvailable())('delete on a registry with deletes dis
       const r = await runLogged(['delete', '--yes', `${dist.registry}/team/app:1.0.0`], env);
       expect(r.code).toBe(1);
       const lines = r.stderr.split('\n').filter(Boolean);
-      expect(lines).toHaveLength(2); // the warning, then the error
-      expect(lines[1]).toBe(`error: DELETE http://${dist.registry}/v2/team/app/manifests/${img.manifest.digest}: HTTP 405 (UNSUPPORTED: The operation is unsupported.)`);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toBe(`error: DELETE http://${dist.registry}/v2/team/app/manifests/${img.manifest.digest}: HTTP 405 (UNSUPPORTED: The operation is unsupported.)`);
       expect((await repo.headManifest('1.0.0'))?.digest).toBe(img.manifest.digest);
     } finally {
       await dist.close();

@@ -1,4 +1,4 @@
-import { RegctlError, UsageError } from '../../errors.js';
+import { InterruptedError, type RegctlError, UsageError } from '../../errors.js';
 import type { ImageTarget } from '../../content/types.js';
 import type { Location } from '../../content/location.js';
 import type { OpenedSource, OpenedTarget } from '../../content/open.js';
@@ -28,7 +28,17 @@ export interface ArchivePushResult {
   bytes: number;
 }
 
-export const interrupted = (): RegctlError => new RegctlError('ABORTED', 'copy interrupted: nothing was tagged after the interruption');
+export const interrupted = (): RegctlError => new InterruptedError('copy interrupted: nothing was tagged after the interruption');
+
+/**
+ * A tar archive written to standard output when that is a terminal would fill it with binary
+ * noise (and can upset it): refuse, as `docker save` does.
+ */
+export function refuseTarToTerminal(loc: Location, stdout: { isTTY?: boolean }): void {
+  if (loc.kind !== 'registry' && loc.path === '-' && stdout.isTTY) {
+    throw new UsageError('refusing to write a tar archive to a terminal; redirect stdout or name a file');
+  }
+}
 
 /** Is this the kind of source pushArchive takes? */
 export function isDockerArchive(source: OpenedSource): boolean {

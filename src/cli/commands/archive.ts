@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { RegctlError, UsageError } from '../../errors.js';
+import { InterruptedError, RegctlError, UsageError } from '../../errors.js';
 import type { CommandContext } from '../context.js';
+import type { Interruptible } from '../interrupt.js';
 import type { Output } from '../output.js';
 
 type ProgressFlag = 'auto' | 'tty' | 'plain' | 'none';
@@ -45,7 +46,7 @@ Examples:
   regctl import ./layout:1.0 localhost:5000/app:1.0`,
     )
     .action(async (file: string, ref: string, flags: ImportFlags, cmd: Command) => {
-      await runImport(ctx, ctx.output(cmd), file, ref, flags);
+      await interruptibly(ctx, 'import', file === '-' || /^(docker|oci)-archive:-(:|$)/.test(file), (interrupt) => runImport(ctx, ctx.output(cmd), file, ref, flags, interrupt));
     });
 
   program
@@ -71,8 +72,29 @@ Examples:
   regctl export --format oci localhost:5000/app:1.0 ./layout`,
     )
     .action(async (ref: string, file: string, flags: ExportFlags, cmd: Command) => {
-      await runExport(ctx, ctx.output(cmd), ref, file, flags);
+      await interruptibly(ctx, 'export', false, (interrupt) => runExport(ctx, ctx.output(cmd), ref, file, flags, interrupt));
     });
+}
+
+/**
+ * Run a whole import/export so that Ctrl-C stops it cleanly wherever it is: while a stdin
+ * archive is being spooled (stdin is closed, so the spool stops and is removed) or while blobs
+ * move (transfers stop, upload sessions are cancelled). Then one line, exit 130.
+ */
+async function interruptibly(ctx: CommandContext, what: 'import' | 'export', readsStdin: boolean, run: (i: Interruptible) => Promise<void>): Promise<void> {
+  const { interruptible } = await import('../interrupt.js');
+  const interrupt = interruptible(ctx.streams);
+  if (readsStdin) {
+    interrupt.signal.addEventListener('abort', () => (ctx.streams.stdin as { destroy?: () => void } | undefined)?.destroy?.(), { once: true });
+  }
+  try {
+    await run(interrupt);
+  } catch (e) {
+    if (!interrupt.signal.aborted) throw e;
+    throw new InterruptedError(what === 'export' ? 'export interrupted' : 'import interrupted: nothing was tagged after the interruption');
+  } finally {
+    interrupt.release();
+  }
 }
 
 function registryOptions(ctx: CommandContext, out: Output): { env?: NodeJS.ProcessEnv; verbose?: (l: string) => void } {
@@ -92,7 +114,7 @@ async function importLocation(file: string): Promise<string> {
   return `docker-archive:${file}`;
 }
 
-async function runImport(ctx: CommandContext, out: Output, file: string, ref: string, flags: ImportFlags): Promise<void> {
+async function runImport(ctx: CommandContext, out: Output, file: string, ref: string, flags: ImportFlags, interrupt: Interruptible): Promise<void> {
   const { parsePlatform } = await import('../../oci/platform.js');
   const platform = flags.platform !== undefined ? parsePlatform(flags.platform) : undefined;
   const { parseLocation, isArchiveLocation } = await import('../../content/location.js');
@@ -117,7 +139,7 @@ async function runImport(ctx: CommandContext, out: Output, file: string, ref: st
     try {
       const tag = explicitTag ? (explicitTag.digest ? undefined : explicitTag.tag) : target.ref;
       const srcTag = source.ref.includes(':') ? undefined : source.ref;
-      await transfer(ctx, out, flags.progress, 'imported', source, target, tag ?? srcTag, explicitTag?.digest, platform);
+      await transfer(ctx, out, interrupt, flags.progress, 'imported', source, target, tag ?? srcTag, explicitTag?.digest, platform);
     } finally {
       await target.close();
     }
@@ -126,7 +148,7 @@ async function runImport(ctx: CommandContext, out: Output, file: string, ref: st
   }
 }
 
-async function runExport(ctx: CommandContext, out: Output, ref: string, file: string, flags: ExportFlags): Promise<void> {
+async function runExport(ctx: CommandContext, out: Output, ref: string, file: string, flags: ExportFlags, interrupt: Interruptible): Promise<void> {
   const { parsePlatform } = await import('../../oci/platform.js');
   const platform = flags.platform !== undefined ? parsePlatform(flags.platform) : undefined;
   const { isArchiveLocation, parseLocation } = await import('../../content/location.js');
@@ -134,6 +156,8 @@ async function runExport(ctx: CommandContext, out: Output, ref: string, file: st
   const registry = registryOptions(ctx, out);
   const dstText = isArchiveLocation(file) ? file : `${flags.format}:${file}`;
   if (flags.format === 'oci' && file === '-') throw new UsageError('--format oci writes a directory; use oci-archive or docker-archive for standard output');
+  const { refuseTarToTerminal } = await import('./archive-push.js');
+  refuseTarToTerminal(parseLocation(dstText), ctx.streams.stdout);
   const srcLoc = parseLocation(ref);
   const source = await openSource(srcLoc, { registry });
   try {
@@ -142,7 +166,7 @@ async function runExport(ctx: CommandContext, out: Output, ref: string, file: st
     const target = await openTarget(dstText, { registry, stdout: ctx.streams.stdout, platform, defaultName });
     try {
       const srcTag = source.ref.includes(':') ? undefined : source.ref;
-      await transfer(ctx, out, flags.progress, 'exported', source, target, target.ref ?? srcTag ?? 'latest', undefined, platform, file === '-');
+      await transfer(ctx, out, interrupt, flags.progress, 'exported', source, target, target.ref ?? srcTag ?? 'latest', undefined, platform, file === '-');
     } finally {
       await target.close();
     }
@@ -157,6 +181,7 @@ type OpenedT = Awaited<ReturnType<typeof import('../../content/open.js').openTar
 async function transfer(
   ctx: CommandContext,
   out: Output,
+  interrupt: Interruptible,
   progressMode: ProgressFlag,
   verb: string,
   source: Opened,
@@ -172,12 +197,10 @@ async function transfer(
   const stderr = ctx.streams.stderr;
   const mode = out.json && progressMode === 'auto' ? (stderr.isTTY ? 'tty' : 'none') : progressMode;
   const plainInterval = Number((ctx.streams.env ?? process.env).REGCTL_PROGRESS_INTERVAL_MS) || undefined;
-  const progress = await CopyProgress.start({ mode: resolveProgressMode(mode, stderr), stream: stderr, plainInterval });
+  const what = verb === 'exported' ? 'export' : 'import';
+  const progress = await CopyProgress.start({ mode: resolveProgressMode(mode, stderr), stream: stderr, plainInterval, verb: what });
   // Ctrl-C stops the transfer so the targets and spools clean up (as `regctl copy` does):
   // killed outright, an export left its spool of gunzipped layers in the temp folder.
-  const interrupt = new AbortController();
-  const onSigint = (): void => interrupt.abort();
-  process.once('SIGINT', onSigint);
   let r: { digest: string; mediaType: string; blobs: { copied: number; skipped: number }; bytes: number };
   try {
     if (isDockerArchive(source) && tag !== undefined && !platform) {
@@ -203,12 +226,10 @@ async function transfer(
       };
     }
     // stop() reads only `upToDate` and `bytes` of a report to print its success line.
-    progress.stop({ upToDate: false, bytes: r.bytes } as import('../../copy/types.js').CopyReport);
+    progress.stop({ upToDate: false, bytes: r.bytes });
   } catch (e) {
-    progress.stop();
+    progress.stop(interrupt.signal.aborted ? 'interrupted' : undefined);
     throw e;
-  } finally {
-    process.off('SIGINT', onSigint);
   }
   if (wantDigest && r.digest !== wantDigest) throw new UsageError(`destination names digest ${wantDigest} but the image is ${r.digest}`);
   const seconds = (Date.now() - started) / 1000;
@@ -231,11 +252,13 @@ async function transfer(
     out.printJson(summary);
     return;
   }
-  const mib = (r.bytes / 1024 / 1024).toFixed(1);
+  const { formatBytes, formatRate, formatSeconds, plural } = await import('../format.js');
   const loc = target.location;
   const where = loc.kind === 'registry' ? `${loc.ref.registry}/${loc.ref.repository}${tag ? `:${tag}` : ''}` : summary.target;
+  const rate = formatRate(r.bytes, seconds);
   out.line(
-    `${verb} ${summary.source} to ${where}: ${r.digest} (${r.blobs.copied} blobs copied, ${r.blobs.skipped} skipped, ${mib} MiB in ${seconds.toFixed(2)} s)`,
+    `${verb} ${summary.source} to ${where}: ${r.digest} (${plural(r.blobs.copied, 'blob')} copied, ${r.blobs.skipped} skipped, ` +
+      `${formatBytes(r.bytes)} in ${formatSeconds(seconds)}${rate ? `, ${rate}` : ''})`,
   );
 }
 

@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { UsageError } from '../../errors.js';
+import { InterruptedError, UsageError } from '../../errors.js';
 import type { CommandContext } from '../context.js';
 import type { Output } from '../output.js';
 import type { CopyEvent, CopyReport } from '../../copy/types.js';
 import { monotonicMs } from '../../copy/clock.js';
+import { formatBytes, formatRate, formatSeconds, plural } from '../format.js';
 
 interface CopyFlags {
   jobs: string;
@@ -44,7 +45,7 @@ DST's tag defaults to SRC's; --tag adds more.`,
     .option('--skip-existing <regex>', 'with --all-tags: tags matching REGEX are immutable; present at DST means done')
     .option('--referrers', 'also copy artifacts referring to the copied manifests (signatures, SBOMs)')
     .option('--dry-run', 'list what would be transferred; change nothing')
-    .option('--chunk-size <size>', 'upload blobs in chunks of SIZE (e.g. 16MiB) for registries with body limits')
+    .option('--chunk-size <size>', 'upload blobs in chunks of SIZE, 1MiB to 512MiB (e.g. 16MiB), for registries with body limits')
     .option('--no-compress', 'docker-archive source: push its uncompressed layers as they are (default: gzip while streaming)')
     .addOption(new Option('--progress <mode>', 'progress display on stderr').choices(['auto', 'tty', 'plain', 'none']).default('auto'))
     .addHelpText(
@@ -52,15 +53,34 @@ DST's tag defaults to SRC's; --tag adds more.`,
       `
 Examples:
   regctl copy docker.io/library/alpine:3.20 localhost:5000/alpine
-  regctl copy localhost:5000/app:1.0 registry.example.com/app --tag 1.0 --tag latest
-  regctl copy --platform linux/arm64 localhost:5000/app:1.0 localhost:5000/app-arm64:1.0
-  regctl copy --all-tags --skip-existing '^v[0-9]' localhost:5000/app mirror.example.com/app
+  regctl copy localhost:5000/app:1.0 registry.example.com/app \\
+      --tag 1.0 --tag latest
+  regctl copy --platform linux/arm64 localhost:5000/app:1.0 \\
+      localhost:5000/app-arm64:1.0
+  regctl copy --all-tags --skip-existing '^v[0-9]' localhost:5000/app \\
+      mirror.example.com/app
   regctl copy --json localhost:5000/app:1.0 oci-archive:app.tar
   docker save app:1.0 | regctl copy docker-archive:- localhost:5000/app:1.0
-  regctl copy localhost:5000/app:1.0 docker-archive:app.tar     (RepoTags localhost:5000/app:1.0)`,
+  regctl copy localhost:5000/app:1.0 docker-archive:app.tar
+      (the archive's RepoTags: localhost:5000/app:1.0)`,
     )
     .action(async (src: string, dst: string, flags: CopyFlags, cmd: Command) => {
-      await runCopy(ctx, ctx.output(cmd), src, dst, flags);
+      // Ctrl-C stops the copy wherever it is: while a stdin archive is spooled (stdin is closed,
+      // the spool removed) or while blobs move (transfers stop, upload sessions are cancelled,
+      // partial archive output is removed). A second Ctrl-C exits at once.
+      const { interruptible } = await import('../interrupt.js');
+      const interrupt = interruptible(ctx.streams);
+      if (/^(docker|oci)-archive:-(:|$)/.test(src)) {
+        interrupt.signal.addEventListener('abort', () => (ctx.streams.stdin as { destroy?: () => void } | undefined)?.destroy?.(), { once: true });
+      }
+      try {
+        await runCopy(ctx, ctx.output(cmd), src, dst, flags, interrupt.signal);
+      } catch (e) {
+        if (interrupt.signal.aborted) throw new InterruptedError('copy interrupted: nothing was tagged after the interruption');
+        throw e;
+      } finally {
+        interrupt.release();
+      }
     });
 }
 
@@ -77,17 +97,27 @@ function regex(flag: string, value: string | undefined): RegExp | undefined {
   }
 }
 
-/** `16MiB`, `5m`, `1048576`. */
+/**
+ * Chunk sizes allowed for --chunk-size. Each chunk is one request (a 300 MiB copy in 1 KiB
+ * chunks took 326 s) and is held in memory so it can be re-sent (--jobs of them at once).
+ */
+export const MIN_CHUNK = 1024 ** 2;
+export const MAX_CHUNK = 512 * 1024 ** 2;
+
+/** `16MiB`, `5m`, `1048576`, within MIN_CHUNK..MAX_CHUNK. */
 export function parseSize(value: string): number {
   const m = /^(\d+)\s*([kmg]?)(i?b?)$/i.exec(value.trim());
   if (!m) throw new UsageError(`--chunk-size: invalid size "${value}" (e.g. 16MiB, 5M, 1048576)`);
   const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g'];
   const n = Number(m[1]) * mult;
   if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`--chunk-size: invalid size "${value}"`);
+  if (n < MIN_CHUNK || n > MAX_CHUNK) {
+    throw new UsageError(`--chunk-size: ${value} is ${n < MIN_CHUNK ? 'below the minimum' : 'above the maximum'}: use 1MiB to 512MiB (e.g. 16MiB)`);
+  }
   return n;
 }
 
-async function runCopy(ctx: CommandContext, out: Output, src: string, dst: string, flags: CopyFlags): Promise<void> {
+async function runCopy(ctx: CommandContext, out: Output, src: string, dst: string, flags: CopyFlags, signal: AbortSignal): Promise<void> {
   const jobs = Number(flags.jobs);
   if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) throw new UsageError(`--jobs: expected a number from 1 to 64, got "${flags.jobs}"`);
   const chunkSize = flags.chunkSize !== undefined ? parseSize(flags.chunkSize) : undefined;
@@ -113,6 +143,7 @@ async function runCopy(ctx: CommandContext, out: Output, src: string, dst: strin
     dstLoc = { kind: 'registry', ref: { ...parseRepository(dst), tag: 'latest' } };
   }
 
+  (await import('./archive-push.js')).refuseTarToTerminal(dstLoc, ctx.streams.stdout);
   const { openSource, openTarget } = await import('../../content/open.js');
   const registry = {
     env: ctx.streams.env,
@@ -167,24 +198,18 @@ async function runCopy(ctx: CommandContext, out: Output, src: string, dst: strin
       const head = await source.source.headManifest(source.ref);
       if (head && head.digest !== dstRef.digest) throw new UsageError(`${dst} names digest ${dstRef.digest} but the source is ${head.digest}`);
     }
-    // Ctrl-C stops the transfers and removes partial archive output; a second one kills at once.
-    const interrupt = new AbortController();
-    const onSigint = (): void => interrupt.abort();
-    process.once('SIGINT', onSigint);
     const progress = await CopyProgress.start({ mode: resolveProgressMode(mode, ctx.streams.stderr), stream: ctx.streams.stderr, plainInterval });
     let report: CopyReport;
     try {
       report = streaming
-        ? await pushReport(source, target, tags!, progress.onEvent, interrupt.signal)
+        ? await pushReport(source, target, tags!, progress.onEvent, signal)
         : flags.allTags
-          ? await copy.copyAllTags({ ...common, include, exclude, skipExisting, onEvent: progress.onEvent, signal: interrupt.signal })
-          : await copy.copyImage({ ...common, ref: source.ref, tags, onEvent: progress.onEvent, signal: interrupt.signal });
+          ? await copy.copyAllTags({ ...common, include, exclude, skipExisting, onEvent: progress.onEvent, signal })
+          : await copy.copyImage({ ...common, ref: source.ref, tags, onEvent: progress.onEvent, signal });
       progress.stop(report);
     } catch (e) {
-      progress.stop();
+      progress.stop(signal.aborted ? 'interrupted' : undefined);
       throw e;
-    } finally {
-      process.off('SIGINT', onSigint);
     }
     if (dstRef?.digest && report.digest !== dstRef.digest) {
       throw new UsageError(`${dst} names digest ${dstRef.digest} but the source is ${report.digest}`);
@@ -225,33 +250,33 @@ function printReport(out: Output, report: CopyReport): void {
     out.printJson(report);
     return;
   }
-  const mib = (n: number): string => `${(n / 1024 / 1024).toFixed(1)} MiB`;
   if (report.dryRun) {
     for (const p of report.plan ?? []) {
-      if (p.kind === 'blob') out.line(`${p.action === 'copy' ? 'copy' : p.action === 'mount' ? 'mount' : 'exists'}\tblob\t${p.digest}\t${p.size ?? 0}`);
-      else if (p.kind === 'manifest') out.line(`push\tmanifest\t${p.digest}\t${p.size ?? 0}`);
+      if (p.kind === 'blob') out.line(`${p.action === 'copy' ? 'copy' : p.action === 'mount' ? 'mount' : 'exists'}\tblob\t${p.digest}\t${formatBytes(p.size ?? 0)}`);
+      else if (p.kind === 'manifest') out.line(`push\tmanifest\t${p.digest}\t${formatBytes(p.size ?? 0)}`);
       else out.line(`push\ttag\t${p.tag}\t${p.digest}`);
     }
     for (const t of report.tags) if (t.outcome !== 'planned') out.line(`${t.outcome}\ttag\t${t.tag}\t${t.digest ?? ''}`);
     const copyBytes = (report.plan ?? []).filter((p) => p.kind === 'blob' && p.action === 'copy').reduce((n, p) => n + (p.size ?? 0), 0);
+    const pushes = (report.plan ?? []).filter((p) => p.kind !== 'blob').length;
     out.line(
-      `dry run: would copy ${report.blobs.copied} blobs (${mib(copyBytes)}), mount ${report.blobs.mounted}, skip ${report.blobs.skipped}; ` +
-        `push ${(report.plan ?? []).filter((p) => p.kind !== 'blob').length} manifests/tags`,
+      `dry run: would copy ${plural(report.blobs.copied, 'blob')} (${formatBytes(copyBytes)}), mount ${report.blobs.mounted}, skip ${report.blobs.skipped}; ` +
+        `push ${pushes} ${pushes === 1 ? 'manifest/tag' : 'manifests/tags'}`,
     );
     return;
   }
-  const what = report.digest ?? `${report.images.length} images`;
+  const what = report.digest ?? plural(report.images.length, 'image');
   const tagList = report.tags.filter((t) => t.outcome === 'pushed').map((t) => t.tag);
   if (report.upToDate) {
-    out.line(`${report.target}: up to date (${what}${report.tags.length ? `, ${report.tags.length} tags` : ''}) in ${report.seconds.toFixed(2)} s`);
+    out.line(`${report.target}: up to date (${what}${report.tags.length ? `, ${plural(report.tags.length, 'tag')}` : ''}) in ${formatSeconds(report.seconds)}`);
     return;
   }
-  const rate = report.seconds > 0 ? `, ${mib(report.bytes / report.seconds)}/s` : '';
+  const rate = formatRate(report.bytes, report.seconds);
   out.line(
-    `copied ${what} to ${report.target}${tagList.length ? ` (tags: ${abbreviate(tagList)})` : ''}: ` +
-      `${report.blobs.copied} blobs copied, ${report.blobs.skipped} skipped, ${report.blobs.mounted} mounted, ` +
-      `${mib(report.bytes)} in ${report.seconds.toFixed(2)} s${rate}` +
-      (report.referrers ? `, ${report.referrers} referrers` : ''),
+    `copied ${what} to ${report.target}${tagList.length ? ` (${tagList.length === 1 ? 'tag' : 'tags'}: ${abbreviate(tagList)})` : ''}: ` +
+      `${plural(report.blobs.copied, 'blob')} copied, ${report.blobs.skipped} skipped, ${report.blobs.mounted} mounted, ` +
+      `${formatBytes(report.bytes)} in ${formatSeconds(report.seconds)}${rate ? `, ${rate}` : ''}` +
+      (report.referrers ? `, ${plural(report.referrers, 'referrer')}` : ''),
   );
 }
 

@@ -1,6 +1,7 @@
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
-import { RegctlError, UsageError } from '../../errors.js';
+import { ExitCode, UsageError } from '../../errors.js';
+import { plural } from '../format.js';
 import type { CommandContext } from '../context.js';
 import type { Streams } from '../output.js';
 import { clientOptions } from './retag.js';
@@ -32,8 +33,10 @@ export function register(program: Command, ctx: CommandContext): void {
     .description(
       `Delete a manifest from a registry. A tag is resolved to its digest first, and the manifest is
 deleted by digest: every tag pointing at that digest goes with it (use "regctl tag rm" to remove
-one tag only). On a terminal regctl asks first; --yes skips the question. When stdin is not a
-terminal regctl cannot ask, so it refuses unless --yes is given.`,
+one tag only), and regctl names them: in the question, in the result line and in --json
+("tags"). On a terminal regctl asks first; --yes skips the question. When stdin is not a
+terminal regctl cannot ask: without --yes it refuses (exit 2), naming the other tags that would
+go. Answering no prints "nothing deleted" and exits 1.`,
     )
     .argument('<ref>', 'image by tag or digest, e.g. localhost:5000/app:1.9.2')
     .option('-y, --yes', 'do not ask for confirmation')
@@ -43,32 +46,37 @@ terminal regctl cannot ask, so it refuses unless --yes is given.`,
       const { parseReference, formatReference, manifestRef } = await import('../../ref/reference.js');
       const ref = parseReference(input);
       const interactive = Boolean(ctx.streams.stdin?.isTTY);
-      // Decided before any request: a script without --yes must not half-run.
-      if (!flags.yes && !interactive) {
-        throw new UsageError(`refusing to delete ${formatReference(ref)} without --yes: stdin is not a terminal, so regctl cannot ask for confirmation`);
-      }
       const { repositoryOpener } = await import('../../retag/open.js');
       const { resolveManifest, tagsPointingAt, deleteManifest } = await import('../../retag/delete.js');
       const repository = repositoryOpener(clientOptions(ctx, out))(ref.registry, ref.repository);
+      // Only reads before the decision: a script without --yes must not half-run.
       const resolved = await resolveManifest(repository, manifestRef(ref));
       const target = formatReference({ registry: ref.registry, repository: ref.repository, digest: resolved.digest });
-
+      const on = await tagsPointingAt(repository, resolved.digest);
+      const tagList = `${on.tags.length > 0 ? on.tags.join(', ') : 'none'}${on.complete ? '' : ' (and possibly more: not every tag was checked)'}`;
+      const others = on.tags.filter((t) => t !== ref.tag);
+      if (!flags.yes && !interactive) {
+        const alsoGo = others.length > 0 || !on.complete ? `; it would also remove ${plural(others.length, 'other tag')}: ${others.join(', ') || 'unknown'}${on.complete ? '' : ' (and possibly more)'}` : '';
+        throw new UsageError(`refusing to delete ${target} without --yes: stdin is not a terminal, so regctl cannot ask${alsoGo}`);
+      }
       if (!flags.yes) {
-        const on = await tagsPointingAt(repository, resolved.digest);
-        const list = on.tags.length > 0 ? `${on.tags.join(', ')}${on.complete ? '' : ' (and possibly more: not every tag was checked)'}` : 'no tags';
-        out.warn(`deleting ${target} removes every tag on that digest: ${list}`);
-        if (!(await confirm(ctx.streams, 'Delete?'))) throw new RegctlError('ABORTED', 'not deleted: not confirmed');
-      } else {
-        out.warn(`deleting ${target}: every tag on that digest goes with it`);
+        out.warn(`deleting ${target} removes every tag on that digest: ${tagList}`);
+        if (!(await confirm(ctx.streams, 'Delete?'))) {
+          // A choice, not an error: one line, and a non-zero status scripts can see (README).
+          ctx.streams.stderr.write('nothing deleted\n');
+          ctx.setExitCode(ExitCode.error);
+          return;
+        }
       }
       await deleteManifest(repository, resolved.digest);
-      if (out.json) out.printJson({ deleted: target, digest: resolved.digest, mediaType: resolved.mediaType });
-      else out.line(`deleted ${target}`);
+      if (out.json) out.printJson({ deleted: target, digest: resolved.digest, mediaType: resolved.mediaType, tags: on.tags, tagsComplete: on.complete });
+      else out.line(`deleted ${target} (tags removed: ${tagList})`);
     });
 
   const tag = program.command('tag').summary('manage tags (tag rm)').description('Manage single tags.');
   tag
     .command('rm')
+    .summary('remove one tag, leaving the manifest and its other tags')
     .description(
       `Remove one tag, leaving the manifest and its other tags alone (DELETE by tag). Registries may
 refuse this (the OCI spec makes it optional); the error then names the registry's answer.`,

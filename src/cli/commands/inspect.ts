@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { ImageSource } from '../../content/types.js';
 import type { Descriptor, ImageManifest } from '../../oci/manifest.js';
 import type { CommandContext } from '../context.js';
+import { formatBytes } from '../format.js';
 import { selectPlatform } from './manifest.js';
 import { openReadSource } from './source.js';
 
@@ -96,7 +97,8 @@ Examples:
   regctl inspect localhost:5000/app:1.0 --platform linux/arm64
   regctl inspect localhost:5000/app@sha256:... --json | jq .layers
   regctl inspect oci:./layout:1.0
-  regctl inspect docker-archive:app.tar      (layers as stored: uncompressed, digest = diff_id)`,
+  regctl inspect docker-archive:app.tar
+      (layers as stored: uncompressed, digest = diff_id)`,
     )
     .action(async (input: string, flags: { platform?: string }, cmd: Command) => {
       const out = ctx.output(cmd);
@@ -117,12 +119,12 @@ Examples:
       field('Reference', result.reference);
       field('Digest', result.digest);
       field('Media type', result.mediaType);
-      field('Size', String(result.size));
+      field('Size', formatBytes(result.size));
       if (result.manifests) {
         out.line(c.bold('Platforms:'));
         await out.table(
           ['PLATFORM', 'DIGEST', 'SIZE'],
-          result.manifests.map((d) => [d.platform, d.digest, String(d.size)]),
+          result.manifests.map((d) => [d.platform, d.digest, formatBytes(d.size)]),
         );
       }
       if (result.config) {
@@ -136,8 +138,8 @@ Examples:
           for (const [k, v] of labels.sort(([a], [b]) => (a < b ? -1 : 1))) out.line(`  ${k}=${v}`);
         }
         out.line(c.bold('Layers:'));
-        await out.table(['DIGEST', 'SIZE', 'MEDIA TYPE'], result.layers!.map((l) => [l.digest, String(l.size), l.mediaType]));
-        field('Total size', String(result.totalSize));
+        await out.table(['DIGEST', 'SIZE', 'MEDIA TYPE'], result.layers!.map((l) => [l.digest, formatBytes(l.size), l.mediaType]));
+        field('Total size', formatBytes(result.totalSize!));
       }
     });
 }

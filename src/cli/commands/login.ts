@@ -22,7 +22,8 @@ export function register(program: Command, ctx: CommandContext): void {
       'after',
       `
 Examples:
-  printf '%s' "$REGISTRY_PASSWORD" | regctl login registry.example.com -u ci --password-stdin
+  printf '%s' "$REGISTRY_PASSWORD" |
+      regctl login registry.example.com -u ci --password-stdin
   regctl login localhost:5000 -u admin --password-stdin < ~/.secrets/registry`,
     )
     .action(async (host: string, flags: { username: string; passwordStdin?: boolean }, cmd: Command) => {

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { RegctlError, UsageError } from '../../errors.js';
 import type { CommandContext } from '../context.js';
 import type { Output } from '../output.js';
+import { plural } from '../format.js';
 
 /** Registry client settings from the command line: --verbose request log, the caller's environment. */
 export function clientOptions(ctx: CommandContext, out: Output): { env?: NodeJS.ProcessEnv; verbose?: (line: string) => void } {
@@ -101,7 +102,7 @@ async function runSemver(ctx: CommandContext, out: Output, input: string, tags: 
     );
     if (!plan.refused) {
       const n = result.applied.length;
-      out.info(result.dryRun ? 'dry run: nothing changed' : n === 0 ? 'nothing to change' : `${n} tag${n === 1 ? '' : 's'} written`);
+      out.info(result.dryRun ? 'dry run: nothing changed' : n === 0 ? 'nothing to change' : `${plural(n, 'tag')} written`);
     }
   }
   if (plan.refused) throw new RegctlError('RETAG_REFUSED', plan.refused);
@@ -148,7 +149,7 @@ async function runPlain(ctx: CommandContext, out: Output, input: string, tags: s
   );
   const m = result.mounts;
   if (m.blobsMounted + m.blobsPresent + m.manifestsCopied > 0) {
-    out.info(`mounted ${m.blobsMounted} blob(s) (${m.blobsPresent} already present), copied ${m.manifestsCopied} child manifest(s)`);
+    out.info(`mounted ${plural(m.blobsMounted, 'blob')} (${m.blobsPresent} already present), copied ${plural(m.manifestsCopied, 'child manifest')}`);
   }
   if (flags.dryRun) out.info('dry run: nothing changed');
 }

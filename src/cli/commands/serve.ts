@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
-import { RegctlError, UsageError } from '../../errors.js';
+import { InterruptedError, RegctlError, UsageError } from '../../errors.js';
 import type { CommandContext } from '../context.js';
+import { formatBytes, formatSeconds, plural } from '../format.js';
 
 interface ServeFlags {
   config?: string;
@@ -111,12 +112,15 @@ export function register(program: Command, ctx: CommandContext): void {
       'after',
       `
 Examples:
-  regctl serve                                   127.0.0.1:5000, data in ~/.local/share/regctl/registry
+  regctl serve    (on 127.0.0.1:5000, data in ~/.local/share/regctl/registry)
   regctl serve --port 5001 --root /srv/registry
-  regctl serve --address 0.0.0.0 --htpasswd users --access access.yaml --tls-cert cert.pem --tls-key key.pem
-  regctl serve user add alice --htpasswd users   (password asked for, or --password-stdin)
-  regctl serve gc --root /srv/registry --dry-run (safe while the registry runs)
-  skopeo copy --dest-tls-verify=false docker-archive:app.tar docker://127.0.0.1:5000/app:1.0`,
+  regctl serve --address 0.0.0.0 --htpasswd users --access access.yaml \\
+      --tls-cert cert.pem --tls-key key.pem
+  regctl serve user add alice --htpasswd users
+      (the password is asked for, or read with --password-stdin)
+  regctl serve gc --root /srv/registry --dry-run      (safe while it runs)
+  skopeo copy --dest-tls-verify=false docker-archive:app.tar \\
+      docker://127.0.0.1:5000/app:1.0`,
     )
     .action(async (flags: ServeFlags, cmd: Command) => {
       const out = ctx.output(cmd);
@@ -142,7 +146,7 @@ Examples:
           ...(flags.log ? { log: (line: string) => out.streams.stdout.write(`${line}\n`) } : {}),
           warn: (m) => out.warn(m),
           onError: (e, r) => out.streams.stderr.write(`error: ${r.method} ${r.path}: ${(e as Error)?.message ?? String(e)}\n`),
-          onGcReport: (r) => out.info(`gc: removed ${r.removed.length} items, reclaimed ${r.bytesReclaimed} bytes`),
+          onGcReport: (r) => out.info(`gc: removed ${plural(r.removed.length, 'item')}, reclaimed ${formatBytes(r.bytesReclaimed)}`),
         });
       } catch (e) {
         if (e instanceof RegctlError) throw e;
@@ -232,7 +236,7 @@ async function promptHidden(ctx: CommandContext, question: string): Promise<stri
           }
           if (ch === '\u0003') {
             stdin.off('data', onData);
-            reject(new RegctlError('INTERRUPTED', 'interrupted'));
+            reject(new InterruptedError('interrupted'));
             return;
           }
           if (ch === '\u007f' || ch === '\b') value = value.slice(0, -1);
@@ -378,13 +382,14 @@ function registerGc(serve: Command, ctx: CommandContext): void {
       if (report.removed.length > 0) {
         await out.table(
           ['KIND', 'REPOSITORY', 'DIGEST / SESSION', 'SIZE'],
-          report.removed.map((r) => [r.kind, r.repository, r.digest ?? r.id ?? '', String(r.size)]),
+          report.removed.map((r) => [r.kind, r.repository, r.digest ?? r.id ?? '', formatBytes(r.size)]),
         );
       }
-      const count = (k: string) => report.removed.filter((r) => r.kind === k).length;
+      const count = (k: string) => plural(report.removed.filter((r) => r.kind === k).length, k);
       out.info(
-        `${report.dryRun ? 'would remove' : 'removed'} ${count('manifest')} manifests, ${count('blob')} blobs, ${count('upload')} uploads; ` +
-          `${report.dryRun ? 'would reclaim' : 'reclaimed'} ${report.bytesReclaimed} bytes; kept ${report.kept.manifests} manifests, ${report.kept.blobs} blobs in ${report.repositories} repositories (${seconds.toFixed(2)} s)`,
+        `${report.dryRun ? 'would remove' : 'removed'} ${count('manifest')}, ${count('blob')}, ${count('upload')}; ` +
+          `${report.dryRun ? 'would reclaim' : 'reclaimed'} ${formatBytes(report.bytesReclaimed)}; kept ${plural(report.kept.manifests, 'manifest')}, ` +
+          `${plural(report.kept.blobs, 'blob')} in ${plural(report.repositories, 'repository', 'repositories')} (${formatSeconds(seconds)})`,
       );
     });
 }

@@ -16,7 +16,13 @@ export function register(program: Command, ctx: CommandContext): void {
     .command('tags')
     .summary('list the tags of a repository')
     .description(
-      `List every tag of a repository, following pagination, sorted. --sort semver puts tags that are semantic versions (a leading v is allowed) in version order after the other tags, so the newest release is the last line. --semver-range keeps only versions in a range (and sorts by version).`,
+      `List every tag of a repository, following pagination, sorted (text order by default).
+
+--sort semver orders: tags that are no version (latest, stable) first, in text order; then
+floating versions (1, 1.9, 1.10), in numeric order; then pre-releases (2.1.0-rc.1); then
+releases (a leading v is allowed), each in version order. So the last line is the newest
+release, never a pre-release. --semver-range keeps only versions in a range (and sorts them
+the same way).`,
     )
     .argument('<repository>', 'HOST/REPO, e.g. localhost:5000/image1, or oci:DIR, oci-archive:FILE, docker-archive:FILE')
     .option('--sort <order>', 'alpha (default) or semver')
@@ -27,7 +33,7 @@ export function register(program: Command, ctx: CommandContext): void {
       `
 Examples:
   regctl tags localhost:5000/image1
-  regctl tags localhost:5000/app --sort semver | tail -n 1
+  regctl tags localhost:5000/app --sort semver | tail -n 1   (newest release)
   regctl tags localhost:5000/app --semver-range '>=1.9 <2'
   regctl tags localhost:5000/app --json
   regctl tags oci:./layout`,
@@ -90,17 +96,39 @@ async function loadSemver(): Promise<Semver> {
   return { parse: parse.default as Semver['parse'], Range: range.default as Semver['Range'] };
 }
 
-/** Non-version tags first (alphabetical), then versions ascending; equal versions (1.0.0, v1.0.0) by name. */
+/** A floating version tag: `1`, `1.9`, `v2` (what `retag --semver` keeps pointing at the newest). */
+const FLOATING = /^v?(\d{1,9})(?:\.(\d{1,9}))?$/;
+
+/**
+ * The order of `--sort semver`, built so that `| tail -n 1` is the newest release:
+ * 1. tags that are no version (latest, stable...), in text order;
+ * 2. floating versions (1, 1.8, 1.9, 1.10, 2), in numeric order;
+ * 3. pre-releases (2.1.0-rc.1), in version order;
+ * 4. releases (a leading v is allowed), in version order.
+ * Equal versions (1.0.0, v1.0.0) are ordered by name.
+ */
 export function semverOrder(tags: string[], semver: Pick<Semver, 'parse'>): string[] {
   const plain: string[] = [];
-  const versions: { tag: string; v: import('semver').SemVer }[] = [];
+  const floating: { tag: string; parts: number[] }[] = [];
+  const pre: { tag: string; v: import('semver').SemVer }[] = [];
+  const releases: { tag: string; v: import('semver').SemVer }[] = [];
   for (const tag of tags) {
+    const f = FLOATING.exec(tag);
+    if (f) {
+      floating.push({ tag, parts: f[2] === undefined ? [Number(f[1])] : [Number(f[1]), Number(f[2])] });
+      continue;
+    }
     const v = semver.parse(tag, { loose: true });
-    if (v) versions.push({ tag, v });
-    else plain.push(tag);
+    if (!v) plain.push(tag);
+    else (v.prerelease.length > 0 ? pre : releases).push({ tag, v });
   }
-  plain.sort();
+  const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+  plain.sort(byName);
+  floating.sort((a, b) => (a.parts[0]! - b.parts[0]!) || ((a.parts[1] ?? -1) - (b.parts[1] ?? -1)) || byName(a.tag, b.tag));
   // SemVer#compare on parsed versions (semver.compare() would parse both again, 12,000 times for 1,200 tags).
-  versions.sort((a, b) => a.v.compare(b.v) || (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0));
-  return [...plain, ...versions.map((x) => x.tag)];
+  const byVersion = (a: { tag: string; v: import('semver').SemVer }, b: { tag: string; v: import('semver').SemVer }): number =>
+    a.v.compare(b.v) || byName(a.tag, b.tag);
+  pre.sort(byVersion);
+  releases.sort(byVersion);
+  return [...plain, ...floating.map((x) => x.tag), ...pre.map((x) => x.tag), ...releases.map((x) => x.tag)];
 }
