@@ -8,6 +8,9 @@ import { checkDigest, checkTag, isDigestRef } from '../validate.js';
 import { isValidTag } from '../../ref/reference.js';
 import type { ManifestRecord } from '../storage/types.js';
 
+/** `?tag=` parameters one manifest PUT may carry (the URL length limit alone allows ~700). */
+export const MAX_TAG_PARAMS = 100;
+
 /** GET/HEAD/PUT/DELETE /v2/NAME/manifests/REFERENCE */
 export async function handleManifest(ctx: RequestContext, name: string, reference: string): Promise<void> {
   const method = ctx.req.method ?? 'GET';
@@ -56,7 +59,11 @@ async function putManifest(ctx: RequestContext, name: string, reference: string)
   else checkTag(reference);
   const tags = byDigest ? [] : [reference];
   const tagParams: string[] = [];
-  for (const t of url.searchParams.getAll('tag')) {
+  const given = url.searchParams.getAll('tag');
+  if (given.length > MAX_TAG_PARAMS) {
+    throw new OciError('DENIED', `at most ${MAX_TAG_PARAMS} tag parameters per manifest PUT (got ${given.length})`, { status: 400, detail: { limit: MAX_TAG_PARAMS } });
+  }
+  for (const t of given) {
     checkTag(t);
     if (!tagParams.includes(t)) tagParams.push(t);
     if (!tags.includes(t)) tags.push(t);
@@ -79,7 +86,7 @@ async function putManifest(ctx: RequestContext, name: string, reference: string)
   const artifactType = manifest.artifactType ?? (isIndex(manifest) ? undefined : manifest.config.mediaType);
   if (artifactType) record.artifactType = artifactType;
   if (manifest.annotations) record.annotations = manifest.annotations;
-  await storage.putManifest(name, record, tags);
+  await storage.putManifest(name, record, tags, ctx.policy.maxTagsPerRepository === undefined ? {} : { maxTags: ctx.policy.maxTagsPerRepository });
 
   const headers: Record<string, string | string[]> = { Location: `/v2/${name}/manifests/${digest}`, 'Docker-Content-Digest': digest };
   if (manifest.subject) headers['OCI-Subject'] = manifest.subject.digest;
