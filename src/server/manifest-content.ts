@@ -1,5 +1,5 @@
 import { jsonDepth } from '../oci/json-depth.js';
-import { isIndex, parseManifest, type Descriptor, type Manifest } from '../oci/manifest.js';
+import { isIndex, manifestFromJson, type Descriptor, type Manifest } from '../oci/manifest.js';
 import { isIndexMediaType, isSchema1MediaType, isValidMediaType, MediaType } from '../oci/mediatypes.js';
 import { isValidDigest } from '../oci/digest.js';
 import { OciError } from './errors.js';
@@ -51,7 +51,7 @@ function parse(bytes: Buffer, contentType: string): Manifest {
     throw invalid('Docker schema 1 manifests are not supported');
   }
   try {
-    return parseManifest(bytes, GENERIC_TYPES.has(contentType) ? undefined : contentType);
+    return manifestFromJson(raw, GENERIC_TYPES.has(contentType) ? undefined : contentType);
   } catch (e) {
     throw invalid((e as Error).message);
   }
