@@ -119,3 +119,19 @@ function quote(v: unknown): string {
   const s = typeof v === 'string' ? v : String(JSON.stringify(v) ?? typeof v).slice(0, 200);
   return JSON.stringify(s.length > 80 ? `${s.slice(0, 80)}...` : s);
 }
+
+/**
+ * The Content-Type a stored manifest is served with: its stored type when it is a registry type;
+ * else (stored by an older version that took any Content-Type) the body's own mediaType or its
+ * shape. Never a stored value that could be text/html or break the header line.
+ */
+export function servedMediaType(stored: { mediaType: string; bytes: Buffer }): string {
+  if (MANIFEST_TYPES.has(stored.mediaType)) return stored.mediaType;
+  try {
+    const j = JSON.parse(stored.bytes.toString('utf8')) as { mediaType?: unknown; manifests?: unknown };
+    if (typeof j.mediaType === 'string' && MANIFEST_TYPES.has(j.mediaType)) return j.mediaType;
+    return Array.isArray(j.manifests) ? MediaType.ociIndex : MediaType.ociManifest;
+  } catch {
+    return 'application/octet-stream';
+  }
+}

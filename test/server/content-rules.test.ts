@@ -165,6 +165,24 @@ describe.each([['filesystem', false], ['memory', true]] as const)('manifest cont
     expect((await http(s.url, 'GET', '/v2/ctype/manifests/docker')).headers['content-type']).toBe(MediaType.dockerManifest);
   });
 
+  test('item 6: a manifest stored with a non-registry type (older versions took any) is served as its registry type, never echoed, never 500', async () => {
+    const img = makeImage();
+    const bare = json({ ...JSON.parse(img.manifest.bytes.toString()), mediaType: undefined });
+    const index = json({ schemaVersion: 2, manifests: [] });
+    // Stored below the HTTP checks, as an older version stored them.
+    await s.storage.putManifest('oldtype', { digest: digestOf(img.manifest.bytes), mediaType: 'text/html', bytes: img.manifest.bytes }, ['html']);
+    await s.storage.putManifest('oldtype', { digest: digestOf(bare), mediaType: 'application/x\r\nX-Evil: 1', bytes: bare }, ['crlf']);
+    await s.storage.putManifest('oldtype', { digest: digestOf(index), mediaType: 'application/vnd.é', bytes: index }, ['latin1']);
+    for (const [tag, type] of [['html', MediaType.ociManifest], ['crlf', MediaType.ociManifest], ['latin1', MediaType.ociIndex]] as const) {
+      for (const method of ['GET', 'HEAD']) {
+        const r = await http(s.url, method, `/v2/oldtype/manifests/${tag}`);
+        expect(r.status, `${method} ${tag}`).toBe(200);
+        expect(r.headers['content-type'], `${method} ${tag}`).toBe(type);
+        expect(r.headers['x-evil']).toBeUndefined();
+      }
+    }
+  });
+
   test('item 6: an index body is refused as an image manifest, an image body as an index; Content-Type and mediaType must agree', async () => {
     const img = makeImage();
     await pushImage(s.url, 'kinds', img);

@@ -3,7 +3,7 @@ import { isIndex, type Descriptor, type Manifest } from '../../oci/manifest.js';
 import { OciError } from '../errors.js';
 import { methodNotAllowed, requireDelete, requireWritable, type RequestContext } from '../context.js';
 import { readBody, sendEmpty } from '../http.js';
-import { acceptManifest } from '../manifest-content.js';
+import { acceptManifest, servedMediaType } from '../manifest-content.js';
 import { checkDigest, checkTag, isDigestRef } from '../validate.js';
 import { isValidTag } from '../../ref/reference.js';
 import type { ManifestRecord } from '../storage/types.js';
@@ -43,7 +43,7 @@ async function getManifest(ctx: RequestContext, name: string, reference: string,
   }
   if (!m) throw new OciError('MANIFEST_UNKNOWN', `manifest ${reference} not found in ${name}`);
   ctx.res.writeHead(200, {
-    'Content-Type': m.mediaType,
+    'Content-Type': servedMediaType(m),
     'Content-Length': m.bytes.length,
     'Docker-Content-Digest': m.digest,
     ETag: `"${m.digest}"`,
