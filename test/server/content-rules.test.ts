@@ -193,6 +193,12 @@ describe.each([['filesystem', false], ['memory', true]] as const)('manifest cont
       expect(r.status, ct).toBe(400);
       expect(r.json().errors[0]).toMatchObject({ code: 'MANIFEST_INVALID', message: `an index (it has manifests) cannot be stored as ${ct}` });
     }
+    // An index body may not carry an image type, nor any other type, in its own mediaType.
+    for (const mt of [MediaType.dockerManifest, MediaType.ociManifest, 'application/vnd.example.index+json']) {
+      const r = await pushManifest(s.url, 'kinds', 'idx', json({ schemaVersion: 2, mediaType: mt, manifests: [child] }), 'application/json');
+      expect(r.status, mt).toBe(400);
+      expect(r.json().errors[0].code).toBe('MANIFEST_INVALID');
+    }
     const imageAsIndex = await pushManifest(s.url, 'kinds', 'img', json({ ...JSON.parse(img.manifest.bytes.toString()), mediaType: undefined }), MediaType.ociIndex);
     expect(imageAsIndex.status).toBe(400);
     expect(imageAsIndex.json().errors[0].code).toBe('MANIFEST_INVALID');
