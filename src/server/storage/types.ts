@@ -88,7 +88,7 @@ export interface RegistryStorage {
   /**
    * Store a manifest (its bytes also become a blob) and point `tags` at it, atomically. With
    * `maxTags`, a change that would leave the repository with more tags throws OciError DENIED
-   * (the fs and memory backends enforce it atomically; s3 does not yet).
+   * (fs and memory atomically; s3 per instance, best effort).
    */
   putManifest(repo: string, manifest: ManifestRecord, tags: string[], options?: PutManifestOptions): Promise<void>;
   /** Remove the manifest and every tag pointing at it. */
