@@ -76,6 +76,11 @@ export function parseManifest(bytes: Uint8Array, mediaType?: string): Manifest {
   } catch {
     throw new InvalidContentError('manifest is not valid JSON', 'MANIFEST_INVALID');
   }
+  return manifestFromJson(json, mediaType);
+}
+
+/** parseManifest for JSON already parsed (a 4 MiB manifest costs its parse: do it once). */
+export function manifestFromJson(json: unknown, mediaType?: string): Manifest {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     throw new InvalidContentError('manifest is not a JSON object', 'MANIFEST_INVALID');
   }

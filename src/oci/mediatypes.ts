@@ -39,3 +39,15 @@ export function isManifestMediaType(mt: string | undefined): boolean {
 export function isSchema1MediaType(mt: string | undefined): boolean {
   return mt === MediaType.dockerSchema1 || mt === MediaType.dockerSchema1Signed || mt === 'application/json';
 }
+
+/**
+ * RFC 6838 section 4.2 media type syntax: `type/subtype`, each a restricted-name (a letter or
+ * digit, then up to 126 of letters, digits and ! # $ & - ^ _ . +). No parameters, no spaces,
+ * nothing outside ASCII: such a value could never go into a Content-Type header safely.
+ */
+const RESTRICTED_NAME = '[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}';
+const MEDIA_TYPE = new RegExp(`^${RESTRICTED_NAME}/${RESTRICTED_NAME}$`);
+
+export function isValidMediaType(mt: unknown): mt is string {
+  return typeof mt === 'string' && MEDIA_TYPE.test(mt);
+}

@@ -8,6 +8,8 @@ export interface ServerPolicy {
   readOnly: boolean;
   deleteEnabled: boolean;
   maxManifestBytes: number;
+  /** Tags a repository may hold (undefined: no cap). */
+  maxTagsPerRepository?: number;
 }
 
 /** What every handler gets for one request. */

@@ -3,7 +3,7 @@ import { OciError } from './errors.js';
 
 /** Small response helpers shared by the handlers. */
 
-export const API_VERSION_HEADER = { 'Docker-Distribution-API-Version': 'registry/2.0' };
+export const API_VERSION_HEADER = { 'Docker-Distribution-API-Version': 'registry/2.0', 'X-Content-Type-Options': 'nosniff' };
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}, method = 'GET'): void {
   const data = Buffer.from(JSON.stringify(body));

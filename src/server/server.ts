@@ -27,6 +27,8 @@ export interface RegistryServerOptions {
   deleteEnabled?: boolean;
   /** Larger manifests get 413 (default 4 MiB, the spec's minimum). */
   maxManifestBytes?: number;
+  /** A push that would give a repository more tags gets 400 DENIED (default 20,000). */
+  maxTagsPerRepository?: number;
   /** Upload sessions idle this long are removed (default 24 h; 0 = never). */
   uploadTtlMs?: number;
   /** Called after each response with one access-log entry. */
@@ -85,6 +87,7 @@ export async function createRegistryServer(options: RegistryServerOptions = {}):
     readOnly: options.readOnly ?? false,
     deleteEnabled: options.deleteEnabled ?? true,
     maxManifestBytes: options.maxManifestBytes ?? 4 * 1024 * 1024,
+    maxTagsPerRepository: options.maxTagsPerRepository ?? 20_000,
   };
   const ttl = options.uploadTtlMs ?? DAY;
   let inFlight = 0;

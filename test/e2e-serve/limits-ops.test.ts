@@ -279,6 +279,33 @@ describe('settings: flags > REGCTL_SERVE_* > --config file (spawned regctl serve
     }
   }, 30_000);
 
+  it('--max-tags-per-repository and REGCTL_SERVE_MAX_TAGS_PER_REPOSITORY cap the tags of a repository (400 DENIED)', async () => {
+    const img = makeImage({ layers: [64] });
+    const tagUpTo = async (url: string, n: number) => {
+      for (const b of [img.config, ...img.layers]) {
+        expect((await http(url, 'POST', `/v2/cap/blobs/uploads/?digest=${b.desc.digest}`, { body: b.bytes })).status).toBe(201);
+      }
+      const statuses: number[] = [];
+      for (let i = 1; i <= n; i++) {
+        statuses.push((await http(url, 'PUT', `/v2/cap/manifests/t${i}`, { body: img.manifest.bytes, headers: { 'content-type': img.manifest.mediaType } })).status);
+      }
+      return statuses;
+    };
+    const env = { ...process.env, HOME: dir, REGCTL_SERVE_MAX_TAGS_PER_REPOSITORY: '3' };
+    const flag = await spawnServe(['--root', join(dir, 'tags-flag'), '--max-tags-per-repository', '2'], env);
+    try {
+      expect(await tagUpTo(flag.url, 3)).toEqual([201, 201, 400]);
+    } finally {
+      flag.child.kill('SIGTERM');
+    }
+    const fromEnv = await spawnServe(['--root', join(dir, 'tags-env')], env);
+    try {
+      expect(await tagUpTo(fromEnv.url, 4)).toEqual([201, 201, 201, 400]);
+    } finally {
+      fromEnv.child.kill('SIGTERM');
+    }
+  }, 30_000);
+
   it('--htpasswd, --access, --realm, --no-metrics and --max-uploads-per-client through the command line', async () => {
     const { writeUsers, basic, PASSWORDS } = await import('./harness.js');
     const files = await writeUsers(dir);

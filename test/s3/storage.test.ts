@@ -134,6 +134,29 @@ describe('S3Storage', () => {
   });
 });
 
+describe('content rules on S3 (issue 13)', () => {
+  test('--max-tags-per-repository: a new tag past the cap is 400 DENIED, moving one is fine; bad media types are refused', async () => {
+    const reg = await createRegistryServer({ storage: s3.storage(), maxTagsPerRepository: 2 });
+    const { url } = await reg.listen(0, '127.0.0.1');
+    try {
+      const img = makeImage({ layers: [100] });
+      for (const b of [img.config, ...img.layers]) await pushBlob(url, 'capped', b.bytes);
+      const put = (tag: string) => pushManifest(url, 'capped', tag, img.manifest.bytes, img.manifest.mediaType);
+      expect([(await put('a')).status, (await put('b')).status]).toEqual([201, 201]);
+      const over = await put('c');
+      expect(over.status).toBe(400);
+      expect(over.json().errors[0]).toEqual({ code: 'DENIED', message: 'repository capped would have more than 2 tags (--max-tags-per-repository): delete tags first', detail: { limit: 2 } });
+      expect((await put('a')).status).toBe(201);
+      expect((await http(url, 'GET', '/v2/capped/tags/list')).json().tags).toEqual(['a', 'b']);
+      const html = await pushManifest(url, 'capped', 'html', img.manifest.bytes, 'text/html');
+      expect(html.status).toBe(400);
+      expect(html.json().errors[0].code).toBe('MANIFEST_INVALID');
+    } finally {
+      await reg.close();
+    }
+  });
+});
+
 describe('interrupted uploads on S3', () => {
   test('a client that drops mid-PATCH leaves no part: the session stays where it was and resumes', async () => {
     const st = s3.storage();

@@ -46,6 +46,7 @@ const SETTING_OPTIONS: Array<[string, string]> = [
   ['--max-uploads-per-client <n>', 'open upload sessions per user, or per address without login (default 100)'],
   ['--max-uploads <n>', 'open upload sessions in all (default 1000)'],
   ['--max-manifest-size <size>', 'largest manifest accepted (default 4MiB)'],
+  ['--max-tags-per-repository <n>', 'tags one repository may hold (default 20000)'],
   ['--max-header-size <size>', 'largest request line plus headers (default 16KiB)'],
   ['--max-url-length <n>', 'longest request URL (default 8192)'],
   ['--idle-timeout <duration>', 'close connections silent this long; a slow upload that still sends is kept (default 60s)'],

@@ -11,6 +11,14 @@ export async function handleBlob(ctx: RequestContext, name: string, digest: stri
   if (method === 'DELETE') {
     requireDelete(ctx);
     checkDigest(digest);
+    // A manifest's bytes are a blob too, but removing them would leave its tags (and a cached
+    // copy) pointing at nothing: a manifest goes through the manifests endpoint.
+    if (await storage.getManifest(name, digest)) {
+      throw new OciError('UNSUPPORTED', `${digest} is a manifest in ${name}: delete it with DELETE /v2/${name}/manifests/${digest}`, {
+        headers: { Allow: 'GET, HEAD' },
+        detail: { digest },
+      });
+    }
     if (!(await storage.deleteBlob(name, digest))) throw new OciError('BLOB_UNKNOWN', `blob ${digest} is not in ${name}`);
     sendEmpty(res, 202);
     return;

@@ -2,6 +2,8 @@ import { MediaType } from '../../oci/mediatypes.js';
 import { OciError } from '../errors.js';
 import { methodNotAllowed, type RequestContext } from '../context.js';
 import { sendJson } from '../http.js';
+import type { Descriptor } from '../../oci/manifest.js';
+import { listableReferrer } from '../manifest-content.js';
 import { checkDigest } from '../validate.js';
 
 /**
@@ -69,7 +71,7 @@ export async function handleCatalog(ctx: RequestContext): Promise<void> {
 export async function handleReferrers(ctx: RequestContext, name: string, digest: string): Promise<void> {
   onlyGet(ctx);
   checkDigest(digest);
-  let manifests = await ctx.storage.listReferrers(name, digest);
+  let manifests = listable(name, await ctx.storage.listReferrers(name, digest));
   const headers: Record<string, string> = {};
   const artifactType = ctx.url.searchParams.get('artifactType');
   if (artifactType !== null) {
@@ -78,4 +80,24 @@ export async function handleReferrers(ctx: RequestContext, name: string, digest:
   }
   const body = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests };
   sendJson(ctx.res, 200, body, { ...headers, 'Content-Type': MediaType.ociIndex }, ctx.req.method);
+}
+
+/** Referrers whose stored record is unusable (stored by an older version, edited on disk) are left out, never a 500. */
+const reported = new Set<string>();
+function listable(name: string, stored: Descriptor[]): Descriptor[] {
+  const out: Descriptor[] = [];
+  for (const d of stored) {
+    const ok = listableReferrer(d);
+    if (ok) {
+      out.push(ok);
+      continue;
+    }
+    const digest = typeof (d as { digest?: unknown })?.digest === 'string' ? (d as { digest: string }).digest.slice(0, 80) : '?';
+    // Once per record per process: a popular image must not flood the log.
+    if (reported.size < 1000 && !reported.has(`${name}@${digest}`)) {
+      reported.add(`${name}@${digest}`);
+      process.emitWarning(`referrer ${digest} in ${name} is not listable (invalid stored record); left out of the referrers list`, { code: 'REGCTL_BAD_REFERRER' });
+    }
+  }
+  return out;
 }

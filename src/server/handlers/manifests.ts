@@ -1,15 +1,15 @@
 import { digestOf } from '../../oci/digest.js';
-import { isIndex, parseManifest, type Descriptor, type Manifest } from '../../oci/manifest.js';
-import { isSchema1MediaType, MediaType } from '../../oci/mediatypes.js';
+import { isIndex, type Descriptor, type Manifest } from '../../oci/manifest.js';
 import { OciError } from '../errors.js';
 import { methodNotAllowed, requireDelete, requireWritable, type RequestContext } from '../context.js';
 import { readBody, sendEmpty } from '../http.js';
+import { acceptManifest, servedMediaType } from '../manifest-content.js';
 import { checkDigest, checkTag, isDigestRef } from '../validate.js';
 import { isValidTag } from '../../ref/reference.js';
 import type { ManifestRecord } from '../storage/types.js';
 
-/** Content types that say nothing about the manifest: the body's own mediaType decides. */
-const GENERIC_TYPES = new Set(['', 'application/json', 'application/octet-stream', 'text/plain']);
+/** `?tag=` parameters one manifest PUT may carry (the URL length limit alone allows ~700). */
+export const MAX_TAG_PARAMS = 100;
 
 /** GET/HEAD/PUT/DELETE /v2/NAME/manifests/REFERENCE */
 export async function handleManifest(ctx: RequestContext, name: string, reference: string): Promise<void> {
@@ -43,7 +43,7 @@ async function getManifest(ctx: RequestContext, name: string, reference: string,
   }
   if (!m) throw new OciError('MANIFEST_UNKNOWN', `manifest ${reference} not found in ${name}`);
   ctx.res.writeHead(200, {
-    'Content-Type': m.mediaType,
+    'Content-Type': servedMediaType(m),
     'Content-Length': m.bytes.length,
     'Docker-Content-Digest': m.digest,
     ETag: `"${m.digest}"`,
@@ -59,7 +59,11 @@ async function putManifest(ctx: RequestContext, name: string, reference: string)
   else checkTag(reference);
   const tags = byDigest ? [] : [reference];
   const tagParams: string[] = [];
-  for (const t of url.searchParams.getAll('tag')) {
+  const given = url.searchParams.getAll('tag');
+  if (given.length > MAX_TAG_PARAMS) {
+    throw new OciError('DENIED', `at most ${MAX_TAG_PARAMS} tag parameters per manifest PUT (got ${given.length})`, { status: 400, detail: { limit: MAX_TAG_PARAMS } });
+  }
+  for (const t of given) {
     checkTag(t);
     if (!tagParams.includes(t)) tagParams.push(t);
     if (!tags.includes(t)) tags.push(t);
@@ -68,11 +72,7 @@ async function putManifest(ctx: RequestContext, name: string, reference: string)
   const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim();
   const bytes = await readBody(req, ctx.policy.maxManifestBytes);
   ctx.setBytesIn?.(bytes.length);
-  if (isSchema1MediaType(contentType) && contentType !== 'application/json') {
-    throw new OciError('MANIFEST_INVALID', 'Docker schema 1 manifests are not supported');
-  }
-  const manifest = parse(bytes, contentType);
-  const mediaType = storedMediaType(manifest, contentType);
+  const { manifest, mediaType } = acceptManifest(bytes, contentType);
 
   const algorithm = byDigest ? (reference.slice(0, reference.indexOf(':')) as 'sha256' | 'sha512') : 'sha256';
   const digest = digestOf(bytes, algorithm);
@@ -86,7 +86,7 @@ async function putManifest(ctx: RequestContext, name: string, reference: string)
   const artifactType = manifest.artifactType ?? (isIndex(manifest) ? undefined : manifest.config.mediaType);
   if (artifactType) record.artifactType = artifactType;
   if (manifest.annotations) record.annotations = manifest.annotations;
-  await storage.putManifest(name, record, tags);
+  await storage.putManifest(name, record, tags, ctx.policy.maxTagsPerRepository === undefined ? {} : { maxTags: ctx.policy.maxTagsPerRepository });
 
   const headers: Record<string, string | string[]> = { Location: `/v2/${name}/manifests/${digest}`, 'Docker-Content-Digest': digest };
   if (manifest.subject) headers['OCI-Subject'] = manifest.subject.digest;
@@ -96,48 +96,20 @@ async function putManifest(ctx: RequestContext, name: string, reference: string)
   sendEmpty(ctx.res, 201, headers);
 }
 
-function parse(bytes: Buffer, contentType: string): Manifest {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(bytes.toString('utf8'));
-  } catch {
-    throw new OciError('MANIFEST_INVALID', 'manifest is not valid JSON');
-  }
-  const r = raw as { schemaVersion?: unknown; mediaType?: unknown };
-  if (r && typeof r === 'object' && (r.schemaVersion === 1 || isSchema1MediaType(typeof r.mediaType === 'string' ? r.mediaType : undefined))) {
-    throw new OciError('MANIFEST_INVALID', 'Docker schema 1 manifests are not supported');
-  }
-  try {
-    return parseManifest(bytes, GENERIC_TYPES.has(contentType) ? undefined : contentType);
-  } catch (e) {
-    throw new OciError('MANIFEST_INVALID', (e as Error).message);
-  }
-}
-
-/** The type served back: the pushed Content-Type; the body's own mediaType when the header is generic. */
-function storedMediaType(m: Manifest, contentType: string): string {
-  if (!GENERIC_TYPES.has(contentType)) {
-    if (m.mediaType !== undefined && m.mediaType !== contentType) {
-      throw new OciError('MANIFEST_INVALID', `Content-Type ${contentType} does not match the manifest's mediaType ${m.mediaType}`);
-    }
-    return contentType;
-  }
-  if (m.mediaType) return m.mediaType;
-  return isIndex(m) ? MediaType.ociIndex : MediaType.ociManifest;
-}
-
 /** Blobs (and index children) a manifest names must already be in the repository. */
 async function checkReferences(ctx: RequestContext, name: string, m: Manifest): Promise<void> {
   const missing = (d: Descriptor) =>
     new OciError('MANIFEST_BLOB_UNKNOWN', `${isIndex(m) ? 'manifest' : 'blob'} ${d.digest} is not in ${name}`, { detail: { digest: d.digest } });
+  // Each digest once: an index of 27,000 copies of one child costs one lookup, not 27,000.
+  const once = (list: Descriptor[]) => [...new Map(list.map((d) => [d.digest, d])).values()];
   if (isIndex(m)) {
-    for (const d of m.manifests) {
+    for (const d of once(m.manifests)) {
       await ctx.storage.touchBlob?.(name, d.digest);
       if (!(await ctx.storage.getManifest(name, d.digest))) throw missing(d);
     }
     return;
   }
-  for (const d of [m.config, ...m.layers]) {
+  for (const d of once([m.config, ...m.layers.filter((l) => !(l.urls && l.urls.length > 0))])) {
     // Foreign (non-distributable) layers live elsewhere, at their urls.
     if (d.urls && d.urls.length > 0) continue;
     // Touched, not just looked at: a gc running now must not take what this manifest needs.

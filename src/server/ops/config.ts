@@ -33,6 +33,7 @@ export interface ServeSettings {
   maxUploadsPerClient: number;
   maxUploads: number;
   maxManifestBytes: number;
+  maxTagsPerRepository: number;
   maxHeaderBytes: number;
   maxUrlLength: number;
   idleTimeoutMs: number;
@@ -71,6 +72,7 @@ const SPECS: Spec[] = [
   { key: 'maxUploadsPerClient', name: 'max-uploads-per-client', kind: 'count', default: 100 },
   { key: 'maxUploads', name: 'max-uploads', kind: 'count', default: 1000 },
   { key: 'maxManifestBytes', name: 'max-manifest-size', kind: 'size', default: 4 * 1024 * 1024 },
+  { key: 'maxTagsPerRepository', name: 'max-tags-per-repository', kind: 'count', default: 20_000 },
   { key: 'maxHeaderBytes', name: 'max-header-size', kind: 'size', default: 16 * 1024 },
   { key: 'maxUrlLength', name: 'max-url-length', kind: 'count', default: 8192 },
   { key: 'idleTimeoutMs', name: 'idle-timeout', kind: 'duration', default: 60_000 },

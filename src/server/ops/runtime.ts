@@ -121,6 +121,7 @@ export async function createServeRuntime(options: ServeRuntimeOptions): Promise<
     readOnly: settings.readOnly,
     deleteEnabled: !settings.noDelete,
     maxManifestBytes: settings.maxManifestBytes,
+    maxTagsPerRepository: settings.maxTagsPerRepository,
     uploadTtlMs: settings.uploadTtlMs,
     guard,
     uploadLimiter: uploads,

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Descriptor } from '../../oci/manifest.js';
 import { MediaType } from '../../oci/mediatypes.js';
 import { KeyedMutex } from './mutex.js';
+import { checkTagCap } from './tag-cap.js';
 import { isErrno, writeFileAtomic } from './fs-util.js';
 
 /** The annotation OCI image layouts use to name a manifest (our tags). */
@@ -190,7 +191,7 @@ export class LayoutIndexes {
         if (!current?.byDigest.has(digest)) return false;
         for (const d of current.tags.values()) if (d.digest === digest) return false;
         if (!(await stillUnused())) return false;
-        const model = new IndexModel(current.index.manifests);
+        const model = new IndexModel(repo, current.index.manifests);
         model.apply({ op: 'remove', digest });
         await this.writeIndex(repo, { ...current.index, manifests: model.entries() });
         return true;
@@ -211,8 +212,15 @@ export class LayoutIndexes {
 
   private async writeBatchLocked(repo: string, batch: PendingChange[]): Promise<void> {
     const current = (await this.read(repo)) ?? buildState('', EMPTY_INDEX());
-    const model = new IndexModel(current.index.manifests);
-    const found = batch.map((p) => model.apply(p.op));
+    const model = new IndexModel(repo, current.index.manifests);
+    // A change refused (tag cap) fails alone; the others in the batch still apply.
+    const found = batch.map((p) => {
+      try {
+        return { ok: model.apply(p.op) };
+      } catch (e) {
+        return { error: e };
+      }
+    });
     if (model.changed) {
       const index: IndexJson = { ...current.index, manifests: model.entries() };
       const path = join(this.dir(repo), 'index.json');
@@ -230,7 +238,11 @@ export class LayoutIndexes {
       const s = await stat(path, { bigint: true });
       this.cache.set(repo, buildState(`${s.ino}:${s.size}:${s.mtimeNs}`, index));
     }
-    batch.forEach((p, i) => p.resolve(found[i]!));
+    batch.forEach((p, i) => {
+      const r = found[i]!;
+      if ('error' in r) p.reject(r.error);
+      else p.resolve(r.ok);
+    });
   }
 }
 
@@ -247,7 +259,7 @@ function processAlive(pid: number): boolean {
 /** What can happen to index.json. */
 export type IndexOp =
   /** Store `desc` under each of `tags` (moving them), or untagged when `tags` is empty. */
-  | { op: 'put'; desc: Descriptor; tags: string[] }
+  | { op: 'put'; desc: Descriptor; tags: string[]; maxTags?: number }
   /** Remove one tag; its manifest stays, untagged if no other tag names it. */
   | { op: 'untag'; tag: string }
   /** Remove every entry of a digest. */
@@ -263,7 +275,10 @@ class IndexModel {
   private readonly refs = new Map<string, number>();
   changed = false;
 
-  constructor(entries: Descriptor[]) {
+  constructor(
+    private readonly repo: string,
+    entries: Descriptor[],
+  ) {
     for (const d of entries) {
       if (typeof d?.digest !== 'string') continue;
       const tag = d.annotations?.[REF_NAME];
@@ -275,6 +290,13 @@ class IndexModel {
     }
   }
 
+  /** Counted when asked: only a put under a tag cap asks. */
+  private get tagCount(): number {
+    let n = 0;
+    for (const k of this.map.keys()) if (k.startsWith('t')) n++;
+    return n;
+  }
+
   entries(): Descriptor[] {
     return [...this.map.values()];
   }
@@ -283,6 +305,8 @@ class IndexModel {
     switch (op.op) {
       case 'put': {
         const { desc, tags } = op;
+        // Throws before changing anything.
+        checkTagCap(this.repo, this.tagCount, (t) => this.map.has(`t${t}`), tags, op.maxTags);
         for (const tag of tags) {
           const old = this.map.get(`t${tag}`);
           if (old) {

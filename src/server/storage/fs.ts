@@ -10,10 +10,11 @@ import { algorithmOf, UploadSessions } from './fs-uploads.js';
 import { exists, fsyncFile, isErrno, linkOrCopy, makeDirectory, touchFile, tombstoneOf, writeFileAtomic } from './fs-util.js';
 import { FilesystemGcStore } from './fs-gc.js';
 import { ByteCache } from './byte-cache.js';
+import { checkTagCap } from './tag-cap.js';
 import { referrerDescriptor, subjectOf } from './referrers.js';
 import { sendFileRange } from './fs-send.js';
 import { KeyedMutex } from './mutex.js';
-import type { BlobInfo, ByteRange, ManifestRecord, RegistryStorage, StoredManifest, UploadInfo } from './types.js';
+import type { BlobInfo, ByteRange, ManifestRecord, PutManifestOptions, RegistryStorage, StoredManifest, UploadInfo } from './types.js';
 
 /**
  * Filesystem storage. Layout under ROOT:
@@ -280,7 +281,11 @@ export class FilesystemStorage implements RegistryStorage {
     return (await this.layouts.read(repo))?.tags.get(tag)?.digest;
   }
 
-  async putManifest(repo: string, m: ManifestRecord, tags: string[]): Promise<void> {
+  async putManifest(repo: string, m: ManifestRecord, tags: string[], options: PutManifestOptions = {}): Promise<void> {
+    // Refused before any byte is written when the cached index says so; index.json's writer
+    // checks again under the lock (concurrent pushes).
+    const state = options.maxTags === undefined || tags.length === 0 ? undefined : await this.layouts.read(repo);
+    if (state) checkTagCap(repo, state.tags.size, (t) => state.tags.has(t), tags, options.maxTags);
     // 1. the bytes, as a blob (fsynced, atomic); 2. the referrer record; 3. index.json.
     // A crash between steps leaves unreferenced files, never a tag to missing content.
     // Re-tagging a manifest the repository already holds writes nothing but index.json.
@@ -294,7 +299,7 @@ export class FilesystemStorage implements RegistryStorage {
       await this.writeReferrer(repo, m.subject, m.digest, desc);
     }
     const base: Descriptor = { mediaType: m.mediaType, digest: m.digest, size: m.bytes.length };
-    await this.layouts.apply(repo, { op: 'put', desc: base, tags });
+    await this.layouts.apply(repo, { op: 'put', desc: base, tags, ...(options.maxTags !== undefined ? { maxTags: options.maxTags } : {}) });
   }
 
   async deleteManifest(repo: string, digest: string): Promise<boolean> {

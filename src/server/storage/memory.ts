@@ -3,9 +3,10 @@ import { Readable } from 'node:stream';
 import type { Descriptor } from '../../oci/manifest.js';
 import { OciError, uploadRangeError } from '../errors.js';
 import { compareCodeUnits } from './fs-layout.js';
+import { checkTagCap } from './tag-cap.js';
 import { referrerDescriptor } from './referrers.js';
 import type { DeleteGuard, GcObject, GcStore } from '../ops/gc.js';
-import type { BlobInfo, ByteRange, ManifestRecord, RegistryStorage, StoredManifest, UploadInfo } from './types.js';
+import type { BlobInfo, ByteRange, ManifestRecord, PutManifestOptions, RegistryStorage, StoredManifest, UploadInfo } from './types.js';
 
 interface Repo {
   blobs: Set<string>;
@@ -150,7 +151,10 @@ export class MemoryStorage implements RegistryStorage {
     return this.repo(repo)?.tags.get(tag);
   }
 
-  async putManifest(repo: string, m: ManifestRecord, tags: string[]): Promise<void> {
+  async putManifest(repo: string, m: ManifestRecord, tags: string[], options: PutManifestOptions = {}): Promise<void> {
+    const existing = this.repo(repo);
+    if (existing) checkTagCap(repo, existing.tags.size, (t) => existing.tags.has(t), tags, options.maxTags);
+    else checkTagCap(repo, 0, () => false, tags, options.maxTags);
     const r = this.repo(repo, true);
     if (!this.content.has(m.digest)) this.content.set(m.digest, m.bytes);
     this.link(r, m.digest);

@@ -40,6 +40,11 @@ export interface ManifestRecord extends StoredManifest {
   annotations?: Record<string, string>;
 }
 
+export interface PutManifestOptions {
+  /** Tags the repository may hold after this put. */
+  maxTags?: number;
+}
+
 export interface ByteRange {
   /** Inclusive offsets. */
   start: number;
@@ -80,8 +85,12 @@ export interface RegistryStorage {
   resolveTag(repo: string, tag: string): Promise<string | undefined>;
   /** Optional: resolveTag + getManifest in one step, where that saves work. */
   getManifestByTag?(repo: string, tag: string): Promise<StoredManifest | undefined>;
-  /** Store a manifest (its bytes also become a blob) and point `tags` at it, atomically. */
-  putManifest(repo: string, manifest: ManifestRecord, tags: string[]): Promise<void>;
+  /**
+   * Store a manifest (its bytes also become a blob) and point `tags` at it, atomically. With
+   * `maxTags`, a change that would leave the repository with more tags throws OciError DENIED
+   * (fs and memory atomically; s3 per instance, best effort).
+   */
+  putManifest(repo: string, manifest: ManifestRecord, tags: string[], options?: PutManifestOptions): Promise<void>;
   /** Remove the manifest and every tag pointing at it. */
   deleteManifest(repo: string, digest: string): Promise<boolean>;
   /** Remove one tag; the manifest stays reachable by digest. */

@@ -4,7 +4,7 @@ import { isValidDigest } from '../../../oci/digest.js';
 import type { Descriptor } from '../../../oci/manifest.js';
 import { OciError } from '../../errors.js';
 import { compareCodeUnits } from '../fs-layout.js';
-import type { BlobInfo, ByteRange, ManifestRecord, RegistryStorage, StoredManifest, UploadInfo } from '../types.js';
+import type { BlobInfo, ByteRange, ManifestRecord, PutManifestOptions, RegistryStorage, StoredManifest, UploadInfo } from '../types.js';
 import type { GcStore } from '../../ops/gc.js';
 import { S3GcStore } from './gc-store.js';
 import { Bucket, createS3Client, mapLimit, type S3ConnectOptions } from './bucket.js';
@@ -12,6 +12,7 @@ import { KeyLayout } from './keys.js';
 import { UploadIds } from './upload-ids.js';
 import { S3UploadSessions } from './uploads.js';
 import { referrerDescriptor, subjectOf } from '../referrers.js';
+import { checkTagCap } from '../tag-cap.js';
 
 /** touchBlob rewrites a link at most this often (S3 timestamps are whole seconds anyway). */
 const TOUCH_INTERVAL_MS = 10_000;
@@ -217,7 +218,14 @@ export class S3Storage implements RegistryStorage {
     return text !== undefined && isValidDigest(text) ? text : undefined;
   }
 
-  async putManifest(repo: string, m: ManifestRecord, tags: string[]): Promise<void> {
+  async putManifest(repo: string, m: ManifestRecord, tags: string[], options: PutManifestOptions = {}): Promise<void> {
+    if (options.maxTags !== undefined && tags.length > 0) {
+      // One LIST per 1,000 tags. Instances do not coordinate, so concurrent pushes through
+      // several of them can overshoot the cap by what each adds at once.
+      const prefix = this.keys.tags(repo);
+      const existing = new Set((await this.bucket.listAll(prefix)).map((o) => o.key.slice(prefix.length)));
+      checkTagCap(repo, existing.size, (t) => existing.has(t), tags, options.maxTags);
+    }
     // Content, link, manifest record and referrer record first (in parallel), tags last: a tag
     // never points at something not yet in the bucket. Rewriting the content object is
     // idempotent (same bytes) and refreshes its age for GC's grace period.
