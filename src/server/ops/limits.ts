@@ -215,10 +215,13 @@ function watchHeaderDeadline(server: Server, ms: number): void {
     socket.once('close', () => clearTimeout(socket[HEADER_TIMER]));
     arm(socket);
   });
-  server.on('request', (req: { socket: TimedSocket }, res: { once(e: 'finish', f: () => void): unknown }) => {
-    clearTimeout(req.socket[HEADER_TIMER]);
+  server.on('request', (req: { socket: TimedSocket | null }, res: { once(e: 'finish', f: () => void): unknown }) => {
+    // Keep the socket itself: req.socket is null once the request has been destroyed.
+    const socket = req.socket;
+    if (!socket) return;
+    clearTimeout(socket[HEADER_TIMER]);
     res.once('finish', () => {
-      if (!req.socket.destroyed) arm(req.socket);
+      if (!socket.destroyed) arm(socket);
     });
   });
 }

@@ -214,7 +214,9 @@ async function appendHashed(path: string, body: Readable, state: HashState): Pro
     let batch: Buffer[] = [];
     let batchBytes = 0;
     let unsynced = 0;
-    for await (const chunk of body) {
+    // Not destroyed when a write fails: a destroyed request takes its socket, and the answer
+    // (507 for a full disk) with it. The front door closes the connection after answering.
+    for await (const chunk of body.iterator({ destroyOnReturn: false })) {
       const buf = chunk as Buffer;
       state.hash.update(buf);
       state.size += buf.length;
@@ -224,6 +226,9 @@ async function appendHashed(path: string, body: Readable, state: HashState): Pro
         await writing;
         const out = batch;
         writing = writeAll(fh, out);
+        // Awaited at the next batch or in finally; until then a failure (ENOSPC) must not count
+        // as an unhandled rejection, which would end the process.
+        writing.catch(() => undefined);
         unsynced += batchBytes;
         batch = [];
         batchBytes = 0;
