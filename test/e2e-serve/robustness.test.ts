@@ -6,7 +6,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { digestOf } from '../../src/oci/digest.js';
 import { ensureBuilt, spawnServe, type ServeProcess } from '../server/spawn.js';
-import { basic, PASSWORDS, writeUsers } from './harness.js';
+import type { AccessLogEntry } from '../../src/server/access-log.js';
+import { effectiveMaxConnections } from '../../src/server/ops/limits.js';
+import { stripUserinfo } from '../../src/server/request-target.js';
+import { createRegistryServer } from '../../src/server/server.js';
+import { basic, PASSWORDS, startSecureServe, writeUsers } from './harness.js';
 import { RawConnection, requestHead, sendChunked, type RawResponse } from './raw-http.js';
 
 /**
@@ -231,3 +235,89 @@ test('a full disk (tmpfs) answers 507 with an OCI error, uploads work again once
     execFileSync('umount', [mnt]);
   }
 }, 60_000);
+
+describe('connection cap (--max-connections)', () => {
+  test('one connection over the cap gets 503 + Retry-After and is closed; the others keep working; a freed slot is reused', async () => {
+    const s = await startSecureServe({ maxConnections: 5 });
+    const p = Number(new URL(s.url).port);
+    const held: RawConnection[] = [];
+    try {
+      for (let i = 0; i < 5; i++) held.push(await RawConnection.open(p));
+      // The server has seen all five before the sixth arrives: each answers a request.
+      for (const c of held) {
+        c.write(requestHead('GET', '/v2/'));
+        expect((await c.response()).status).toBe(200);
+      }
+      const over = await RawConnection.open(p);
+      over.write(requestHead('GET', '/v2/'));
+      const res = await over.response();
+      expect(res.status).toBe(503);
+      expect(res.headers['retry-after']).toBe('1');
+      expect(res.headers.connection).toBe('close');
+      expect(JSON.parse(res.body.toString())).toEqual({ errors: [{ code: 'UNAVAILABLE', message: 'too many connections; retry later' }] });
+      await over.closedByServer();
+      // The five are untouched.
+      held[0]!.write(requestHead('GET', '/v2/'));
+      expect((await held[0]!.response()).status).toBe(200);
+      // Closing one frees its slot.
+      held.pop()!.destroy();
+      await expect
+        .poll(async () => {
+          const c = await RawConnection.open(p);
+          c.write(requestHead('GET', '/v2/'));
+          const r = await c.response().catch(() => ({ status: 0 }));
+          c.destroy();
+          return r.status;
+        })
+        .toBe(200);
+    } finally {
+      for (const c of held) c.destroy();
+      await s.close();
+    }
+  });
+
+  test('the cap is lowered to what the open-file limit leaves, with the reason', () => {
+    const limits = 'Limit                     Soft Limit           Hard Limit           Units\nMax open files            1024                 4096                 files\n';
+    expect(effectiveMaxConnections(1000, limits)).toEqual({ max: 896, clamped: true, fdLimit: 1024 });
+    expect(effectiveMaxConnections(1000, limits.replace('1024 ', '65536'))).toEqual({ max: 1000, clamped: false, fdLimit: 65536 });
+    expect(effectiveMaxConnections(1000, undefined)).toEqual({ max: 1000, clamped: false });
+  });
+});
+
+describe('access log', () => {
+  test('userinfo of an absolute-form request target never reaches the text or JSON log', async () => {
+    for (const logFormat of ['text', 'json'] as const) {
+      const s = await startSecureServe({ logFormat });
+      try {
+        const c = await RawConnection.open(Number(new URL(s.url).port));
+        c.write(requestHead('GET', 'http://alice:s3cret-pw@127.0.0.1/v2/'));
+        expect((await c.response()).status).toBe(404);
+        c.destroy();
+        await expect.poll(() => s.lines.length).toBe(1);
+        expect(s.lines[0]).not.toMatch(/s3cret|alice/);
+        expect(s.records[0]!.path).toBe('http://127.0.0.1/v2/');
+        expect(s.lines[0]).toContain('http://127.0.0.1/v2/');
+      } finally {
+        await s.close();
+      }
+    }
+  });
+
+  test('the embeddable server (onRequest) strips it too', async () => {
+    const entries: AccessLogEntry[] = [];
+    const r = await createRegistryServer({ onRequest: (e) => entries.push(e) });
+    const { port: p } = await r.listen(0, '127.0.0.1');
+    try {
+      const c = await RawConnection.open(p);
+      c.write(requestHead('GET', 'http://bob:hunter2@127.0.0.1/v2/?x=1'));
+      expect((await c.response()).status).toBe(404);
+      c.destroy();
+      await expect.poll(() => entries.length).toBe(1);
+      expect(entries[0]!.path).toBe('http://127.0.0.1/v2/');
+      expect(stripUserinfo('https://u:p@a@host:5000/v2/x')).toBe('https://host:5000/v2/x');
+      expect(stripUserinfo('/v2/a@b/manifests/x')).toBe('/v2/a@b/manifests/x');
+    } finally {
+      await r.close();
+    }
+  });
+});

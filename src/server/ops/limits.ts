@@ -155,6 +155,8 @@ export interface HttpLimits {
   idleTimeoutMs?: number;
   /** Idle keep-alive connections between requests. Default 5 s. */
   keepAliveTimeoutMs?: number;
+  /** Open connections at most; more are answered 503 + Retry-After and closed. Default 1000. */
+  maxConnections?: number;
 }
 
 /** Options for http.createServer / https.createServer. */
@@ -184,6 +186,68 @@ export function applyServerTimeouts(server: Server, limits: HttpLimits = {}): vo
   // With no 'timeout' listener Node destroys the socket when it fires.
   server.setTimeout(idle);
   watchHeaderDeadline(server, limits.headersTimeoutMs ?? 30_000);
+  capConnections(server, limits.maxConnections ?? DEFAULT_MAX_CONNECTIONS);
+}
+
+export const DEFAULT_MAX_CONNECTIONS = 1000;
+/** File descriptors kept for everything but client connections (blob files, uploads, logs). */
+const FD_RESERVE = 128;
+
+/**
+ * The connection cap actually usable under the process's open-file limit (Linux: read from
+ * /proc/self/limits; elsewhere the configured value is trusted). `clamped` says it was lowered.
+ */
+export function effectiveMaxConnections(configured: number, limitsText?: string): { max: number; clamped: boolean; fdLimit?: number } {
+  const m = /^Max open files\s+(\d+)/m.exec(limitsText ?? '');
+  if (!m) return { max: configured, clamped: false };
+  const fdLimit = Number(m[1]);
+  const usable = Math.max(1, fdLimit - FD_RESERVE);
+  return usable < configured ? { max: usable, clamped: true, fdLimit } : { max: configured, clamped: false, fdLimit };
+}
+
+const OVER_CAPACITY_BODY = JSON.stringify({ errors: [{ code: 'UNAVAILABLE', message: 'too many connections; retry later' }] });
+const OVER_CAPACITY = Buffer.from(
+  `HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(OVER_CAPACITY_BODY)}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n${OVER_CAPACITY_BODY}`,
+);
+const CONNECTIONS = Symbol('regctl.connections');
+
+/**
+ * At most `max` connections are handed to HTTP. One more gets a fixed 503 + Retry-After written
+ * straight to the socket (no parser, no request object: it costs almost nothing) and is closed
+ * once the client has had a moment to read it, instead of the process running out of file
+ * descriptors and failing everyone. With TLS the count is kept on handshaken connections (the
+ * answer must be encrypted to be read).
+ */
+function capConnections(server: Server, max: number): void {
+  if ((server as Server & { [CONNECTIONS]?: boolean })[CONNECTIONS]) return;
+  (server as Server & { [CONNECTIONS]?: boolean })[CONNECTIONS] = true;
+  const isTls = typeof (server as Server & { setSecureContext?: unknown }).setSecureContext === 'function';
+  const event = isTls ? 'secureConnection' : 'connection';
+  let open = 0;
+  const emit = server.emit;
+  // The HTTP machinery is itself a 'connection' listener: refusing means not emitting to it.
+  server.emit = function (this: Server, name: string | symbol, ...args: unknown[]): boolean {
+    if (name !== event) return (emit as (...a: unknown[]) => boolean).apply(this, [name, ...args]);
+    const socket = args[0] as Duplex;
+    if (open >= max) {
+      refuse(socket);
+      return true;
+    }
+    open++;
+    socket.once('close', () => open--);
+    return (emit as (...a: unknown[]) => boolean).apply(this, [name, ...args]);
+  } as Server['emit'];
+}
+
+function refuse(socket: Duplex): void {
+  socket.on('error', () => undefined);
+  // Read and drop what the client sends (its request) so closing does not reset the answer away.
+  socket.resume();
+  socket.end(OVER_CAPACITY);
+  const timer = setTimeout(() => socket.destroy(), 1000);
+  timer.unref();
+  socket.once('end', () => socket.destroy());
+  socket.once('close', () => clearTimeout(timer));
 }
 
 const HEADER_TIMER = Symbol('regctl.headerDeadline');

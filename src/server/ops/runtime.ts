@@ -1,4 +1,5 @@
 import { constants as fsConstants } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { access as fsAccess } from 'node:fs/promises';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse, type ServerOptions } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -15,7 +16,7 @@ import type { ServeSettings } from './config.js';
 import { scheduleGc, type GcReport, type GcSchedule } from './gc.js';
 import { createGuard } from './guard.js';
 import { createHealthCheck, probeWritable } from './health.js';
-import { applyServerTimeouts, httpServerOptions, UploadSessionLimiter, type HttpLimits } from './limits.js';
+import { applyServerTimeouts, effectiveMaxConnections, httpServerOptions, UploadSessionLimiter, type HttpLimits } from './limits.js';
 import { RegistryMetrics } from './metrics.js';
 
 /**
@@ -75,6 +76,7 @@ export async function createServeRuntime(options: ServeRuntimeOptions): Promise<
     maxUrlLength: settings.maxUrlLength,
     idleTimeoutMs: settings.idleTimeoutMs,
     headersTimeoutMs: settings.headersTimeoutMs,
+    maxConnections: connectionCap(settings.maxConnections, warn),
   };
   let storage = options.storage;
   if (!storage) {
@@ -148,6 +150,19 @@ export async function createServeRuntime(options: ServeRuntimeOptions): Promise<
       await registry.close();
     },
   };
+}
+
+/** --max-connections, lowered (with a warning) when the open-file limit could not carry it. */
+function connectionCap(configured: number, warn: (m: string) => void): number {
+  let text: string | undefined;
+  try {
+    text = readFileSync('/proc/self/limits', 'utf8');
+  } catch {
+    // not Linux: trust the setting
+  }
+  const cap = effectiveMaxConnections(configured, text);
+  if (cap.clamped) warn(`--max-connections ${configured} is more than the open-file limit (${cap.fdLimit}) allows; using ${cap.max} (raise it with ulimit -n)`);
+  return cap.max;
 }
 
 /**
