@@ -180,12 +180,13 @@ export async function createRegistryServer(options: RegistryServerOptions = {}):
   };
   // Sessions left on disk by an earlier run count against the limits until they end.
   if (options.uploadLimiter && storage.listUploads) {
-    for (const u of await storage.listUploads().catch(() => [])) options.uploadLimiter.restore(u.repository, u.id, u.modified);
+    for (const u of await storage.listUploads().catch(() => [])) options.uploadLimiter.restore(u.repository, u.id, u.modified, u.maxIdleMs);
   }
   let timer: NodeJS.Timeout | undefined;
   if (ttl > 0 && !policy.readOnly) {
     purge();
-    timer = setInterval(purge, Math.max(Math.min(ttl, 60 * 60 * 1000), 20));
+    // Every 10 minutes at most: sessions of a crashed process expire after 10 minutes idle.
+    timer = setInterval(purge, Math.max(Math.min(ttl, 10 * 60 * 1000), 20));
     timer.unref();
   }
 

@@ -321,3 +321,81 @@ describe('access log', () => {
     }
   });
 });
+
+describe('crash leftovers', () => {
+  test('start-up removes temporary files and abandoned upload sessions of a dead process, with one line saying so', async () => {
+    const root = join(dir, 'leftovers');
+    const first = await spawnServe(['--root', root, '--no-log']);
+    const post = async (repo: string) => {
+      const loc = await newSession(first, repo);
+      const c = await RawConnection.open(port(first));
+      const data = randomBytes(1000);
+      c.write(requestHead('PATCH', loc, { 'Content-Length': data.length, 'Content-Range': '0-999' }));
+      c.write(data);
+      expect((await c.response()).status).toBe(202);
+      c.destroy();
+      return loc;
+    };
+    const stale = await post('left/a');
+    const fresh = await post('left/b');
+    const foreign = await post('left/c');
+    // A pushed manifest makes a repository with index.json to leave temporary files beside.
+    const c = await RawConnection.open(port(first));
+    const config = Buffer.from('{}');
+    c.write(requestHead('POST', `/v2/left/a/blobs/uploads/?digest=${digestOf(config)}`, { 'Content-Length': config.length }));
+    c.write(config);
+    expect((await c.response()).status).toBe(201);
+    c.destroy();
+    const dead = new Promise((r) => first.child.once('exit', r));
+    first.child.kill('SIGKILL');
+    await dead;
+
+    const { writeFile, utimes, readFile, readdir, stat } = await import('node:fs/promises');
+    const idOf = (loc: string) => loc.split('/').at(-1)!;
+    const old = new Date(Date.now() - 20 * 60 * 1000);
+    const age = async (id: string) => {
+      for (const f of ['data', 'info.json', '']) await utimes(join(root, '_uploads', id, f), old, old);
+    };
+    await age(idOf(stale));
+    // Another live process (this test runner) owns the third one: left alone, however old.
+    const infoPath = join(root, '_uploads', idOf(foreign), 'info.json');
+    const info = JSON.parse(await readFile(infoPath, 'utf8'));
+    expect(info.owner).toEqual({ pid: first.child.pid, started: expect.any(Number) });
+    await writeFile(infoPath, JSON.stringify({ ...info, owner: { pid: process.pid, started: 1 } }));
+    await age(idOf(foreign));
+    // Temporary files of atomic writes: a dead writer's, an old-format one, one in a referrers
+    // folder, and one of a live writer (kept).
+    const repoDir = join(root, 'left', 'a');
+    await mkdir(join(repoDir, '_referrers', 'sha256', 'ab'), { recursive: true });
+    await writeFile(join(repoDir, '.index.json.4194304999-0123456789ab.tmp'), '{');
+    await writeFile(join(repoDir, '.index.json.0123456789ab.tmp'), '{');
+    await writeFile(join(repoDir, '_referrers', 'sha256', 'ab', '.sha256-cd.json.4194304999-0123456789ab.tmp'), '{');
+    const live = `.index.json.${process.pid}-0123456789ab.tmp`;
+    await writeFile(join(repoDir, live), '{');
+
+    const second = await spawnServe(['--root', root, '--no-log']);
+    try {
+      await expect.poll(() => second.stderr()).toContain('start-up cleanup');
+      expect(second.stderr().split('\n').filter((l) => l.includes('start-up cleanup'))).toEqual([
+        'start-up cleanup: removed 3 temporary files of interrupted writes and 1 abandoned upload session (1000 bytes) left by a process that is gone',
+      ]);
+      expect((await readdir(repoDir)).filter((n) => n.endsWith('.tmp'))).toEqual([live]);
+      expect(await readdir(join(repoDir, '_referrers', 'sha256', 'ab'))).toEqual([]);
+      const status = async (loc: string) => {
+        const conn = await RawConnection.open(port(second));
+        conn.write(requestHead('GET', loc));
+        const r = await conn.response();
+        conn.destroy();
+        return r.status;
+      };
+      expect(await status(stale)).toBe(404);
+      await expect(stat(join(root, '_uploads', idOf(stale)))).rejects.toMatchObject({ code: 'ENOENT' });
+      // A session idle for less than 10 minutes may still be resumed.
+      expect(await status(fresh)).toBe(204);
+      expect(await status(foreign)).toBe(204);
+    } finally {
+      second.child.kill('SIGTERM');
+      await new Promise((r) => second.child.once('exit', r));
+    }
+  }, 60_000);
+});

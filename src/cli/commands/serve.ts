@@ -141,6 +141,7 @@ Examples:
           ...(storage ? { storage } : {}),
           ...(flags.log ? { log: (line: string) => out.streams.stdout.write(`${line}\n`) } : {}),
           warn: (m) => out.warn(m),
+          info: (m) => out.info(m),
           onError: (e, r) => out.streams.stderr.write(`error: ${r.method} ${r.path}: ${(e as Error)?.message ?? String(e)}\n`),
           onGcReport: (r) => out.info(`gc: removed ${r.removed.length} items, reclaimed ${r.bytesReclaimed} bytes`),
         });

@@ -36,6 +36,8 @@ export interface UploadLimitOptions {
 interface Session {
   repository: string;
   lastActive: number;
+  /** Expires after this idle time even when the upload TTL is longer (orphan of a dead process). */
+  maxIdleMs?: number;
 }
 
 export class UploadSessionLimiter {
@@ -98,10 +100,10 @@ export class UploadSessionLimiter {
   }
 
   /** Count a session that already exists (found on disk after a restart), even over the limit. */
-  restore(repository: string, sessionId: string, lastActive = this.now()): void {
+  restore(repository: string, sessionId: string, lastActive = this.now(), maxIdleMs?: number): void {
     if (this.sessions.has(sessionId)) return;
     this.take(repository);
-    this.sessions.set(sessionId, { repository, lastActive });
+    this.sessions.set(sessionId, { repository, lastActive, ...(maxIdleMs !== undefined ? { maxIdleMs } : {}) });
   }
 
   /** Note activity (PATCH) so expire() leaves the session alone. */
@@ -112,10 +114,10 @@ export class UploadSessionLimiter {
 
   /** Release sessions idle longer than maxIdleMs (the upload TTL); returns their ids to purge. */
   expire(maxIdleMs: number): string[] {
-    const cutoff = this.now() - maxIdleMs;
+    const now = this.now();
     const gone: string[] = [];
     for (const [id, s] of this.sessions) {
-      if (s.lastActive < cutoff) {
+      if (s.lastActive < now - Math.min(maxIdleMs, s.maxIdleMs ?? Infinity)) {
         this.sessions.delete(id);
         this.give(s.repository);
         gone.push(id);

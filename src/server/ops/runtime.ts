@@ -10,6 +10,7 @@ import { LoginRateLimiter } from '../security/rate-limit.js';
 import { loadTls, type TlsInfo } from '../security/tls.js';
 import { createRegistryServer, type RegistryServer } from '../server.js';
 import { FilesystemStorage } from '../storage/fs.js';
+import { describeLeftovers } from '../storage/fs-startup.js';
 import type { RegistryStorage } from '../storage/types.js';
 import { formatAccessLog, type AccessLogRecord } from './access-log.js';
 import type { ServeSettings } from './config.js';
@@ -33,6 +34,8 @@ export interface ServeRuntimeOptions {
   storage?: RegistryStorage;
   /** One formatted access-log line per request; absent: no access log. */
   log?: (line: string) => void;
+  /** Start-up notes (what crash leftovers were removed). */
+  info?: (message: string) => void;
   /** Reload failures of the htpasswd/access files, gc failures, TLS warnings. */
   warn?: (message: string) => void;
   onError?: (error: unknown, request: { method: string; path: string }) => void;
@@ -81,7 +84,10 @@ export async function createServeRuntime(options: ServeRuntimeOptions): Promise<
   let storage = options.storage;
   if (!storage) {
     const fs = new FilesystemStorage(options.root);
-    if (!settings.readOnly) await fs.init();
+    if (!settings.readOnly) {
+      const leftovers = describeLeftovers(await fs.init());
+      if (leftovers) options.info?.(leftovers);
+    }
     storage = fs;
   }
   const store = storage;
