@@ -278,7 +278,7 @@ describe('connection cap (--max-connections)', () => {
 
   test('the cap is lowered to what the open-file limit leaves, with the reason', () => {
     const limits = 'Limit                     Soft Limit           Hard Limit           Units\nMax open files            1024                 4096                 files\n';
-    expect(effectiveMaxConnections(1000, limits)).toEqual({ max: 896, clamped: true, fdLimit: 1024 });
+    expect(effectiveMaxConnections(1000, limits)).toEqual({ max: 448, clamped: true, fdLimit: 1024 });
     expect(effectiveMaxConnections(1000, limits.replace('1024 ', '65536'))).toEqual({ max: 1000, clamped: false, fdLimit: 65536 });
     expect(effectiveMaxConnections(1000, undefined)).toEqual({ max: 1000, clamped: false });
   });

@@ -203,7 +203,8 @@ export function effectiveMaxConnections(configured: number, limitsText?: string)
   const m = /^Max open files\s+(\d+)/m.exec(limitsText ?? '');
   if (!m) return { max: configured, clamped: false };
   const fdLimit = Number(m[1]);
-  const usable = Math.max(1, fdLimit - FD_RESERVE);
+  // A connection may hold a file too (an upload's data file, a blob being sent): two each.
+  const usable = Math.max(1, Math.floor((fdLimit - FD_RESERVE) / 2));
   return usable < configured ? { max: usable, clamped: true, fdLimit } : { max: configured, clamped: false, fdLimit };
 }
 
