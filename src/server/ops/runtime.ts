@@ -112,7 +112,13 @@ export async function createServeRuntime(options: ServeRuntimeOptions): Promise<
         options.log?.(formatAccessLog(r, settings.logFormat));
       }
     : undefined;
-  const guard = createGuard({ authorize, ...(metrics ? { metrics } : {}), health, limits, ...(log ? { log } : {}) });
+  const guard = createGuard({
+    authorize,
+    ...(metrics ? { metrics } : {}),
+    health,
+    limits,
+    ...(log ? { log, onLogError: (e: unknown) => warn(`access log line not written: ${e instanceof Error ? e.message : String(e)}`) } : {}),
+  });
 
   const createServer = (base: ServerOptions, listener: (req: IncomingMessage, res: ServerResponse) => void) => {
     const merged = { ...base, ...httpServerOptions(limits) };
