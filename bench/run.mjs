@@ -19,6 +19,7 @@ const benches = [
   ['archive', ['--quick']],
   ['s3', ['--size-mib', '50']],
   ['load', ['--duration', '10']],
+  ['slowloris', ['--seconds', '5']],
 ];
 
 const build = spawnSync('npx', ['tsc', '-p', 'src'], { cwd: join(here, '..'), stdio: 'inherit' });

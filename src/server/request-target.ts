@@ -28,3 +28,14 @@ export function firstValues(query: URLSearchParams): Record<string, string> {
   for (const [k, v] of query) if (!(k in out)) out[k] = v;
   return out;
 }
+
+/**
+ * `GET http://user:pw@host/v2/...` (absolute form) carries credentials in the request target:
+ * drop everything between the scheme and the last `@` of the authority before it is logged.
+ */
+export function stripUserinfo(target: string): string {
+  const m = /^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)([^/?#]*)/.exec(target);
+  if (!m) return target;
+  const at = m[2]!.lastIndexOf('@');
+  return at < 0 ? target : `${m[1]}${m[2]!.slice(at + 1)}${target.slice(m[0].length)}`;
+}

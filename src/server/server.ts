@@ -7,10 +7,10 @@ import { handleBlob } from './handlers/blobs.js';
 import { handleCatalog, handleReferrers, handleTags } from './handlers/listing.js';
 import { handleManifest } from './handlers/manifests.js';
 import { handleUpload, handleUploadStart } from './handlers/uploads.js';
-import { API_VERSION_HEADER, sendError, sendJson } from './http.js';
+import { answerEarlySafely, API_VERSION_HEADER, sendError, sendJson, storageFullError } from './http.js';
 import type { Admitted } from './ops/guard.js';
 import { handleClientError, type UploadSessionLimiter } from './ops/limits.js';
-import { splitTarget } from './request-target.js';
+import { splitTarget, stripUserinfo } from './request-target.js';
 import { route } from './router.js';
 import { FilesystemStorage } from './storage/fs.js';
 import { MemoryStorage } from './storage/memory.js';
@@ -93,11 +93,24 @@ export async function createRegistryServer(options: RegistryServerOptions = {}):
   let inFlight = 0;
   let idleWaiters: Array<() => void> = [];
 
+  const reportError = (e: unknown, req: IncomingMessage) => {
+    try {
+      options.onError?.(e, { method: req.method ?? '-', path: logPath(req.url) });
+    } catch {
+      // a failing error reporter must not take the server down either
+    }
+  };
+
+  // The one guard around a request's lifetime: everything the request can run (front door,
+  // handler, body reading, response listeners, logging) ends in this function's catch or in a
+  // listener wrapped by safely(); nothing thrown reaches the event loop.
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const started = process.hrtime.bigint();
+    // The socket is gone (null) once a request is destroyed: read what the log needs now.
+    const remote = req.socket?.remoteAddress ?? '-';
     inFlight++;
     let done = false;
-    const finish = () => {
+    const finish = safely(req, reportError, () => {
       if (done) return;
       done = true;
       inFlight--;
@@ -106,22 +119,25 @@ export async function createRegistryServer(options: RegistryServerOptions = {}):
         idleWaiters = [];
       }
       if (options.onRequest) {
-        const path = (req.url ?? '/').split('?')[0]!;
         const len = Number(res.getHeader('content-length') ?? 0);
         options.onRequest({
           time: new Date().toISOString(),
-          remote: req.socket.remoteAddress ?? '-',
+          remote,
           method: req.method ?? '-',
-          path,
+          path: logPath(req.url),
           status: res.statusCode,
           bytes: req.method === 'HEAD' ? 0 : Number.isFinite(len) ? len : 0,
           ms: Number(process.hrtime.bigint() - started) / 1e6,
           userAgent: req.headers['user-agent'],
         });
       }
-    };
+    });
     res.on('finish', finish);
     res.on('close', finish);
+    // An 'error' without a listener is thrown by the emitter: these are answered (or moot) here.
+    req.on('error', () => undefined);
+    res.on('error', () => undefined);
+    answerEarlySafely(req, res);
     for (const [k, v] of Object.entries(API_VERSION_HEADER)) res.setHeader(k, v);
     const run = async () => {
       if (options.before && (await options.before(req, res))) return;
@@ -139,17 +155,17 @@ export async function createRegistryServer(options: RegistryServerOptions = {}):
       await dispatch(ctx);
     };
     run().catch((e: unknown) => {
-      const err = e instanceof OciError ? e : internalError(e);
-      // A client that went away mid-request is not a server failure.
-      if (!(e instanceof OciError) && !req.destroyed && !res.destroyed && options.onError) {
-        options.onError(e, { method: req.method ?? '-', path: (req.url ?? '/').split('?')[0]! });
+      try {
+        const full = storageFullError(e);
+        const err = e instanceof OciError ? e : (full ?? internalError(e));
+        // A client that went away mid-request is not a server failure; a full disk is
+        // reported (once, here) because an operator must act on it.
+        if (!(e instanceof OciError) && (full || (!req.destroyed && !res.destroyed))) reportError(e, req);
+        sendError(req, res, err);
+      } catch (inner) {
+        reportError(inner, req);
+        res.destroy();
       }
-      sendError(req, res, err);
-      // A request body we did not read (e.g. a rejected upload of gigabytes) is not worth
-      // draining: close the connection once the error is out. Body-less requests keep it.
-      const len = req.headers['content-length'];
-      const bodyPending = !req.complete && (req.headers['transfer-encoding'] !== undefined || (len !== undefined && Number(len) > 0));
-      if (bodyPending) res.once('finish', () => req.socket.destroy());
     });
   };
 
@@ -167,12 +183,13 @@ export async function createRegistryServer(options: RegistryServerOptions = {}):
   };
   // Sessions left on disk by an earlier run count against the limits until they end.
   if (options.uploadLimiter && storage.listUploads) {
-    for (const u of await storage.listUploads().catch(() => [])) options.uploadLimiter.restore(u.repository, u.id, u.modified);
+    for (const u of await storage.listUploads().catch(() => [])) options.uploadLimiter.restore(u.repository, u.id, u.modified, u.maxIdleMs);
   }
   let timer: NodeJS.Timeout | undefined;
   if (ttl > 0 && !policy.readOnly) {
     purge();
-    timer = setInterval(purge, Math.max(Math.min(ttl, 60 * 60 * 1000), 20));
+    // Every 10 minutes at most: sessions of a crashed process expire after 10 minutes idle.
+    timer = setInterval(purge, Math.max(Math.min(ttl, 10 * 60 * 1000), 20));
     timer.unref();
   }
 
@@ -211,6 +228,22 @@ export async function createRegistryServer(options: RegistryServerOptions = {}):
       return closing;
     },
   };
+}
+
+/** Wrap a response listener so that a throw inside it is reported instead of crashing the process. */
+function safely(req: IncomingMessage, report: (e: unknown, req: IncomingMessage) => void, fn: () => void): () => void {
+  return () => {
+    try {
+      fn();
+    } catch (e) {
+      report(e, req);
+    }
+  };
+}
+
+/** The request path for logs: no query, no userinfo of an absolute-form target. */
+export function logPath(url: string | undefined): string {
+  return stripUserinfo((url ?? '/').split('?')[0]!);
 }
 
 function internalError(e: unknown): OciError {

@@ -37,6 +37,7 @@ describe('serve settings precedence', () => {
       maxUrlLength: 8192,
       idleTimeoutMs: 60_000,
       headersTimeoutMs: 30_000,
+      maxConnections: 1000,
       loginAttemptsPerMinute: 10,
       metrics: true,
     });
@@ -85,6 +86,7 @@ describe('serve settings precedence', () => {
       REGCTL_SERVE_MAX_URL_LENGTH: '4096',
       REGCTL_SERVE_IDLE_TIMEOUT: '2m',
       REGCTL_SERVE_HEADERS_TIMEOUT: '500ms',
+      REGCTL_SERVE_MAX_CONNECTIONS: '20',
       REGCTL_SERVE_LOGIN_ATTEMPTS_PER_MINUTE: '3',
       REGCTL_SERVE_METRICS: 'off',
     };
@@ -114,6 +116,7 @@ describe('serve settings precedence', () => {
       maxUrlLength: 4096,
       idleTimeoutMs: 120_000,
       headersTimeoutMs: 500,
+      maxConnections: 20,
       loginAttemptsPerMinute: 3,
       metrics: false,
     });

@@ -104,6 +104,18 @@ describe('UploadSessionLimiter per client', () => {
   });
 });
 
+describe('UploadSessionLimiter: sessions of a dead process', () => {
+  it('a restored session with its own idle limit expires after it, long before the upload TTL', () => {
+    let now = 1_000_000;
+    const l = new UploadSessionLimiter({ now: () => now });
+    l.restore('r', 'orphan', now, 10 * 60 * 1000);
+    l.restore('r', 'normal', now);
+    now += 11 * 60 * 1000;
+    expect(l.expire(24 * 3600 * 1000)).toEqual(['orphan']);
+    expect(l.active('r')).toBe(1);
+  });
+});
+
 describe('HTTP limits', () => {
   let server: Server | undefined;
   afterEach(async () => {

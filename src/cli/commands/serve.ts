@@ -50,6 +50,7 @@ const SETTING_OPTIONS: Array<[string, string]> = [
   ['--max-header-size <size>', 'largest request line plus headers (default 16KiB)'],
   ['--max-url-length <n>', 'longest request URL (default 8192)'],
   ['--idle-timeout <duration>', 'close connections silent this long; a slow upload that still sends is kept (default 60s)'],
+  ['--max-connections <n>', 'open connections at most; more get 503 + Retry-After (default 1000, less if the open-file limit is lower)'],
   ['--headers-timeout <duration>', 'time allowed to send the request headers (default 30s)'],
   ['--login-attempts-per-minute <n>', 'failed logins allowed per client address per minute (default 10)'],
   ['--no-metrics', 'no Prometheus /metrics endpoint'],
@@ -146,6 +147,7 @@ Examples:
           ...(storage ? { storage } : {}),
           ...(flags.log ? { log: (line: string) => out.streams.stdout.write(`${line}\n`) } : {}),
           warn: (m) => out.warn(m),
+          info: (m) => out.info(m),
           onError: (e, r) => out.streams.stderr.write(`error: ${r.method} ${r.path}: ${(e as Error)?.message ?? String(e)}\n`),
           onGcReport: (r) => out.info(`gc: removed ${plural(r.removed.length, 'item')}, reclaimed ${formatBytes(r.bytesReclaimed)}`),
         });

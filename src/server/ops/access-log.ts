@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { stripUserinfo } from '../request-target.js';
 
 /**
  * One access-log record per request, built from fields chosen one by one: no headers, no
@@ -24,7 +25,7 @@ export interface AccessLogRecord {
 
 const SAFE_QUERY = new Set(['n', 'last', 'digest', 'mount', 'from', 'artifactType', 'tag']);
 
-/** The request target with unknown query parameters' values replaced by `redacted`. */
+/** The request target with unknown query parameters' values replaced by `redacted` (userinfo is stripped before). */
 export function redactUrl(url: string): string {
   const q = url.indexOf('?');
   if (q < 0) return url;
@@ -49,14 +50,14 @@ export function redactUrl(url: string): string {
 export function accessLogRecord(
   req: IncomingMessage,
   res: ServerResponse,
-  extra: { user?: string; repository?: string; action?: string; bytesIn?: number; bytesOut?: number; durationMs: number },
+  extra: { remote?: string; user?: string; repository?: string; action?: string; bytesIn?: number; bytesOut?: number; durationMs: number },
 ): AccessLogRecord {
   const ua = req.headers['user-agent'];
   const r: AccessLogRecord = {
     time: new Date().toISOString(),
-    remote: req.socket.remoteAddress ?? '',
+    remote: extra.remote ?? req.socket?.remoteAddress ?? '',
     method: req.method ?? '',
-    path: redactUrl((req.url ?? '').slice(0, 2048)),
+    path: redactUrl(stripUserinfo(req.url ?? '').slice(0, 2048)),
     status: res.writableFinished ? res.statusCode : 0,
     bytesIn: extra.bytesIn ?? 0,
     bytesOut: extra.bytesOut ?? 0,

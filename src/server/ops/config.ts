@@ -38,6 +38,8 @@ export interface ServeSettings {
   maxUrlLength: number;
   idleTimeoutMs: number;
   headersTimeoutMs: number;
+  /** Open client connections at most (lowered to what the open-file limit allows). */
+  maxConnections: number;
   /** Failed logins allowed per client address per minute. */
   loginAttemptsPerMinute: number;
   metrics: boolean;
@@ -77,6 +79,7 @@ const SPECS: Spec[] = [
   { key: 'maxUrlLength', name: 'max-url-length', kind: 'count', default: 8192 },
   { key: 'idleTimeoutMs', name: 'idle-timeout', kind: 'duration', default: 60_000 },
   { key: 'headersTimeoutMs', name: 'headers-timeout', kind: 'duration', default: 30_000 },
+  { key: 'maxConnections', name: 'max-connections', kind: 'count', default: 1000 },
   { key: 'loginAttemptsPerMinute', name: 'login-attempts-per-minute', kind: 'count', default: 10 },
   { key: 'metrics', name: 'metrics', kind: 'bool', default: true },
 ];

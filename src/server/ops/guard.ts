@@ -21,6 +21,8 @@ export interface GuardOptions {
   metricsNeedLogin?: boolean;
   /** Called once per request when the response ends. */
   log?: (record: AccessLogRecord) => void;
+  /** Told when writing the access log failed (it never fails the request or the process). */
+  onLogError?: (error: unknown) => void;
 }
 
 export interface Admitted {
@@ -39,6 +41,8 @@ export function sendOciError(res: ServerResponse, status: number, code: string, 
 export function createGuard(options: GuardOptions): (req: IncomingMessage, res: ServerResponse) => Promise<Admitted | undefined> {
   return async (req, res) => {
     const started = performance.now();
+    // After a destroy the request has no socket any more: read the address while it is there.
+    const remote = req.socket?.remoteAddress;
     const hook = options.metrics?.instrument(req, res);
     let bytesIn: number | undefined;
     let decision: Allowed | undefined;
@@ -61,16 +65,22 @@ export function createGuard(options: GuardOptions): (req: IncomingMessage, res: 
         if (logged) return;
         logged = true;
         const length = Number(req.headers['content-length']);
-        options.log!(
-          accessLogRecord(req, res, {
-            ...(decision?.user !== undefined ? { user: decision.user } : {}),
-            ...(decision?.route.repository !== undefined ? { repository: decision.route.repository } : {}),
-            ...(decision?.action !== undefined ? { action: decision.action } : {}),
-            bytesIn: bytesIn ?? (Number.isSafeInteger(length) ? length : 0),
-            bytesOut: out,
-            durationMs: performance.now() - started,
-          }),
-        );
+        // A listener that throws would be thrown by the emitter, out of every request's reach.
+        try {
+          options.log!(
+            accessLogRecord(req, res, {
+              remote: remote ?? '',
+              ...(decision?.user !== undefined ? { user: decision.user } : {}),
+              ...(decision?.route.repository !== undefined ? { repository: decision.route.repository } : {}),
+              ...(decision?.action !== undefined ? { action: decision.action } : {}),
+              bytesIn: bytesIn ?? (Number.isSafeInteger(length) ? length : 0),
+              bytesOut: out,
+              durationMs: performance.now() - started,
+            }),
+          );
+        } catch (e) {
+          options.onLogError?.(e);
+        }
       };
       res.once('finish', log);
       res.once('close', log);
@@ -95,7 +105,7 @@ export function createGuard(options: GuardOptions): (req: IncomingMessage, res: 
       method,
       path: url,
       headers: req.headers,
-      ...(req.socket.remoteAddress !== undefined ? { remoteAddress: req.socket.remoteAddress } : {}),
+      ...(remote !== undefined ? { remoteAddress: remote } : {}),
     });
     if (!d.ok) {
       sendOciError(res, d.status, d.code, d.message, d.headers, method);

@@ -41,6 +41,8 @@ interface Session {
   /** Undefined for sessions restored from storage after a restart (their owner is not stored). */
   owner: string | undefined;
   lastActive: number;
+  /** Expires after this idle time even when the upload TTL is longer (orphan of a dead process). */
+  maxIdleMs?: number;
 }
 
 /**
@@ -117,10 +119,10 @@ export class UploadSessionLimiter {
   }
 
   /** Count a session that already exists (found on disk after a restart), even over the limit. */
-  restore(repository: string, sessionId: string, lastActive = this.now()): void {
+  restore(repository: string, sessionId: string, lastActive = this.now(), maxIdleMs?: number): void {
     if (this.sessions.has(sessionId)) return;
     this.take(repository, undefined);
-    this.sessions.set(sessionId, { repository, owner: undefined, lastActive });
+    this.sessions.set(sessionId, { repository, owner: undefined, lastActive, ...(maxIdleMs !== undefined ? { maxIdleMs } : {}) });
   }
 
   /** Note activity (PATCH) so expire() leaves the session alone. */
@@ -131,10 +133,10 @@ export class UploadSessionLimiter {
 
   /** Release sessions idle longer than maxIdleMs (the upload TTL); returns their ids to purge. */
   expire(maxIdleMs: number): string[] {
-    const cutoff = this.now() - maxIdleMs;
+    const now = this.now();
     const gone: string[] = [];
     for (const [id, s] of this.sessions) {
-      if (s.lastActive < cutoff) {
+      if (s.lastActive < now - Math.min(maxIdleMs, s.maxIdleMs ?? Infinity)) {
         this.sessions.delete(id);
         this.give(s.repository, s.owner);
         gone.push(id);
@@ -185,6 +187,8 @@ export interface HttpLimits {
   idleTimeoutMs?: number;
   /** Idle keep-alive connections between requests. Default 5 s. */
   keepAliveTimeoutMs?: number;
+  /** Open connections at most; more are answered 503 + Retry-After and closed. Default 1000. */
+  maxConnections?: number;
 }
 
 /** Options for http.createServer / https.createServer. */
@@ -214,6 +218,69 @@ export function applyServerTimeouts(server: Server, limits: HttpLimits = {}): vo
   // With no 'timeout' listener Node destroys the socket when it fires.
   server.setTimeout(idle);
   watchHeaderDeadline(server, limits.headersTimeoutMs ?? 30_000);
+  capConnections(server, limits.maxConnections ?? DEFAULT_MAX_CONNECTIONS);
+}
+
+export const DEFAULT_MAX_CONNECTIONS = 1000;
+/** File descriptors kept for everything but client connections (blob files, uploads, logs). */
+const FD_RESERVE = 128;
+
+/**
+ * The connection cap actually usable under the process's open-file limit (Linux: read from
+ * /proc/self/limits; elsewhere the configured value is trusted). `clamped` says it was lowered.
+ */
+export function effectiveMaxConnections(configured: number, limitsText?: string): { max: number; clamped: boolean; fdLimit?: number } {
+  const m = /^Max open files\s+(\d+)/m.exec(limitsText ?? '');
+  if (!m) return { max: configured, clamped: false };
+  const fdLimit = Number(m[1]);
+  // A connection may hold a file too (an upload's data file, a blob being sent): two each.
+  const usable = Math.max(1, Math.floor((fdLimit - FD_RESERVE) / 2));
+  return usable < configured ? { max: usable, clamped: true, fdLimit } : { max: configured, clamped: false, fdLimit };
+}
+
+const OVER_CAPACITY_BODY = JSON.stringify({ errors: [{ code: 'UNAVAILABLE', message: 'too many connections; retry later' }] });
+const OVER_CAPACITY = Buffer.from(
+  `HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(OVER_CAPACITY_BODY)}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n${OVER_CAPACITY_BODY}`,
+);
+const CONNECTIONS = Symbol('regctl.connections');
+
+/**
+ * At most `max` connections are handed to HTTP. One more gets a fixed 503 + Retry-After written
+ * straight to the socket (no parser, no request object: it costs almost nothing) and is closed
+ * once the client has had a moment to read it, instead of the process running out of file
+ * descriptors and failing everyone. With TLS the count is kept on handshaken connections (the
+ * answer must be encrypted to be read).
+ */
+function capConnections(server: Server, max: number): void {
+  if ((server as Server & { [CONNECTIONS]?: boolean })[CONNECTIONS]) return;
+  (server as Server & { [CONNECTIONS]?: boolean })[CONNECTIONS] = true;
+  const isTls = typeof (server as Server & { setSecureContext?: unknown }).setSecureContext === 'function';
+  const event = isTls ? 'secureConnection' : 'connection';
+  let open = 0;
+  const emit = server.emit;
+  // The HTTP machinery is itself a 'connection' listener: refusing means not emitting to it.
+  server.emit = function (this: Server, name: string | symbol, ...args: unknown[]): boolean {
+    if (name !== event) return (emit as (...a: unknown[]) => boolean).apply(this, [name, ...args]);
+    const socket = args[0] as Duplex;
+    if (open >= max) {
+      refuse(socket);
+      return true;
+    }
+    open++;
+    socket.once('close', () => open--);
+    return (emit as (...a: unknown[]) => boolean).apply(this, [name, ...args]);
+  } as Server['emit'];
+}
+
+function refuse(socket: Duplex): void {
+  socket.on('error', () => undefined);
+  // Read and drop what the client sends (its request) so closing does not reset the answer away.
+  socket.resume();
+  socket.end(OVER_CAPACITY);
+  const timer = setTimeout(() => socket.destroy(), 1000);
+  timer.unref();
+  socket.once('end', () => socket.destroy());
+  socket.once('close', () => clearTimeout(timer));
 }
 
 const HEADER_TIMER = Symbol('regctl.headerDeadline');
@@ -245,10 +312,13 @@ function watchHeaderDeadline(server: Server, ms: number): void {
     socket.once('close', () => clearTimeout(socket[HEADER_TIMER]));
     arm(socket);
   });
-  server.on('request', (req: { socket: TimedSocket }, res: { once(e: 'finish', f: () => void): unknown }) => {
-    clearTimeout(req.socket[HEADER_TIMER]);
+  server.on('request', (req: { socket: TimedSocket | null }, res: { once(e: 'finish', f: () => void): unknown }) => {
+    // Keep the socket itself: req.socket is null once the request has been destroyed.
+    const socket = req.socket;
+    if (!socket) return;
+    clearTimeout(socket[HEADER_TIMER]);
     res.once('finish', () => {
-      if (!req.socket.destroyed) arm(req.socket);
+      if (!socket.destroyed) arm(socket);
     });
   });
 }

@@ -1,4 +1,5 @@
 import { constants as fsConstants } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { access as fsAccess } from 'node:fs/promises';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse, type ServerOptions } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -9,13 +10,14 @@ import { LoginRateLimiter } from '../security/rate-limit.js';
 import { loadTls, type TlsInfo } from '../security/tls.js';
 import { createRegistryServer, type RegistryServer } from '../server.js';
 import { FilesystemStorage } from '../storage/fs.js';
+import { describeLeftovers } from '../storage/fs-startup.js';
 import type { RegistryStorage } from '../storage/types.js';
 import { formatAccessLog, type AccessLogRecord } from './access-log.js';
 import type { ServeSettings } from './config.js';
 import { scheduleGc, type GcReport, type GcSchedule } from './gc.js';
 import { createGuard } from './guard.js';
 import { createHealthCheck, probeWritable } from './health.js';
-import { applyServerTimeouts, httpServerOptions, UploadSessionLimiter, type HttpLimits } from './limits.js';
+import { applyServerTimeouts, effectiveMaxConnections, httpServerOptions, UploadSessionLimiter, type HttpLimits } from './limits.js';
 import { RegistryMetrics } from './metrics.js';
 
 /**
@@ -32,6 +34,8 @@ export interface ServeRuntimeOptions {
   storage?: RegistryStorage;
   /** One formatted access-log line per request; absent: no access log. */
   log?: (line: string) => void;
+  /** Start-up notes (what crash leftovers were removed). */
+  info?: (message: string) => void;
   /** Reload failures of the htpasswd/access files, gc failures, TLS warnings. */
   warn?: (message: string) => void;
   onError?: (error: unknown, request: { method: string; path: string }) => void;
@@ -79,11 +83,15 @@ export async function createServeRuntime(options: ServeRuntimeOptions): Promise<
     maxUrlLength: settings.maxUrlLength,
     idleTimeoutMs: settings.idleTimeoutMs,
     headersTimeoutMs: settings.headersTimeoutMs,
+    maxConnections: connectionCap(settings.maxConnections, warn),
   };
   let storage = options.storage;
   if (!storage) {
     const fs = new FilesystemStorage(options.root);
-    if (!settings.readOnly) await fs.init();
+    if (!settings.readOnly) {
+      const leftovers = describeLeftovers(await fs.init());
+      if (leftovers) options.info?.(leftovers);
+    }
     storage = fs;
   }
   const store = storage;
@@ -108,7 +116,13 @@ export async function createServeRuntime(options: ServeRuntimeOptions): Promise<
         options.log?.(formatAccessLog(r, settings.logFormat));
       }
     : undefined;
-  const guard = createGuard({ authorize, ...(metrics ? { metrics } : {}), health, limits, ...(log ? { log } : {}) });
+  const guard = createGuard({
+    authorize,
+    ...(metrics ? { metrics } : {}),
+    health,
+    limits,
+    ...(log ? { log, onLogError: (e: unknown) => warn(`access log line not written: ${e instanceof Error ? e.message : String(e)}`) } : {}),
+  });
 
   const createServer = (base: ServerOptions, listener: (req: IncomingMessage, res: ServerResponse) => void) => {
     const merged = { ...base, ...httpServerOptions(limits) };
@@ -153,6 +167,19 @@ export async function createServeRuntime(options: ServeRuntimeOptions): Promise<
       await registry.close();
     },
   };
+}
+
+/** --max-connections, lowered (with a warning) when the open-file limit could not carry it. */
+function connectionCap(configured: number, warn: (m: string) => void): number {
+  let text: string | undefined;
+  try {
+    text = readFileSync('/proc/self/limits', 'utf8');
+  } catch {
+    // not Linux: trust the setting
+  }
+  const cap = effectiveMaxConnections(configured, text);
+  if (cap.clamped) warn(`--max-connections ${configured} is more than the open-file limit (${cap.fdLimit}) allows; using ${cap.max} (raise it with ulimit -n)`);
+  return cap.max;
 }
 
 /**

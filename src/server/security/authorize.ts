@@ -158,6 +158,10 @@ export function createAuthorizer(options: AuthorizerOptions = {}): Authorize {
     }
 
     const repo = route.repository!;
+    // Without an access file, whoever may use the registry may use every valid name: an
+    // invalid one is not a permission matter but bad input, refused by the router with 400
+    // NAME_INVALID before any storage is touched.
+    if (route.nameValid === false && !options.access && (user !== undefined || !users)) return allowed({ action: need });
     if (!access.can(user, need, repo)) return refuse(`${need} repository "${clip(repo)}"`);
     const extra: Partial<Allowed> = { action: need };
 

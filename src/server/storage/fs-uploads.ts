@@ -13,7 +13,43 @@ import type { UploadInfo } from './types.js';
 interface SessionMeta {
   repository: string;
   startedAt: number;
+  /** The process that created the session (absent in sessions written before it was recorded). */
+  owner?: ProcessId;
 }
+
+/** A process: pid plus start time, since pids are reused (a container's server is pid 1 every time). */
+export interface ProcessId {
+  pid: number;
+  started: number;
+}
+
+/** This process, as recorded in the sessions it creates. */
+export const THIS_PROCESS: ProcessId = { pid: process.pid, started: Math.round(Date.now() - process.uptime() * 1000) };
+
+/**
+ * Is the process that wrote a session (or a temporary file) still running? Our own pid with
+ * another start time is an earlier life of this server. Another live pid is trusted to be the
+ * owner (the kernel gives no portable way to check its start time): such leftovers are kept.
+ */
+export function ownerAlive(owner: ProcessId | number | undefined): boolean {
+  if (owner === undefined) return false;
+  const pid = typeof owner === 'number' ? owner : owner.pid;
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  if (pid === process.pid) return typeof owner !== 'number' && owner.started === THIS_PROCESS.started;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return isErrno(e, 'EPERM');
+  }
+}
+
+/**
+ * A session left by a process that is gone is kept this long after its last byte (a client may
+ * resume right after a quick restart), instead of the full --upload-ttl: a crash must not leave
+ * slots taken for a day.
+ */
+export const ORPHAN_IDLE_MS = 10 * 60 * 1000;
 
 /** A running sha256 over exactly the bytes in the session's data file. */
 interface HashState {
@@ -30,6 +66,8 @@ export class UploadSessions {
   readonly dir: string;
   private readonly hashes = new Map<string, HashState>();
   private readonly locks = new KeyedMutex();
+  /** Sessions of a dead process kept at start-up: they expire after ORPHAN_IDLE_MS idle. */
+  private readonly orphans = new Set<string>();
 
   constructor(root: string) {
     this.dir = join(root, '_uploads');
@@ -45,7 +83,7 @@ export class UploadSessions {
     await mkdir(join(this.dir, id), { recursive: true });
     await writeFile(this.dataPath(id), '');
     // info.json is written last: a session without it is incomplete and gets purged.
-    await writeFile(join(this.dir, id, 'info.json'), JSON.stringify({ repository: repo, startedAt } satisfies SessionMeta));
+    await writeFile(join(this.dir, id, 'info.json'), JSON.stringify({ repository: repo, startedAt, owner: THIS_PROCESS } satisfies SessionMeta));
     this.hashes.set(id, { hash: createHash('sha256'), size: 0 });
     return { id, repository: repo, size: 0, startedAt };
   }
@@ -128,6 +166,7 @@ export class UploadSessions {
 
   async remove(id: string): Promise<void> {
     this.hashes.delete(id);
+    this.orphans.delete(id);
     await rm(join(this.dir, id), { recursive: true, force: true });
   }
 
@@ -140,7 +179,7 @@ export class UploadSessions {
   }
 
   /** Every session on disk with its last activity (data or info.json mtime). */
-  async list(): Promise<Array<{ repository: string; id: string; size: number; modified: number }>> {
+  async list(): Promise<Array<{ repository: string; id: string; size: number; modified: number; maxIdleMs?: number }>> {
     let names: string[];
     try {
       names = await readdir(this.dir);
@@ -148,14 +187,20 @@ export class UploadSessions {
       if (isErrno(e, 'ENOENT')) return [];
       throw e;
     }
-    const out: Array<{ repository: string; id: string; size: number; modified: number }> = [];
+    const out: Array<{ repository: string; id: string; size: number; modified: number; maxIdleMs?: number }> = [];
     for (const id of names) {
       if (!/^[0-9a-f]{32}$/.test(id)) continue;
       try {
         const meta = JSON.parse(await readFile(join(this.dir, id, 'info.json'), 'utf8')) as SessionMeta;
         const info = await stat(join(this.dir, id, 'info.json'));
         const data = await stat(this.dataPath(id)).catch(() => undefined);
-        out.push({ repository: meta.repository, id, size: data?.size ?? 0, modified: Math.max(info.mtimeMs, data?.mtimeMs ?? 0) });
+        out.push({
+          repository: meta.repository,
+          id,
+          size: data?.size ?? 0,
+          modified: Math.max(info.mtimeMs, data?.mtimeMs ?? 0),
+          ...(this.orphans.has(id) ? { maxIdleMs: ORPHAN_IDLE_MS } : {}),
+        });
       } catch {
         // incomplete or vanishing session: purge's business
       }
@@ -171,26 +216,70 @@ export class UploadSessions {
       if (isErrno(e, 'ENOENT')) return 0;
       throw e;
     }
-    const cutoff = Date.now() - maxAgeMs;
+    const now = Date.now();
     let removed = 0;
     for (const id of names) {
       if (this.locks.isLocked(id)) continue;
-      let last = 0;
-      // The directory counts too: a session being created right now has it before its files,
-      // and must not look abandoned (a purge at start-up raced a first upload that way).
-      for (const f of ['', 'data', 'info.json']) {
-        try {
-          last = Math.max(last, (await stat(join(this.dir, id, f))).mtimeMs);
-        } catch {
-          // missing file: an incomplete session, judged by what remains
-        }
-      }
+      const last = await this.lastActivity(id);
+      const cutoff = now - (this.orphans.has(id) ? Math.min(maxAgeMs, ORPHAN_IDLE_MS) : maxAgeMs);
       if (last < cutoff) {
         await this.remove(id);
         removed++;
       }
     }
     return removed;
+  }
+
+  /** Newest mtime of the session's directory and files (0 when none is left). */
+  private async lastActivity(id: string): Promise<number> {
+    let last = 0;
+    // The directory counts too: a session being created right now has it before its files,
+    // and must not look abandoned (a purge at start-up raced a first upload that way).
+    for (const f of ['', 'data', 'info.json']) {
+      try {
+        last = Math.max(last, (await stat(join(this.dir, id, f))).mtimeMs);
+      } catch {
+        // missing file: an incomplete session, judged by what remains
+      }
+    }
+    return last;
+  }
+
+  /**
+   * At start-up: sessions whose owner process is gone (a crash, a kill, a restart) and that have
+   * been idle for ORPHAN_IDLE_MS are removed; younger ones are kept for a client that resumes,
+   * but expire after ORPHAN_IDLE_MS idle instead of the upload TTL. Sessions of another live
+   * process sharing the root are left alone. Returns what was removed.
+   */
+  async recoverOrphans(now = Date.now()): Promise<{ removed: number; bytes: number; kept: number }> {
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch (e) {
+      if (isErrno(e, 'ENOENT')) return { removed: 0, bytes: 0, kept: 0 };
+      throw e;
+    }
+    const report = { removed: 0, bytes: 0, kept: 0 };
+    for (const id of names) {
+      if (!/^[0-9a-f]{32}$/.test(id)) continue;
+      let owner: ProcessId | undefined;
+      try {
+        owner = (JSON.parse(await readFile(join(this.dir, id, 'info.json'), 'utf8')) as SessionMeta).owner;
+      } catch {
+        // no or broken info.json: an incomplete session, nobody's
+      }
+      if (ownerAlive(owner)) continue;
+      if (now - (await this.lastActivity(id)) > ORPHAN_IDLE_MS) {
+        const size = await stat(this.dataPath(id)).then((s) => s.size, () => 0);
+        await this.remove(id);
+        report.removed++;
+        report.bytes += size;
+      } else {
+        this.orphans.add(id);
+        report.kept++;
+      }
+    }
+    return report;
   }
 }
 
@@ -214,7 +303,9 @@ async function appendHashed(path: string, body: Readable, state: HashState): Pro
     let batch: Buffer[] = [];
     let batchBytes = 0;
     let unsynced = 0;
-    for await (const chunk of body) {
+    // Not destroyed when a write fails: a destroyed request takes its socket, and the answer
+    // (507 for a full disk) with it. The front door closes the connection after answering.
+    for await (const chunk of body.iterator({ destroyOnReturn: false })) {
       const buf = chunk as Buffer;
       state.hash.update(buf);
       state.size += buf.length;
@@ -224,6 +315,9 @@ async function appendHashed(path: string, body: Readable, state: HashState): Pro
         await writing;
         const out = batch;
         writing = writeAll(fh, out);
+        // Awaited at the next batch or in finally; until then a failure (ENOSPC) must not count
+        // as an unhandled rejection, which would end the process.
+        writing.catch(() => undefined);
         unsynced += batchBytes;
         batch = [];
         batchBytes = 0;

@@ -5,7 +5,9 @@ import { dirname, join, basename } from 'node:path';
 
 /** Write a small file so readers see either the old or the new content, never a mix. */
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  // The writer's pid in the name lets start-up cleanup (fs-startup.ts) tell a crash's leftover
+  // from a file another live process (regctl serve gc) is writing right now.
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
   const fh = await open(tmp, 'w', 0o644);
   try {
     await fh.writeFile(data);

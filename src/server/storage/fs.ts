@@ -9,6 +9,7 @@ import { compareCodeUnits, LayoutIndexes } from './fs-layout.js';
 import { algorithmOf, UploadSessions } from './fs-uploads.js';
 import { exists, fsyncFile, isErrno, linkOrCopy, makeDirectory, touchFile, tombstoneOf, writeFileAtomic } from './fs-util.js';
 import { FilesystemGcStore } from './fs-gc.js';
+import { clearLeftovers, type LeftoverReport } from './fs-startup.js';
 import { ByteCache } from './byte-cache.js';
 import { checkTagCap } from './tag-cap.js';
 import { referrerDescriptor, subjectOf } from './referrers.js';
@@ -43,13 +44,17 @@ export class FilesystemStorage implements RegistryStorage {
     this.tmpDir = join(root, '_tmp');
   }
 
-  /** Create the root and clear scratch files a crash may have left. */
-  async init(): Promise<void> {
+  /**
+   * Create the root and clear what a crash may have left: scratch files, temporary files of
+   * atomic writes, upload sessions of a process that is gone (fs-startup.ts). Says what it removed.
+   */
+  async init(): Promise<LeftoverReport> {
     await makeDirectory(this.root);
     await mkdir(join(this.root, '_blobs'), { recursive: true });
     await mkdir(this.uploads.dir, { recursive: true });
     await rm(this.tmpDir, { recursive: true, force: true });
     await mkdir(this.tmpDir, { recursive: true });
+    return clearLeftovers(this.root, this.uploads);
   }
 
   contentPath(digest: string): string {
@@ -366,7 +371,7 @@ export class FilesystemStorage implements RegistryStorage {
   }
 
   /** Upload sessions on disk (for the upload limiter after a restart, and gc). */
-  listUploads(): Promise<Array<{ repository: string; id: string; size: number; modified: number }>> {
+  listUploads(): Promise<Array<{ repository: string; id: string; size: number; modified: number; maxIdleMs?: number }>> {
     return this.uploads.list();
   }
 

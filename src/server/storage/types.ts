@@ -112,8 +112,11 @@ export interface RegistryStorage {
 
   /** statBlob that also marks the blob as just used, so a concurrent gc keeps it. */
   touchBlob?(repo: string, digest: string): Promise<BlobInfo | undefined>;
-  /** Upload sessions that exist (after a restart: to count them against upload limits). */
-  listUploads?(): Promise<Array<{ repository: string; id: string; size: number; modified: number }>>;
+  /**
+   * Upload sessions that exist (after a restart: to count them against upload limits).
+   * `maxIdleMs`: the session expires sooner than the upload TTL (its owner process is gone).
+   */
+  listUploads?(): Promise<Array<{ repository: string; id: string; size: number; modified: number; maxIdleMs?: number }>>;
   /** Stored blob bytes and count, each digest once (metrics). */
   stats?(): Promise<{ bytes: number; blobs: number }>;
   /** Online garbage collection over this storage. */
