@@ -278,8 +278,9 @@ async function loadRun(server, { authHeader = {}, probe = false, attack = false,
             await pull(repo, `t${back}`, pushed.get(`${repo}:t${back}`));
             pulls++;
           }
-          // Every third image is untagged again (deleted, on docker-registry), so gc has something to collect.
-          if (n % 3 === 2) {
+          // Every third image is untagged again (deleted, on docker-registry), so gc has something to
+          // collect: each client's first one too, so a short run on a busy machine has some.
+          if (n % 3 === 0) {
             await call('DELETE', `/v2/${repo}/manifests/${distribution ? img.digest : tag}`, { expect: [202] });
             pushed.delete(`${repo}:${tag}`);
           }
