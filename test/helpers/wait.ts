@@ -11,14 +11,14 @@ export interface WaitOptions {
  * Poll `check` until it returns a truthy value and return that value. A check that throws counts
  * as "not yet"; on timeout the last error (or the last value) is in the message.
  */
-export async function waitFor<T>(check: () => T | Promise<T>, options: WaitOptions = {}): Promise<T> {
+export async function waitFor<T>(check: () => T | Promise<T>, options: WaitOptions = {}): Promise<NonNullable<T>> {
   const { timeoutMs = 5000, intervalMs = 10, what = 'condition' } = options;
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
     try {
       const value = await check();
-      if (value) return value;
+      if (value) return value as NonNullable<T>;
       last = value;
     } catch (e) {
       last = e;
