@@ -12,12 +12,10 @@ import { MediaType } from '../../src/oci/mediatypes.js';
 import { runCli } from '../helpers/cli.js';
 import { pushImage, pushIndex } from '../helpers/images.js';
 import { startServe, type ServeHandle } from '../helpers/serve.js';
-import { which } from './util.js';
+import { requireTool } from '../helpers/tools.js';
 import { dockerSaveTar, makeRealImage, makeRealMultiArch, type RealImage } from './fixtures.js';
 
 const exec = promisify(execFile);
-const hasSkopeo = await which('skopeo');
-if (!hasSkopeo) console.warn('skopeo not installed: skipping the skopeo interop tests');
 
 let dir: string;
 let serve: ServeHandle;
@@ -48,11 +46,11 @@ async function layoutWith(img: RealImage, tag: string): Promise<string> {
 }
 
 async function skopeo(...args: string[]): Promise<string> {
-  const { stdout } = await exec('skopeo', ['--insecure-policy', ...args], { maxBuffer: 64 << 20 });
+  const { stdout } = await exec(requireTool('skopeo', 'skopeo'), ['--insecure-policy', ...args], { maxBuffer: 64 << 20 });
   return stdout;
 }
 
-describe.skipIf(!hasSkopeo)('with skopeo as the peer', () => {
+describe('with skopeo as the peer', () => {
   it('imports a skopeo-written docker-archive into serve: config and diff_ids match, layers gzipped', async () => {
     const img = await makeRealImage();
     const layout = await layoutWith(img, '1.0');

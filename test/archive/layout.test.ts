@@ -10,7 +10,8 @@ import { parseLocation } from '../../src/content/location.js';
 import { LayoutWriter } from '../../src/archive/layout-writer.js';
 import { digestOf } from '../../src/oci/digest.js';
 import { makeImage, makeMultiArch, pushImage, pushIndex } from '../helpers/images.js';
-import { readAll, which } from './util.js';
+import { requireTool } from '../helpers/tools.js';
+import { readAll } from './util.js';
 
 const exec = promisify(execFile);
 
@@ -65,8 +66,7 @@ describe('oci-archive', () => {
     expect(digestOf(await readAll(await src.source.getBlob(layer.desc)))).toBe(layer.desc.digest);
     await src.close();
     await expect(openSource(`oci-archive:${file}`)).rejects.toThrow(/holds 2 images; name one with :TAG \(tags: a, b\)/);
-    if (!(await which('skopeo'))) return console.warn('skopeo not installed: skipping the skopeo half');
-    const { stdout } = await exec('skopeo', ['inspect', '--raw', `oci-archive:${file}:b`]);
+    const { stdout } = await exec(requireTool('skopeo', 'skopeo'), ['inspect', '--raw', `oci-archive:${file}:b`]);
     expect(digestOf(Buffer.from(stdout))).toBe(b.manifest.digest);
   });
 });
@@ -100,9 +100,7 @@ describe('OCI layout directory', () => {
     expect((await w.headManifest('b'))?.digest).toBe(a.manifest.digest);
     expect(JSON.parse(await readFile(join(layout, 'index.json'), 'utf8')).manifests).toHaveLength(2);
 
-    const skopeo = await which('skopeo');
-    if (!skopeo) return console.warn('skopeo not installed: skipping the skopeo half');
-    const { stdout } = await exec('skopeo', ['inspect', '--raw', `oci:${layout}:a`]);
+    const { stdout } = await exec(requireTool('skopeo', 'skopeo'), ['inspect', '--raw', `oci:${layout}:a`]);
     expect(digestOf(Buffer.from(stdout))).toBe(a.manifest.digest);
   });
 

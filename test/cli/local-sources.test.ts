@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTarget } from '../../src/content/open.js';
 import { digestOf } from '../../src/oci/digest.js';
 import { MediaType } from '../../src/oci/mediatypes.js';
-import { which } from '../archive/util.js';
+import { requireTool } from '../helpers/tools.js';
 import { makeRealImage, type RealImage } from '../archive/fixtures.js';
 import { formatBytes } from '../../src/cli/format.js';
 import { runCli } from '../helpers/cli.js';
@@ -252,17 +252,18 @@ describe('inspect on local images', () => {
   });
 });
 
-describe.skipIf(!(await which('skopeo')))('skopeo reads the same local images (interop)', () => {
+describe('skopeo reads the same local images (interop)', () => {
   it('skopeo sees the config digest and layers regctl reports for the docker-archive and the layout', async () => {
     const run = promisify(execFile);
-    const raw = JSON.parse((await run('skopeo', ['inspect', '--raw', `docker-archive:${dockerTar}`])).stdout) as {
+    const skopeo = requireTool('skopeo', 'skopeo');
+    const raw = JSON.parse((await run(skopeo, ['inspect', '--raw', `docker-archive:${dockerTar}`])).stdout) as {
       config: { digest: string };
       layers: { digest: string }[];
     };
     const ours = JSON.parse((await runCli(['manifest', `docker-archive:${dockerTar}`], { env })).stdout) as typeof raw;
     expect(ours.config.digest).toBe(raw.config.digest);
     expect(ours.layers.map((l) => l.digest)).toEqual(raw.layers.map((l) => l.digest));
-    const sk = (await run('skopeo', ['inspect', '--raw', `oci:${layout}:v1`], { encoding: 'buffer' })).stdout;
+    const sk = (await run(skopeo, ['inspect', '--raw', `oci:${layout}:v1`], { encoding: 'buffer' })).stdout;
     expect((await runCli(['digest', `oci:${layout}:v1`], { env })).stdout).toBe(`${digestOf(sk)}\n`);
   });
 });

@@ -4,16 +4,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RegistryClient } from '../../src/registry/client.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
-import { distributionAvailable, DISTRIBUTION_SKIP, startDistribution, type Distribution } from '../helpers/distribution.js';
+import { startDistribution, type Distribution } from '../helpers/distribution.js';
 import { makeImage, pushImage } from '../helpers/images.js';
-
-if (!distributionAvailable()) console.warn(DISTRIBUTION_SKIP);
 
 const USER = 'ci-user';
 const PASSWORD = 'Pw-4f9c1b-secret';
 const WRONG = 'Wrong-77e2d0-secret';
 
-describe.skipIf(!distributionAvailable())('login, logout, config against an htpasswd docker-registry', () => {
+describe('login, logout, config against an htpasswd docker-registry', () => {
   let d: Distribution;
   let dir: string;
   let env: NodeJS.ProcessEnv;

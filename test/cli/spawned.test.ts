@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTarget } from '../../src/content/open.js';
 import { createRegistryClient } from '../../src/registry/open.js';
 import { dockerSaveTar, makeRealImage } from '../archive/fixtures.js';
-import { which } from '../archive/util.js';
+import { requireTool } from '../helpers/tools.js';
 import { makeImage, pushImage } from '../helpers/images.js';
 import { startServe, type ServeHandle } from '../helpers/serve.js';
 
@@ -187,11 +187,11 @@ describe('spawned bin/regctl.js: pipes', () => {
   });
 });
 
-describe.skipIf(!(await which('script')))('spawned bin/regctl.js on a terminal (script(1) gives it a pty)', () => {
+describe('spawned bin/regctl.js on a terminal (script(1) gives it a pty)', () => {
   /** Run under a pseudo-terminal; returns everything the terminal showed. */
   async function onTty(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<string> {
     const cmd = [process.execPath, BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-    const { stdout } = await promisify(execFile)('script', ['-qec', cmd, '/dev/null'], { env: { ...env, TERM: 'xterm', ...extraEnv } });
+    const { stdout } = await promisify(execFile)(requireTool('script', 'bsdutils'), ['-qec', cmd, '/dev/null'], { env: { ...env, TERM: 'xterm', ...extraEnv } });
     return stdout;
   }
 

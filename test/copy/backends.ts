@@ -1,4 +1,5 @@
-import { distributionAvailable, startDistribution } from '../helpers/distribution.js';
+import { startDistribution } from '../helpers/distribution.js';
+import { startServe } from '../helpers/serve.js';
 
 /** A registry to run the same integration tests against: Debian's docker-registry or `regctl serve`. */
 export interface Backend {
@@ -10,38 +11,11 @@ export interface Backend {
 
 export interface BackendKind {
   name: string;
-  /** Why it is skipped, or undefined when it can run. */
-  skip?: string;
   start(): Promise<Backend>;
 }
 
-// A variable specifier: the server helper lands separately; until then its backend is skipped.
-const SERVE_HELPER = '../helpers/serve.js';
-
-interface ServeModule {
-  startServe(opts?: { memory?: boolean }): Promise<Backend & { requests: Backend['requests'] }>;
-}
-
-async function loadServe(): Promise<ServeModule | undefined> {
-  try {
-    return (await import(SERVE_HELPER)) as ServeModule;
-  } catch {
-    return undefined;
-  }
-}
-
-export async function backendKinds(): Promise<BackendKind[]> {
-  const serve = await loadServe();
-  return [
-    {
-      name: 'docker-registry',
-      ...(distributionAvailable() ? {} : { skip: '/usr/bin/docker-registry not installed (apt-get install -y docker-registry): skipping' }),
-      start: () => startDistribution(),
-    },
-    {
-      name: 'regctl serve',
-      ...(serve ? {} : { skip: 'test/helpers/serve.ts is not available yet: skipping' }),
-      start: () => serve!.startServe(),
-    },
-  ];
-}
+// Both always run: a missing docker-registry or a broken serve helper fails the tests that use them.
+export const BACKEND_KINDS: BackendKind[] = [
+  { name: 'docker-registry', start: () => startDistribution() },
+  { name: 'regctl serve', start: () => startServe() },
+];

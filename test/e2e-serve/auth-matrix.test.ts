@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { digestOf } from '../../src/oci/digest.js';
 import { runCli } from '../helpers/cli.js';
 import { makeImage, makeReferrer, type TestImage } from '../helpers/images.js';
+import { requireTool } from '../helpers/tools.js';
 import { http, type Res } from '../server/client.js';
 import { basic, PASSWORDS, secretForms, startSecureServe, writeUsers, type SecureServe, type UserName } from './harness.js';
 
@@ -16,11 +17,6 @@ import { basic, PASSWORDS, secretForms, startSecureServe, writeUsers, type Secur
  */
 
 const run = promisify(execFile);
-const haveSkopeo = await run('skopeo', ['--version']).then(
-  () => true,
-  () => false,
-);
-if (!haveSkopeo) console.warn('skipping skopeo --creds test: skopeo is not installed (apt-get install skopeo)');
 
 let dir: string;
 let s: SecureServe;
@@ -245,9 +241,10 @@ describe('clients', () => {
     expect(stored).toContain('reader');
   });
 
-  it.skipIf(!haveSkopeo)('skopeo --creds: pull as reader, push as writer, refused with a wrong password', async () => {
+  it('skopeo --creds: pull as reader, push as writer, refused with a wrong password', async () => {
     const out = join(dir, 'skopeo-dir');
-    const sk = (...args: string[]) => run('skopeo', ['--insecure-policy', ...args], { maxBuffer: 16 << 20 });
+    const skopeo = requireTool('skopeo', 'skopeo');
+    const sk = (...args: string[]) => run(skopeo, ['--insecure-policy', ...args], { maxBuffer: 16 << 20 });
     await sk('copy', '--src-tls-verify=false', '--src-creds', `reader:${PASSWORDS.reader}`, `docker://${s.registry}/team/app:v1`, `dir:${out}`);
     expect((await readFile(join(out, image.layers[0]!.desc.digest.slice(7)))).equals(image.layers[0]!.bytes)).toBe(true);
     await sk('copy', '--dest-tls-verify=false', '--dest-creds', `writer:${PASSWORDS.writer}`, `dir:${out}`, `docker://${s.registry}/team/pushed:v1`);

@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { digestOf } from '../../src/oci/digest.js';
 import { makeImage } from '../helpers/images.js';
+import { asNobody } from '../helpers/privileges.js';
+import { waitFor } from '../helpers/wait.js';
 import { http } from '../server/client.js';
 import { ensureBuilt, spawnServe } from '../server/spawn.js';
 import { basic, PASSWORDS, startSecureServe, writeUsers, type SecureServe, type UserName } from './harness.js';
@@ -115,9 +117,10 @@ describe('upload session limits', () => {
     const first = await http(s.url, 'POST', '/v2/t/blobs/uploads/');
     expect(first.status).toBe(202);
     expect((await http(s.url, 'POST', '/v2/t/blobs/uploads/')).status).toBe(429);
-    await new Promise((r) => setTimeout(r, 900));
+    // The slot frees once the idle session is purged (TTL 300 ms, then the sweep): polled, not
+    // slept. A refused POST (429) opens nothing, so polling with POST changes no state.
+    await waitFor(async () => (await http(s!.url, 'POST', '/v2/t/blobs/uploads/')).status === 202, { timeoutMs: 5000, intervalMs: 50, what: 'a free upload slot' });
     expect((await http(s.url, 'GET', first.headers.location!)).status).toBe(404);
-    expect((await http(s.url, 'POST', '/v2/t/blobs/uploads/')).status).toBe(202);
   });
 });
 
@@ -176,8 +179,7 @@ describe('--gc-interval', () => {
     expect((await http(s.url, 'PUT', '/v2/p/manifests/v1', { body: img.manifest.bytes, headers: { 'content-type': img.manifest.mediaType } })).status).toBe(201);
     const orphan = Buffer.from(`periodic orphan ${Math.random()}`);
     await http(s.url, 'POST', `/v2/p/blobs/uploads/?digest=${digestOf(orphan)}`, { body: orphan });
-    const deadline = Date.now() + 5000;
-    while ((await http(s.url, 'GET', `/v2/p/blobs/${digestOf(orphan)}`)).status === 200 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    await waitFor(async () => (await http(s!.url, 'GET', `/v2/p/blobs/${digestOf(orphan)}`)).status !== 200, { timeoutMs: 5000, intervalMs: 100, what: 'the periodic gc to remove the orphan' });
     expect((await http(s.url, 'GET', `/v2/p/blobs/${digestOf(orphan)}`)).status).toBe(404);
     for (const b of [img.config, ...img.layers]) expect(digestOf((await http(s.url, 'GET', `/v2/p/blobs/${b.desc.digest}`)).body)).toBe(b.desc.digest);
     expect((await http(s.url, 'GET', '/v2/p/manifests/v1')).body.equals(img.manifest.bytes)).toBe(true);
@@ -191,11 +193,14 @@ describe('health, metrics, read-only', () => {
     const ok = await http(s.url, 'GET', '/healthz');
     expect(ok.status).toBe(200);
     expect(ok.json()).toMatchObject({ status: 'ok', checks: { storage: { ok: true } } });
-    if (process.getuid?.() === 0) return; // root writes anywhere: the failure case cannot be staged
-    await chmod(s.root, 0o500);
+    await chmod(s.root, 0o555);
     try {
-      await new Promise((r) => setTimeout(r, 1100)); // past the health cache
-      const bad = await http(s.url, 'GET', '/healthz');
+      // As nobody when root (root writes anywhere); polled until the health cache (1 s) expires.
+      const unhealthy = async () => {
+        const r = await http(s!.url, 'GET', '/healthz');
+        return r.status === 503 ? r : undefined;
+      };
+      const bad = await asNobody(() => waitFor(unhealthy, { timeoutMs: 5000, intervalMs: 100, what: '/healthz to answer 503' }));
       expect(bad.status).toBe(503);
       expect(bad.json()).toMatchObject({ status: 'fail', checks: { storage: { ok: false, error: 'storage not writable (EACCES)' } } });
       expect(bad.body.toString()).not.toContain(s.root);
@@ -265,8 +270,7 @@ describe('settings: flags > REGCTL_SERVE_* > --config file (spawned regctl serve
       const put = (n: number) => http(p.url, 'PUT', '/v2/x/manifests/t', { body: Buffer.alloc(n, 0x20), headers: { 'content-type': 'application/json' } });
       expect((await put(301)).status).toBe(413);
       expect((await put(250)).status).toBe(400); // within the flag's limit: parsed (and refused as not JSON)
-      await new Promise((r) => setTimeout(r, 50));
-      const line = p.stdout().split('\n').find((l) => l.startsWith('{') && l.includes('"PUT"'))!;
+      const line = await waitFor(() => p.stdout().split('\n').find((l) => l.startsWith('{') && l.includes('"PUT"')), { what: 'the PUT access log line' });
       expect(JSON.parse(line)).toMatchObject({ method: 'PUT', path: '/v2/x/manifests/t', status: 413, repository: 'x', action: 'write' });
     } finally {
       p.child.kill('SIGTERM');
@@ -327,8 +331,10 @@ describe('settings: flags > REGCTL_SERVE_* > --config file (spawned regctl serve
       expect(again.status).toBe(429);
       expect(again.json().errors[0].message).toBe('too many uploads in progress for this client; retry later');
       expect((await http(p.url, 'GET', '/metrics')).status).toBe(404);
-      await new Promise((r) => setTimeout(r, 50));
-      const records = p.stdout().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+      const records = await waitFor(() => {
+        const all = p.stdout().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+        return all.some((r) => r.user === 'writer' && r.status === 202) ? all : undefined;
+      }, { what: "the writer's access log line" });
       expect(records.find((r) => r.user === 'writer')).toMatchObject({ method: 'POST', status: 202, repository: 'team/x', action: 'write' });
       expect(p.stdout()).not.toContain(PASSWORDS.writer);
     } finally {

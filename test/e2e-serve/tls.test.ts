@@ -10,6 +10,7 @@ import { digestOf } from '../../src/oci/digest.js';
 import { clientHints } from '../../src/server/ops/runtime.js';
 import { runCli } from '../helpers/cli.js';
 import { makeImage } from '../helpers/images.js';
+import { requireTool } from '../helpers/tools.js';
 import { ensureBuilt } from '../server/spawn.js';
 import { basic, PASSWORDS, secretForms, startSecureServe, writeUsers, type SecureServe } from './harness.js';
 
@@ -21,18 +22,6 @@ import { basic, PASSWORDS, secretForms, startSecureServe, writeUsers, type Secur
  */
 
 const run = promisify(execFile);
-const has = (cmd: string) =>
-  run(cmd, ['--version']).then(
-    () => true,
-    () => false,
-  );
-const haveOpenssl = await run('openssl', ['version']).then(
-  () => true,
-  () => false,
-);
-const haveSkopeo = await has('skopeo');
-if (!haveOpenssl) console.warn('skipping TLS tests: openssl is not installed (apt-get install openssl)');
-if (!haveSkopeo) console.warn('skipping the skopeo TLS test: skopeo is not installed (apt-get install skopeo)');
 
 let dir: string;
 let certs: string;
@@ -41,11 +30,10 @@ let port: number;
 const originalLookup = dns.lookup;
 
 async function openssl(...args: string[]): Promise<void> {
-  await run('openssl', args, { cwd: dir });
+  await run(requireTool('openssl', 'openssl'), args, { cwd: dir });
 }
 
 beforeAll(async () => {
-  if (!haveOpenssl) return;
   dir = await mkdtemp(join(tmpdir(), 'regctl-tls-'));
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   await openssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=regctl test CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign');
@@ -99,7 +87,7 @@ function get(path: string, options: { ca?: Buffer; maxVersion?: 'TLSv1.1' | 'TLS
   });
 }
 
-describe.skipIf(!haveOpenssl)('regctl serve --tls-cert/--tls-key', () => {
+describe('regctl serve --tls-cert/--tls-key', () => {
   it('serves HTTPS with the certificate; TLS 1.2 and 1.3 only; untrusted clients are refused', async () => {
     expect(s.url).toBe(`https://127.0.0.1:${port}`);
     const ca = await readFile(join(dir, 'ca.crt'));
@@ -137,15 +125,16 @@ describe.skipIf(!haveOpenssl)('regctl serve --tls-cert/--tls-key', () => {
     for (const r of [untrusted, set, login, push, digest, tags]) for (const f of secretForms()) expect(r.stdout + r.stderr).not.toContain(f);
   });
 
-  it.skipIf(!haveSkopeo)('skopeo verifies it with --dest-cert-dir / --src-cert-dir (ca.crt), and refuses it without', async () => {
+  it('skopeo verifies it with --dest-cert-dir / --src-cert-dir (ca.crt), and refuses it without', async () => {
+    const skopeo = requireTool('skopeo', 'skopeo');
     const img = makeImage({ layers: [2048] });
     const layout = join(dir, 'skopeo-layout');
     await writeLayout(layout, img);
     const target = `docker://127.0.0.1:${port}/tls/skopeo:v1`;
-    await run('skopeo', ['--insecure-policy', 'copy', '--preserve-digests', '--dest-cert-dir', certs, '--dest-creds', `writer:${PASSWORDS.writer}`, `oci:${layout}:v1`, target]);
-    const { stdout } = await run('skopeo', ['inspect', '--raw', '--cert-dir', certs, '--creds', `reader:${PASSWORDS.reader}`, target]);
+    await run(skopeo, ['--insecure-policy', 'copy', '--preserve-digests', '--dest-cert-dir', certs, '--dest-creds', `writer:${PASSWORDS.writer}`, `oci:${layout}:v1`, target]);
+    const { stdout } = await run(skopeo, ['inspect', '--raw', '--cert-dir', certs, '--creds', `reader:${PASSWORDS.reader}`, target]);
     expect(digestOf(Buffer.from(stdout))).toBe(img.manifest.digest);
-    const refused = await run('skopeo', ['inspect', '--raw', '--creds', `reader:${PASSWORDS.reader}`, target]).then(
+    const refused = await run(skopeo, ['inspect', '--raw', '--creds', `reader:${PASSWORDS.reader}`, target]).then(
       () => '',
       (e: { stderr: string }) => e.stderr,
     );

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { collectGarbage, type GcOptions } from '../../src/server/ops/gc.js';
 import { blob, makeImage, makeIndex, makeMultiArch, makeReferrer } from '../helpers/images.js';
+import { waitFor } from '../helpers/wait.js';
 import { MemoryGcStore } from './memory-gc-store.js';
 
 const HOUR = 3_600_000;
@@ -247,9 +248,11 @@ describe('scheduleGc', () => {
     const sched = scheduleGc(store, 20, { now: () => s.now, onReport: (r) => reports.push(r.removed.length) });
     const [a, b] = await Promise.all([sched.runNow(), sched.runNow()]);
     expect(a).toBe(b); // the second call joined the first run
-    await new Promise((r) => setTimeout(r, 150));
+    // Periodic: more runs follow on their own (polled).
+    await waitFor(() => listings >= 3 && reports.length >= 2, { what: 'two more scheduled runs' });
     await sched.stop();
     const after = listings;
+    // After stop() nothing runs again: a window of three intervals (20 ms) must stay quiet.
     await new Promise((r) => setTimeout(r, 60));
     expect(listings).toBe(after);
     expect(reports.length).toBeGreaterThan(0);

@@ -12,6 +12,7 @@ import { createAuthorizer } from '../../src/server/security/authorize.js';
 import { formatBasicAuth } from '../../src/server/security/basic-auth.js';
 import { HtpasswdFile } from '../../src/server/security/htpasswd.js';
 import { LoginRateLimiter } from '../../src/server/security/rate-limit.js';
+import { waitFor } from '../helpers/wait.js';
 
 /**
  * The wiring the registry server is meant to use, around a stand-in router: guard first,
@@ -163,8 +164,7 @@ describe('guard wiring over HTTP', () => {
 
   it('access logs name user, repository, action, status and bytes, and never a secret', async () => {
     await call('GET', `/v2/private/a/blobs/${D}?token=supersecret&digest=${D}`, ['reader', 'reader-pw']);
-    await new Promise((r) => setTimeout(r, 20));
-    const rec = logs.find((l) => l.path.startsWith('/v2/private/a/blobs/') && l.path.includes('?'))!;
+    const rec = await waitFor(() => logs.find((l) => l.path.startsWith('/v2/private/a/blobs/') && l.path.includes('?')), { what: 'the blob GET in the access log' });
     expect(rec).toMatchObject({ method: 'GET', status: 200, user: 'reader', repository: 'private/a', action: 'read', bytesOut: 6 });
     expect(rec.path).toBe(`/v2/private/a/blobs/${D}?token=redacted&digest=${D}`);
     const upload = logs.find((l) => l.method === 'PATCH')!;
@@ -184,7 +184,8 @@ describe('guard wiring over HTTP', () => {
   });
 
   it('no log line, in either format, holds a password, an Authorization value or a secret query value', async () => {
-    await new Promise((r) => setTimeout(r, 20));
+    // The previous test's last request (a 429) is logged once its response ends: polled.
+    await waitFor(() => logs.filter((l) => l.status === 429 && l.path === '/v2/').length >= 2, { what: 'the login 429 answers in the access log' });
     const all = logs.map((l) => `${formatAccessLog(l, 'json')}\n${formatAccessLog(l, 'text')}`).join('\n');
     for (const secret of ['reader-pw', 'writer-pw', 'admin-pw', 'guess-', 'supersecret', 'Basic ', formatBasicAuth('reader', 'reader-pw').slice(6)]) {
       expect(all).not.toContain(secret);

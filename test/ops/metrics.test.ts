@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { register as globalRegistry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RegistryMetrics, routeLabel } from '../../src/server/ops/metrics.js';
+import { waitFor } from '../helpers/wait.js';
 
 function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
   for (const line of text.split('\n')) {
@@ -113,8 +114,11 @@ describe('RegistryMetrics', () => {
     await send('GET', `/v2/a/b/blobs/sha256:${'1'.repeat(64)}`);
     await send('PATCH', '/v2/a/blobs/uploads/0123456789abcdef0123456789abcdef', Buffer.alloc(70_000));
     await send('GET', '/v2/hang/manifests/x', undefined, 100);
-    await new Promise((r) => setTimeout(r, 50));
-    const body = (await m.render()).body;
+    // The aborted request is counted when the server sees the socket close: polled.
+    const body = await waitFor(async () => {
+      const text = (await m.render()).body;
+      return sample(text, 'regctl_registry_http_requests_total', { method: 'GET', route: 'manifest', status: '0' }) === 1 ? text : undefined;
+    }, { what: 'the aborted request in the metrics' });
     expect(sample(body, 'regctl_registry_http_requests_total', { method: 'GET', route: 'blob', status: '200' })).toBe(1);
     expect(sample(body, 'regctl_registry_http_response_bytes_total', { method: 'GET', route: 'blob' })).toBe(1005);
     expect(sample(body, 'regctl_registry_http_request_bytes_total', { method: 'PATCH', route: 'upload' })).toBe(70_000);

@@ -5,10 +5,8 @@ import { DigestMismatchError, NotFoundError } from '../../src/errors.js';
 import { digestOf } from '../../src/oci/digest.js';
 import { MediaType } from '../../src/oci/mediatypes.js';
 import { RegistryClient } from '../../src/registry/client.js';
-import { distributionAvailable, DISTRIBUTION_SKIP, seedRepositories, seedTags, startDistribution, type Distribution } from '../helpers/distribution.js';
+import { seedRepositories, seedTags, startDistribution, type Distribution } from '../helpers/distribution.js';
 import { makeImage, makeIndex, makeMultiArch, makeReferrer, pushImage, pushIndex } from '../helpers/images.js';
-
-if (!distributionAvailable()) console.warn(DISTRIBUTION_SKIP);
 
 async function read(s: NodeJS.ReadableStream): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -24,7 +22,7 @@ async function parallel<T>(items: T[], n: number, fn: (t: T) => Promise<void>): 
   }));
 }
 
-describe.skipIf(!distributionAvailable())("Repository against Debian's docker-registry", () => {
+describe("Repository against Debian's docker-registry", () => {
   let d: Distribution;
   let client: RegistryClient;
   beforeAll(async () => {

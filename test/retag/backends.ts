@@ -1,12 +1,12 @@
-import { existsSync } from 'node:fs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { afterAll } from 'vitest';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRegistryClient } from '../../src/registry/open.js';
 import type { Repository } from '../../src/registry/repository.js';
-import { distributionAvailable, DISTRIBUTION_SKIP, startDistribution } from '../helpers/distribution.js';
+import { startDistribution } from '../helpers/distribution.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
+import { startServe } from '../helpers/serve.js';
 
 /** A registry the retag tests run against: regctl's own server or Debian's docker-registry. */
 export interface Backend {
@@ -18,30 +18,13 @@ export interface Backend {
 
 export interface BackendKind {
   name: string;
-  /** Why the backend is unavailable, or undefined when it can run. */
-  skip(): string | undefined;
   start(): Promise<Backend>;
 }
 
-const SERVE_HELPER = new URL('../helpers/serve.ts', import.meta.url);
-// A variable specifier keeps this file type-checking before the serve helper lands.
-const SERVE_MODULE = '../helpers/serve.js';
-
-interface ServeModule {
-  startServe(): Promise<Backend & { url: string }>;
-}
-
+// Both always run: a missing docker-registry or a broken serve helper fails the tests that use them.
 export const BACKENDS: BackendKind[] = [
-  {
-    name: 'regctl serve',
-    skip: () => (existsSync(SERVE_HELPER) ? undefined : 'test/helpers/serve.ts not there yet: skipping the regctl serve run'),
-    start: async () => ((await import(SERVE_MODULE)) as ServeModule).startServe(),
-  },
-  {
-    name: 'docker-registry',
-    skip: () => (distributionAvailable() ? undefined : DISTRIBUTION_SKIP),
-    start: () => startDistribution(),
-  },
+  { name: 'regctl serve', start: () => startServe() },
+  { name: 'docker-registry', start: () => startDistribution() },
 ];
 
 const isolatedDirs: string[] = [];

@@ -8,19 +8,15 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { digestOf } from '../../src/oci/digest.js';
 import { createRegistryServer, type RegistryServer } from '../../src/server/server.js';
 import { makeMultiArch, type TestIndex } from '../helpers/images.js';
+import { requireTool } from '../helpers/tools.js';
 import { http } from '../server/client.js';
 import { writeOciLayout } from '../server/layout-writer.js';
 import { startS3, type LocalS3 } from './s3rver.js';
 
 const run = promisify(execFile);
-const haveSkopeo = await run('which', ['skopeo']).then(
-  () => true,
-  () => false,
-);
-if (!haveSkopeo) console.warn('skipping skopeo-on-S3 tests: skopeo is not installed (apt-get install skopeo)');
 
 async function skopeo(...args: string[]): Promise<string> {
-  const { stdout } = await run('skopeo', ['--insecure-policy', ...args], { maxBuffer: 64 << 20 });
+  const { stdout } = await run(requireTool('skopeo', 'skopeo'), ['--insecure-policy', ...args], { maxBuffer: 64 << 20 });
   return stdout;
 }
 
@@ -30,7 +26,7 @@ async function layoutBlobs(dir: string): Promise<Map<string, Buffer>> {
   return out;
 }
 
-describe.skipIf(!haveSkopeo).each([
+describe.each([
   ['streamed through the server', false],
   ['--s3-redirect (307 to presigned URLs)', true],
 ] as const)('skopeo against serve on S3, blob GETs %s', (_label, redirect) => {

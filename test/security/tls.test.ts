@@ -7,20 +7,12 @@ import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadTls, TlsConfigError } from '../../src/server/security/tls.js';
+import { requireTool } from '../helpers/tools.js';
 
-function hasOpenssl(): boolean {
-  try {
-    execFileSync('which', ['openssl'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-describe.skipIf(!hasOpenssl())('TLS with a CA and certificate made by openssl', () => {
+describe('TLS with a CA and certificate made by openssl', () => {
   let dir: string;
   const f = (n: string) => join(dir, n);
-  const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  const ssl = (...args: string[]) => execFileSync(requireTool('openssl', 'openssl'), args, { cwd: dir, stdio: 'pipe' });
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'regctl-tls-'));
@@ -101,4 +93,3 @@ describe.skipIf(!hasOpenssl())('TLS with a CA and certificate made by openssl', 
     expect((err as Error).message).toMatch(/expired on \d{4}-/);
   });
 });
-if (!hasOpenssl()) describe.skip('TLS: openssl not installed, skipped', () => {});

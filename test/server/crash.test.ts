@@ -7,6 +7,7 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { digestOf } from '../../src/oci/digest.js';
 import { makeImage } from '../helpers/images.js';
 import { http, pushBlob, pushManifest } from './client.js';
+import { waitFor } from '../helpers/wait.js';
 import { ensureBuilt, spawnServe } from './spawn.js';
 
 let root: string;
@@ -69,7 +70,8 @@ test('kill -9 during pushes: after restart every blob matches its digest, every 
 
   const pushed: string[] = [];
   const workers = [0, 1, 2, 3].map((w) => pushUntilDead(first.url, w, pushed));
-  await new Promise((r) => setTimeout(r, 700));
+  // Kill once every worker is mid-stream with some images already tagged (polled, not slept).
+  await waitFor(() => pushed.length >= 4, { timeoutMs: 20_000, what: 'the first pushes to complete' });
   const dead = new Promise((r) => first.child.once('exit', r));
   first.child.kill('SIGKILL');
   await Promise.all(workers);

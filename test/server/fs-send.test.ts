@@ -8,6 +8,7 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { POOL_BUFFER_SIZE } from '../../src/server/storage/buffer-pool.js';
 import { sendFileRange } from '../../src/server/storage/fs-send.js';
 import { startServe, type ServeHandle } from '../helpers/serve.js';
+import { waitFor } from '../helpers/wait.js';
 import { http, pushBlob } from './client.js';
 
 // Blob GETs on the filesystem backend go through sendFileRange: two recycled buffers, the
@@ -110,12 +111,7 @@ test('over HTTP: ranges across buffers are byte-exact, and a client leaving mid-
     });
   }
   // The server (in this process) closes each blob file once the socket is gone.
-  let open = Infinity;
-  for (let i = 0; i < 100 && open > 0; i++) {
-    await new Promise((r) => setTimeout(r, 20));
-    open = await openBlobFiles();
-  }
-  expect(open).toBe(0);
+  await waitFor(async () => (await openBlobFiles()) === 0, { timeoutMs: 2000, what: 'every blob file to be closed' });
   // And it still serves.
   const again = await http(s.url, 'GET', `/v2/send/big/blobs/${digest}`);
   expect(again.body.equals(big)).toBe(true);

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { runCli } from '../helpers/cli.js';
+import { waitFor } from '../helpers/wait.js';
 import { http } from './client.js';
 import { ensureBuilt, spawnServe } from './spawn.js';
 
@@ -30,8 +31,7 @@ test('default root is $XDG_DATA_HOME/regctl/registry; start-up names URL, root a
     expect(lines[1]).toBe(`storage: ${root}`);
     expect(lines[2]).toBe(`push: regctl copy docker.io/library/alpine:latest ${p.registry}/alpine:latest`);
     await http(p.url, 'GET', '/v2/_catalog?n=5&token=hunter2', { headers: { authorization: 'Basic c2VjcmV0OnBhc3N3b3Jk' } });
-    await new Promise((r) => setTimeout(r, 100));
-    const log = p.stdout().split('\n').find((l) => l.includes('/v2/_catalog'))!;
+    const log = await waitFor(() => p.stdout().split('\n').find((l) => l.includes('/v2/_catalog')), { what: 'the access log line' });
     // Registry query parameters stay; anything else is redacted; headers never appear.
     expect(log).toMatch(/^\S+Z 127\.0\.0\.1 - "GET \/v2\/_catalog\?n=5&token=redacted" 200 in=0 out=\d+ [\d.]+ms$/);
     expect(p.stdout()).not.toContain('c2VjcmV0');
@@ -49,8 +49,8 @@ test('without XDG_DATA_HOME the root is ~/.local/share/regctl/registry; json acc
   try {
     expect(p.stdout()).toContain(`storage: ${join(home, '.local/share/regctl/registry')}\n`);
     await http(p.url, 'HEAD', '/v2/nothing/blobs/sha256:' + '0'.repeat(64));
-    await new Promise((r) => setTimeout(r, 100));
-    const entry = JSON.parse(p.stdout().trim().split('\n').pop()!);
+    const line = await waitFor(() => p.stdout().split('\n').find((l) => l.startsWith('{') && l.includes('"HEAD"')), { what: 'the JSON access log line' });
+    const entry = JSON.parse(line);
     expect(entry).toMatchObject({ method: 'HEAD', path: `/v2/nothing/blobs/sha256:${'0'.repeat(64)}`, status: 404, remote: '127.0.0.1' });
   } finally {
     p.child.kill('SIGINT');

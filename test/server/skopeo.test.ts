@@ -7,26 +7,14 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { digestOf } from '../../src/oci/digest.js';
 import { makeMultiArch, type TestIndex } from '../helpers/images.js';
 import { startServe, type ServeHandle } from '../helpers/serve.js';
+import { requireTool } from '../helpers/tools.js';
 import { http } from './client.js';
 import { writeOciLayout } from './layout-writer.js';
 
 const run = promisify(execFile);
 
-async function has(tool: string): Promise<boolean> {
-  try {
-    await run('which', [tool]);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const haveSkopeo = await has('skopeo');
-const haveUmoci = await has('umoci');
-if (!haveSkopeo) console.warn('skipping skopeo interop tests: skopeo is not installed (apt-get install skopeo)');
-
 async function skopeo(...args: string[]): Promise<string> {
-  const { stdout } = await run('skopeo', ['--insecure-policy', ...args], { maxBuffer: 64 << 20 });
+  const { stdout } = await run(requireTool('skopeo', 'skopeo'), ['--insecure-policy', ...args], { maxBuffer: 64 << 20 });
   return stdout;
 }
 
@@ -39,7 +27,7 @@ async function layoutBlobs(dir: string): Promise<Map<string, Buffer>> {
   return out;
 }
 
-describe.skipIf(!haveSkopeo)('skopeo against regctl serve', () => {
+describe('skopeo against regctl serve', () => {
   let s: ServeHandle;
   let work: string;
   let index: TestIndex;
@@ -103,10 +91,8 @@ describe.skipIf(!haveSkopeo)('skopeo against regctl serve', () => {
     const after = await layoutBlobs(direct);
     const before = await layoutBlobs(src);
     expect([...after.keys()].sort()).toEqual([...before.keys()].sort());
-    if (haveUmoci) {
-      const { stdout } = await run('umoci', ['ls', '--layout', join(s.root!, 'interop/app')]);
-      expect(stdout.trim().split('\n').sort()).toEqual(['v1', 'v2']);
-    }
+    const { stdout } = await run(requireTool('umoci', 'umoci'), ['ls', '--layout', join(s.root!, 'interop/app')]);
+    expect(stdout.trim().split('\n').sort()).toEqual(['v1', 'v2']);
   });
 
   test('skopeo delete removes the manifest (and with it every tag on it)', async () => {

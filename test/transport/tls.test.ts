@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttps, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo, LookupFunction } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -8,6 +8,7 @@ import { Agent, MockAgent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NetworkError } from '../../src/errors.js';
 import { RegistryClient } from '../../src/registry/client.js';
+import { requireTool } from '../helpers/tools.js';
 import { json, scripted, type Scripted } from './scripted.js';
 
 /**
@@ -19,9 +20,7 @@ const lookup = ((_host: string, options: { all?: boolean }, cb: (...a: unknown[]
   else cb(null, '127.0.0.1', 4);
 }) as unknown as LookupFunction;
 
-const haveOpenssl = existsSync('/usr/bin/openssl');
-
-describe.skipIf(!haveOpenssl)('TLS (openssl generates a CA-less self-signed certificate)', () => {
+describe('TLS (openssl generates a CA-less self-signed certificate)', () => {
   let dir: string;
   let https: HttpsServer;
   let port: number;
@@ -30,7 +29,7 @@ describe.skipIf(!haveOpenssl)('TLS (openssl generates a CA-less self-signed cert
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'regctl-tls-'));
-    execFileSync('openssl', [
+    execFileSync(requireTool('openssl', 'openssl'), [
       'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2',
       '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
       '-subj', '/CN=registry.test', '-addext', 'subjectAltName=DNS:registry.test',
