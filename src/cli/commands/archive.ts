@@ -156,13 +156,12 @@ async function runExport(ctx: CommandContext, out: Output, ref: string, file: st
   const registry = registryOptions(ctx, out);
   const dstText = isArchiveLocation(file) ? file : `${flags.format}:${file}`;
   if (flags.format === 'oci' && file === '-') throw new UsageError('--format oci writes a directory; use oci-archive or docker-archive for standard output');
-  const { refuseTarToTerminal } = await import('./archive-push.js');
+  const { refuseTarToTerminal, defaultArchiveName } = await import('../../copy/plan.js');
   refuseTarToTerminal(parseLocation(dstText), ctx.streams.stdout);
   const srcLoc = parseLocation(ref);
   const source = await openSource(srcLoc, { registry });
   try {
-    const { defaultArchiveName } = await import('./archive-push.js');
-    const defaultName = defaultArchiveName(srcLoc, source);
+    const defaultName = defaultArchiveName(srcLoc, source.source);
     const target = await openTarget(dstText, { registry, stdout: ctx.streams.stdout, platform, defaultName });
     try {
       const srcTag = source.ref.includes(':') ? undefined : source.ref;
@@ -192,7 +191,6 @@ async function transfer(
   quietStdout = false,
 ): Promise<void> {
   const started = Date.now();
-  const { isDockerArchive, pushArchive } = await import('./archive-push.js');
   const { CopyProgress, resolveProgressMode } = await import('../progress.js');
   const stderr = ctx.streams.stderr;
   const mode = out.json && progressMode === 'auto' ? (stderr.isTTY ? 'tty' : 'none') : progressMode;
@@ -203,11 +201,7 @@ async function transfer(
   // killed outright, an export left its spool of gunzipped layers in the temp folder.
   let r: { digest: string; mediaType: string; blobs: { copied: number; skipped: number }; bytes: number };
   try {
-    if (isDockerArchive(source) && tag !== undefined && !platform) {
-      // The streaming path shared with `regctl copy`: layers gzipped straight into the target.
-      r = await pushArchive({ source, target, tags: [tag], onEvent: progress.onEvent, signal: interrupt.signal });
-    } else {
-      await refuseIndexToDockerArchive(source, target, platform);
+    {
       const { copyImage } = await import('../../copy/index.js');
       const report = await copyImage({
         source: source.source,
@@ -260,18 +254,4 @@ async function transfer(
     `${verb} ${summary.source} to ${where}: ${r.digest} (${plural(r.blobs.copied, 'blob')} copied, ${r.blobs.skipped} skipped, ` +
       `${formatBytes(r.bytes)} in ${formatSeconds(seconds)}${rate ? `, ${rate}` : ''})`,
   );
-}
-
-/** Fail before any blob moves when a docker-archive (one image) is asked to hold an index. */
-async function refuseIndexToDockerArchive(source: Opened, target: OpenedT, platform: unknown): Promise<void> {
-  if (platform || target.location.kind !== 'docker-archive') return;
-  const head = await source.source.headManifest(source.ref);
-  const { isIndexMediaType } = await import('../../oci/mediatypes.js');
-  if (!head || !isIndexMediaType(head.mediaType)) return;
-  const { isIndex, parseManifest } = await import('../../oci/manifest.js');
-  const { formatPlatform } = await import('../../oci/platform.js');
-  const data = await source.source.getManifest(source.ref);
-  const m = parseManifest(data.bytes, data.mediaType);
-  const platforms = isIndex(m) ? m.manifests.map((d) => formatPlatform(d.platform)).join(', ') : '';
-  throw new UsageError(`${target.description}: a docker-archive holds one image, and ${source.description} is a multi-platform index (${platforms}): choose one with --platform`);
 }

@@ -3,8 +3,7 @@ import { Option } from 'commander';
 import { InterruptedError, UsageError } from '../../errors.js';
 import type { CommandContext } from '../context.js';
 import type { Output } from '../output.js';
-import type { CopyEvent, CopyReport } from '../../copy/types.js';
-import { monotonicMs } from '../../copy/clock.js';
+import type { CopyReport } from '../../copy/types.js';
 import { formatBytes, formatRate, formatSeconds, plural } from '../format.js';
 
 interface CopyFlags {
@@ -143,7 +142,8 @@ async function runCopy(ctx: CommandContext, out: Output, src: string, dst: strin
     dstLoc = { kind: 'registry', ref: { ...parseRepository(dst), tag: 'latest' } };
   }
 
-  (await import('./archive-push.js')).refuseTarToTerminal(dstLoc, ctx.streams.stdout);
+  const plan = await import('../../copy/plan.js');
+  plan.refuseTarToTerminal(dstLoc, ctx.streams.stdout);
   const { openSource, openTarget } = await import('../../content/open.js');
   const registry = {
     env: ctx.streams.env,
@@ -157,8 +157,7 @@ async function runCopy(ctx: CommandContext, out: Output, src: string, dst: strin
   const source = await openSource(srcLoc, { registry, ...(fromStdin ? { stdin: ctx.streams.stdin as NodeJS.ReadableStream | undefined } : {}), compress });
   let target: Awaited<ReturnType<typeof openTarget>> | undefined;
   try {
-    const archive = await import('./archive-push.js');
-    const defaultName = archive.defaultArchiveName(srcLoc, source);
+    const defaultName = plan.defaultArchiveName(srcLoc, source.source);
     target = await openTarget(dstLoc, { registry, stdout: ctx.streams.stdout, ...(platform ? { platform } : {}), ...(defaultName ? { defaultName } : {}) });
     // Same registry, different repositories: blobs can be mounted instead of uploaded.
     const mountFrom =
@@ -189,10 +188,6 @@ async function runCopy(ctx: CommandContext, out: Output, src: string, dst: strin
       const first = dstTag ?? (dstRef?.digest ? undefined : srcTag);
       tags = [...new Set([...(first ? [first] : []), ...(flags.tag ?? [])])];
     }
-    // A docker-archive image streams into the target (layers gzipped on the way), the same path
-    // as `regctl import`; a dry run, a digest destination or --platform (checked against the
-    // image's config) needs the digests first (engine path).
-    const streaming = archive.isDockerArchive(source) && !flags.dryRun && !flags.allTags && !dstRef?.digest && !platform && (tags?.length ?? 0) > 0;
     if (dstRef?.digest && !platform && !flags.allTags) {
       // Refuse before writing anything: a digest destination must be what the source holds.
       const head = await source.source.headManifest(source.ref);
@@ -201,9 +196,7 @@ async function runCopy(ctx: CommandContext, out: Output, src: string, dst: strin
     const progress = await CopyProgress.start({ mode: resolveProgressMode(mode, ctx.streams.stderr), stream: ctx.streams.stderr, plainInterval });
     let report: CopyReport;
     try {
-      report = streaming
-        ? await pushReport(source, target, tags!, progress.onEvent, signal)
-        : flags.allTags
+      report = flags.allTags
           ? await copy.copyAllTags({ ...common, include, exclude, skipExisting, onEvent: progress.onEvent, signal })
           : await copy.copyImage({ ...common, ref: source.ref, tags, onEvent: progress.onEvent, signal });
       progress.stop(report);
@@ -219,30 +212,6 @@ async function runCopy(ctx: CommandContext, out: Output, src: string, dst: strin
     await target?.close();
     await source.close();
   }
-}
-
-type Opened = Awaited<ReturnType<typeof import('../../content/open.js').openSource>>;
-type OpenedT = Awaited<ReturnType<typeof import('../../content/open.js').openTarget>>;
-
-/** A docker-archive pushed by the path `regctl import` uses, reported like an engine copy. */
-async function pushReport(source: Opened, target: OpenedT, tags: string[], onEvent: (e: CopyEvent) => void, signal: AbortSignal): Promise<CopyReport> {
-  const started = monotonicMs();
-  const { pushArchive } = await import('./archive-push.js');
-  const r = await pushArchive({ source, target, tags, onEvent, signal });
-  return {
-    source: source.source.description,
-    target: target.target.description,
-    digest: r.digest,
-    upToDate: false,
-    dryRun: false,
-    images: [{ ref: source.ref, digest: r.digest, mediaType: r.mediaType, tags, upToDate: false }],
-    tags: tags.map((tag) => ({ tag, digest: r.digest, outcome: 'pushed' as const })),
-    blobs: { copied: r.blobs.copied, skipped: r.blobs.skipped, mounted: 0 },
-    manifests: { pushed: 1, skipped: 0 },
-    referrers: 0,
-    bytes: r.bytes,
-    seconds: (monotonicMs() - started) / 1000,
-  };
 }
 
 function printReport(out: Output, report: CopyReport): void {
