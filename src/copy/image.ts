@@ -57,10 +57,13 @@ export async function copyOne(
   // instead of two when the copy turns out to be up to date).
   const tagHeads = tags.length > 0 ? Promise.all(tags.map((t) => targetHeads?.get(t) ?? session.headTarget(t))) : undefined;
   tagHeads?.catch(() => {});
+  // Streamed blobs always move (their digests were unknown), so the tags are always written too.
+  let streamed = false;
   if (rootDigest === undefined && !platform && tags.length > 0) {
     // A source whose manifest exists only once its blobs have streamed: place them first.
     rootData = await streamedRoot(session, ref);
     rootDigest = rootData?.digest;
+    streamed = rootData !== undefined;
   }
   if (rootDigest === undefined) {
     rootData = await session.getManifest(ref);
@@ -74,7 +77,7 @@ export async function copyOne(
   let upToDate: boolean;
   if (tagHeads) {
     const heads = await tagHeads;
-    missingTags = tags.filter((_, i) => heads[i]?.digest !== digest);
+    missingTags = streamed ? tags : tags.filter((_, i) => heads[i]?.digest !== digest);
     upToDate = missingTags.length === 0;
   } else {
     upToDate = await session.manifestAtTarget(digest);

@@ -97,6 +97,17 @@ describe('streamed images', () => {
     expect(events.filter((e) => 'digest' in e && e.digest === key).map((e) => e.type)).toEqual(['blob-queued', 'blob-start', 'blob-progress', 'blob-done']);
   });
 
+  it('a second run streams again and says so (pushed, not up to date), as the archive push always did', async () => {
+    const target = await LayoutWriter.create(join(dir, 'l'));
+    const first = await copyImage({ source: new StreamingSource(), target, ref: '1', tags: ['1'] });
+    const again = await copyImage({ source: new StreamingSource(), target, ref: '1', tags: ['1'] });
+    expect(again.digest).toBe(first.digest);
+    expect(again.upToDate).toBe(false);
+    expect(again.tags).toEqual([{ tag: '1', digest: first.digest, outcome: 'pushed' }]);
+    // The known config is found at the target; the computed layer moves again.
+    expect(again.blobs).toEqual({ copied: 1, skipped: 1, mounted: 0 });
+  });
+
   it('refuses a digest the target reports that is not the digest of what was sent; nothing is tagged', async () => {
     const real = await LayoutWriter.create(join(dir, 'l'));
     const lying: ImageTarget = Object.assign(Object.create(real) as LayoutWriter, {
