@@ -28,10 +28,34 @@ export interface ImageSource {
   listTags(): Promise<string[]>;
   /** Manifests whose `subject` is `digest` (referrers API or fallback); optional. */
   referrers?(digest: string, artifactType?: string): Promise<Descriptor[]>;
+  /**
+   * The image under `ref` as blobs to stream before its manifest exists (a docker-archive's
+   * layers gzipped on the way: their digests are known only once they have streamed). Optional;
+   * undefined when `ref` is better copied the ordinary way (getManifest, then getBlob).
+   */
+  streamImage?(ref: string): Promise<StreamedImage | undefined>;
+}
+
+/** One blob of a StreamedImage. */
+export type StreamedBlob =
+  /** The digest is known, or learnt by one read, before the upload (so the target is asked first). */
+  | { kind: 'known'; prepare(): Promise<{ desc: Descriptor; open(): Readable }> }
+  /**
+   * The digest is known only once streamed: the target computes it (putBlobComputed). `key`
+   * and `size` name the bytes read at the source (e.g. the layer's diff_id and tar size).
+   */
+  | { kind: 'computed'; key: string; size: number; mediaType: string; open(onRead: (bytes: number) => void): Readable };
+
+export interface StreamedImage {
+  blobs: StreamedBlob[];
+  /** The manifest over the blobs' final descriptors, given in `blobs` order. */
+  manifest(descs: Descriptor[]): ManifestData;
 }
 
 export interface ImageTarget {
   readonly description: string;
+  /** Holds a single image (a docker-archive): an index must be narrowed with a platform first. */
+  readonly holdsOneImage?: boolean;
   headManifest(ref: string): Promise<ManifestHead | undefined>;
   hasBlob(desc: Descriptor): Promise<boolean>;
   /**

@@ -2,7 +2,10 @@ import type { ManifestHead } from '../content/types.js';
 import { choosePlatform, describeRef } from '../content/platform.js';
 import { isIndex, parseManifest, referencedBlobs, type Descriptor, type Manifest, type ManifestData } from '../oci/manifest.js';
 import { MediaType } from '../oci/mediatypes.js';
+import { UsageError } from '../errors.js';
+import { formatPlatform } from '../oci/platform.js';
 import { ensureReferrersListed } from './referrers.js';
+import { placeStreamed } from './streamed.js';
 import { isDigestRef, withContext, type CopySession } from './session.js';
 import type { ImageResult, TagResult } from './types.js';
 
@@ -54,6 +57,14 @@ export async function copyOne(
   // instead of two when the copy turns out to be up to date).
   const tagHeads = tags.length > 0 ? Promise.all(tags.map((t) => targetHeads?.get(t) ?? session.headTarget(t))) : undefined;
   tagHeads?.catch(() => {});
+  // Streamed blobs always move (their digests were unknown), so the tags are always written too.
+  let streamed = false;
+  if (rootDigest === undefined && !platform && tags.length > 0) {
+    // A source whose manifest exists only once its blobs have streamed: place them first.
+    rootData = await streamedRoot(session, ref);
+    rootDigest = rootData?.digest;
+    streamed = rootData !== undefined;
+  }
   if (rootDigest === undefined) {
     rootData = await session.getManifest(ref);
     rootDigest = rootData.digest;
@@ -66,7 +77,7 @@ export async function copyOne(
   let upToDate: boolean;
   if (tagHeads) {
     const heads = await tagHeads;
-    missingTags = tags.filter((_, i) => heads[i]?.digest !== digest);
+    missingTags = streamed ? tags : tags.filter((_, i) => heads[i]?.digest !== digest);
     upToDate = missingTags.length === 0;
   } else {
     upToDate = await session.manifestAtTarget(digest);
@@ -74,6 +85,7 @@ export async function copyOne(
 
   if (!upToDate) {
     rootData ??= await session.getManifest(digest, digest);
+    refuseIndexForOneImage(session, ref, rootData);
     // Tagging something the target already holds needs no content transfer.
     const present = tags.length > 0 && (await session.manifestAtTarget(digest));
     if (present) {
@@ -107,6 +119,23 @@ export async function copyOne(
 
   const mediaType = rootData?.mediaType ?? rootMediaType ?? (await session.headSource(digest))?.mediaType ?? '';
   return { image: { ref, digest, mediaType, tags, upToDate }, tags: tagResults };
+}
+
+/** The image placed by streaming, when both ends can (the target hashes while it stores); else undefined. */
+async function streamedRoot(session: CopySession, ref: string): Promise<ManifestData | undefined> {
+  const { source, target } = session;
+  if (session.dryRun || !target.putBlobComputed || !source.streamImage) return undefined;
+  const image = await source.streamImage(ref);
+  return image ? placeStreamed(session, image) : undefined;
+}
+
+/** Fail before any blob moves when a target that holds one image (a docker-archive) is given an index. */
+function refuseIndexForOneImage(session: CopySession, ref: string, data: ManifestData): void {
+  if (!session.target.holdsOneImage) return;
+  const m = parseManifest(data.bytes, data.mediaType);
+  if (!isIndex(m)) return;
+  const platforms = m.manifests.map((d) => formatPlatform(d.platform)).join(', ');
+  throw new UsageError(`${session.target.description}: a docker-archive holds one image, and ${ref} is a multi-platform index (${platforms}): choose one with --platform`);
 }
 
 /** Read the manifest tree below `data`, stopping at children the target already holds. */

@@ -1,12 +1,14 @@
-import { pipeline, type Readable } from 'node:stream';
-import type { ImageSource, ImageTarget, ManifestHead } from '../content/types.js';
+import { pipeline, Transform, type Readable } from 'node:stream';
+import type { ImageSource, ImageTarget, ManifestHead, StreamedBlob } from '../content/types.js';
 import { DigestMismatchError, InterruptedError, RegctlError, isRegctlError } from '../errors.js';
-import { digestOf, parseDigest } from '../oci/digest.js';
+import { Digester, digestOf, parseDigest } from '../oci/digest.js';
 import type { Descriptor, ManifestData } from '../oci/manifest.js';
 import { Limiter } from './limiter.js';
 import type { BlobOutcome, CopyCommonOptions, CopyEvent, CopyReport, ImageResult, PlanEntry, TagResult } from './types.js';
 import { HoldbackVerifier } from './verify.js';
 import { monotonicMs } from './clock.js';
+
+type ComputedBlob = Extract<StreamedBlob, { kind: 'computed' }>;
 
 export const DEFAULT_JOBS = 4;
 /** Manifest requests go to two hosts (source and target), each with its own connection pool. */
@@ -167,12 +169,15 @@ export class CopySession {
 
   // ---- blobs -------------------------------------------------------------------------------
 
-  /** Make `desc` present at the target. Concurrent and repeated calls for one digest share one transfer. */
-  copyBlob(desc: Descriptor): Promise<void> {
+  /**
+   * Make `desc` present at the target. Concurrent and repeated calls for one digest share one
+   * transfer. `open` reads the bytes instead of source.getBlob (a streamed image's blobs).
+   */
+  copyBlob(desc: Descriptor, open?: () => Readable): Promise<void> {
     let p = this.blobs.get(desc.digest);
     if (!p) {
       this.emit({ type: 'blob-queued', digest: desc.digest, size: desc.size, mediaType: desc.mediaType });
-      p = this.limiter.run(() => this.transferBlob(desc)).catch((e: unknown) => {
+      p = this.limiter.run(() => this.transferBlob(desc, open)).catch((e: unknown) => {
         this.fail(e);
         throw e;
       });
@@ -187,7 +192,69 @@ export class CopySession {
     this.emit({ type: 'blob-done', digest: desc.digest, size: desc.size, outcome, bytes });
   }
 
-  private async transferBlob(desc: Descriptor): Promise<void> {
+  /**
+   * Store a blob whose digest is known only once it has streamed (target.putBlobComputed),
+   * under the same limiter, events, Ctrl-C and failure rules as copyBlob. The bytes are hashed
+   * here too: the digest the target reports must be the digest of what was sent.
+   */
+  copyComputed(blob: ComputedBlob): Promise<Descriptor> {
+    this.emit({ type: 'blob-queued', digest: blob.key, size: blob.size, mediaType: blob.mediaType });
+    const p = this.limiter.run(() => this.streamComputed(blob)).catch((e: unknown) => {
+      this.fail(e);
+      throw e;
+    });
+    // Tracked with the other transfers, so a failure waits for it to cancel its upload too.
+    const settled = (): void => {};
+    this.blobs.set(`computed ${blob.key}`, p.then(settled, settled));
+    return p;
+  }
+
+  private async streamComputed(blob: ComputedBlob): Promise<Descriptor> {
+    this.checkAlive();
+    const what = `layer ${blob.key} (${blob.size} bytes, compressed on the way)`;
+    const put = this.target.putBlobComputed?.bind(this.target);
+    if (!put) throw new RegctlError('COPY_FAILED', `${this.target.description} cannot store ${what}`);
+    let lastReported = 0;
+    const body = blob.open((total) => {
+      if (total - lastReported >= PROGRESS_STEP || total === blob.size) {
+        lastReported = total;
+        this.emit({ type: 'blob-progress', digest: blob.key, bytes: total, size: blob.size });
+      }
+    });
+    this.inFlight.add(body);
+    this.emit({ type: 'blob-start', digest: blob.key, size: blob.size, mediaType: blob.mediaType });
+    const sent = new Digester();
+    const tap = new Transform({
+      transform(chunk: Buffer, _e, cb) {
+        sent.update(chunk);
+        cb(null, chunk);
+      },
+    });
+    let streamError: unknown;
+    pipeline(body, tap, (err) => {
+      if (err) streamError ??= err;
+    });
+    let desc: Descriptor;
+    try {
+      desc = await put(tap, blob.mediaType);
+    } catch (e) {
+      tap.destroy();
+      // The source's own failure (e.g. a diff_id mismatch) explains the target's.
+      throw withContext(streamError ?? e, `copying ${what} from ${this.source.description} to ${this.target.description}`);
+    } finally {
+      this.inFlight.delete(body);
+    }
+    if (streamError !== undefined) throw withContext(streamError, `copying ${what}`);
+    const actual = sent.digest();
+    if (desc.digest !== actual || desc.size !== sent.bytes) throw new DigestMismatchError(actual, desc.digest, `${what} as stored by ${this.target.description}`);
+    this.blobs.set(desc.digest, Promise.resolve());
+    this.counts.copied++;
+    this.counts.bytes += blob.size;
+    this.emit({ type: 'blob-done', digest: blob.key, size: blob.size, outcome: 'copied', bytes: blob.size });
+    return desc;
+  }
+
+  private async transferBlob(desc: Descriptor, open?: () => Readable): Promise<void> {
     this.checkAlive();
     const what = `blob ${desc.digest} (${desc.size} bytes)`;
     const exists = await this.target.hasBlob(desc).catch((e: unknown) => {
@@ -218,14 +285,14 @@ export class CopySession {
       this.done(desc, 'copied', desc.size);
       return;
     }
-    await this.streamBlob(desc, what);
+    await this.streamBlob(desc, what, open);
     this.done(desc, 'copied', desc.size);
   }
 
   /** source.getBlob -> HoldbackVerifier -> target.putBlob; the verifier's verdict wins over the target's. */
-  private async streamBlob(desc: Descriptor, what: string): Promise<void> {
+  private async streamBlob(desc: Descriptor, what: string, open?: () => Readable): Promise<void> {
     this.checkAlive();
-    const body = await this.source.getBlob(desc).catch((e: unknown) => {
+    const body = await (open ? Promise.resolve().then(open) : this.source.getBlob(desc)).catch((e: unknown) => {
       throw withContext(e, `reading ${what} from ${this.source.description}`);
     });
     if (this.failed) {

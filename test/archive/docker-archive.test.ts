@@ -6,7 +6,9 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openSource, openTarget } from '../../src/content/open.js';
 import { LayoutWriter } from '../../src/archive/layout-writer.js';
-import { transferImage } from '../../src/archive/transfer.js';
+import { copyImage } from '../../src/copy/index.js';
+import type { ImageSource, ImageTarget } from '../../src/content/types.js';
+import type { Platform } from '../../src/oci/manifest.js';
 import { TarIndex } from '../../src/archive/tar-index.js';
 import { digestOf } from '../../src/oci/digest.js';
 import type { ImageManifest } from '../../src/oci/manifest.js';
@@ -22,6 +24,12 @@ beforeEach(async () => {
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
+
+/** One image through the copy engine, under `tag` (or by digest), as import and export do. */
+async function transferImage(o: { source: ImageSource; ref: string; target: ImageTarget; tag?: string; platform?: Platform }): Promise<{ digest: string }> {
+  const r = await copyImage({ source: o.source, ref: o.ref, target: o.target, tags: o.tag ? [o.tag] : [], ...(o.platform ? { platform: o.platform } : {}) });
+  return { digest: r.digest! };
+}
 
 async function manifestOf(layout: string, tag: string): Promise<{ m: ImageManifest; digest: string }> {
   const src = await openSource(`oci:${layout}:${tag}`);

@@ -155,14 +155,15 @@ describe('copy to docker-archive:FILE without NAME:TAG', () => {
 describe('interrupting the streaming push', () => {
   it('an abort while a layer streams stops it with ABORTED and tags nothing', async () => {
     const { openSource, openTarget } = await import('../../src/content/open.js');
-    const { pushArchive } = await import('../../src/cli/commands/archive-push.js');
+    const { copyImage } = await import('../../src/copy/index.js');
     const source = await openSource(`docker-archive:${saved}`);
     const target = await openTarget(`${serve.registry}/stopped:v1`, { registry: { env } });
     const ctl = new AbortController();
     try {
-      const err = await pushArchive({
-        source,
-        target,
+      const err = await copyImage({
+        source: source.source,
+        target: target.target,
+        ref: source.ref,
         tags: ['v1', 'v2'],
         signal: ctl.signal,
         onEvent: (e) => {

@@ -3,6 +3,13 @@ import { digestOf, isValidDigest } from '../../oci/digest.js';
 import { readHead, type TarIndex } from '../tar-index.js';
 import { digestFromPath, parseSaveManifest, repoTagMatches, sniffCompression, type Compression, type DockerSaveEntry } from './format.js';
 
+/** A tar given as a docker-archive that holds an OCI layout instead (`regctl import` then reads it as one). */
+export class OciLayoutArchiveError extends InvalidContentError {
+  constructor(message: string) {
+    super(message, 'ARCHIVE_FORMAT');
+  }
+}
+
 export interface SavedLayer {
   /** Path inside the archive. */
   path: string;
@@ -29,7 +36,7 @@ export async function loadSavedImage(index: TarIndex, name: string | undefined, 
   const label = index.label;
   if (!index.get('manifest.json')) {
     if (index.get('oci-layout') || index.get('index.json')) {
-      throw new InvalidContentError(`${label} is an OCI layout archive, not a docker-archive: use oci-archive:`, 'ARCHIVE_FORMAT');
+      throw new OciLayoutArchiveError(`${label} is an OCI layout archive, not a docker-archive: use oci-archive:`);
     }
     throw new InvalidContentError(`${label}: unknown archive format (no manifest.json: not a docker save archive)`, 'ARCHIVE_FORMAT');
   }

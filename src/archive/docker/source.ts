@@ -4,7 +4,7 @@ import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import { InvalidContentError, NotFoundError } from '../../errors.js';
-import type { ImageSource, ImageTarget, ManifestHead } from '../../content/types.js';
+import type { ImageSource, ManifestHead, StreamedBlob, StreamedImage } from '../../content/types.js';
 import { Digester, digestOf, VerifyingStream } from '../../oci/digest.js';
 import type { Descriptor, ManifestData } from '../../oci/manifest.js';
 import { MediaType } from '../../oci/mediatypes.js';
@@ -25,16 +25,6 @@ interface BlobEntry {
   open(): Readable;
 }
 
-/**
- * Progress while pushing, shaped like the copy engine's blob events so the CLI renders both
- * alike. A layer gzipped on the way is keyed by its diff_id and counted in archive bytes read.
- */
-export type PushEvent =
-  | { type: 'blob-queued'; digest: string; size: number; mediaType: string }
-  | { type: 'blob-start'; digest: string; size: number; mediaType: string }
-  | { type: 'blob-progress'; digest: string; bytes: number; size: number }
-  | { type: 'blob-done'; digest: string; size: number; outcome: 'copied' | 'skipped'; bytes: number };
-
 function hashTap(d: Digester): Transform {
   return new Transform({
     transform(chunk: Buffer, _e, cb) {
@@ -53,8 +43,8 @@ function diffIdCheck(layer: SavedLayer, label: string): VerifyingStream {
  * One image of a `docker save` archive as an ImageSource. It presents a Docker v2 manifest;
  * with `compress` its uncompressed layers appear gzipped (diff_ids unchanged). Since the
  * gzipped digests must be known before the manifest is, the generic path compresses each layer
- * once into a temporary directory; `pushTo` is the streaming path (gzip straight into a target
- * that can compute digests while storing).
+ * once into a temporary directory; `streamImage` is the streaming path (gzip straight into a
+ * target that can compute digests while storing, driven by the copy engine).
  */
 export class DockerArchiveSource implements ImageSource {
   readonly description: string;
@@ -161,54 +151,24 @@ export class DockerArchiveSource implements ImageSource {
   }
 
   /**
-   * The streaming import: each uncompressed layer is read once, checked against its diff_id,
-   * gzipped and handed to `target.putBlobComputed` (which hashes while it stores), a few layers
-   * at a time; then the config and finally the manifest under `ref`. A target without
-   * putBlobComputed gets the spooled path. Returns the manifest written.
+   * The streaming form of this image, for a target that hashes while it stores: each
+   * uncompressed layer is read once, checked against its diff_id and gzipped on its way to the
+   * target, with no temporary file. Undefined (use getManifest/getBlob) when nothing would be
+   * gzipped or `ref` is not a tag this image answers to.
    */
-  async pushTo(target: ImageTarget, ref: string, onEvent?: (e: PushEvent) => void, jobs = 3): Promise<ManifestData> {
-    if (!this.opts.compress || !target.putBlobComputed || this.image.layers.every((l) => l.compression !== 'none')) {
-      const { manifest, blobs } = await this.prepare();
-      for (const entry of blobs.values()) await this.copyBlob(target, entry, onEvent);
-      await target.putManifest(ref, manifest);
-      return manifest;
-    }
-    const put = target.putBlobComputed.bind(target);
-    for (const l of this.image.layers) onEvent?.({ type: 'blob-queued', digest: l.diffId, size: l.size, mediaType: DOCKER_LAYER_TAR });
-    const descs: Descriptor[] = new Array(this.image.layers.length);
-    let next = 0;
-    let failed = false;
-    const worker = async (): Promise<void> => {
-      while (next < this.image.layers.length && !failed) {
-        const i = next++;
-        const layer = this.image.layers[i]!;
-        if (layer.compression !== 'none') {
-          const entry = await this.layerEntry(layer);
-          await this.copyBlob(target, entry, onEvent);
-          descs[i] = entry.desc;
-          continue;
-        }
-        let producerError: unknown;
-        onEvent?.({ type: 'blob-start', digest: layer.diffId, size: layer.size, mediaType: DOCKER_LAYER_TAR });
-        const progress = (bytes: number): void => onEvent?.({ type: 'blob-progress', digest: layer.diffId, bytes, size: layer.size });
-        const body = this.gzipStream(layer, (e) => (producerError ??= e), progress);
-        try {
-          const desc = await put(body, MediaType.dockerLayerGzip);
-          if (producerError) throw producerError;
-          descs[i] = desc;
-          onEvent?.({ type: 'blob-done', digest: layer.diffId, size: layer.size, outcome: 'copied', bytes: layer.size });
-        } catch (e) {
-          failed = true;
-          throw producerError ?? e;
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, this.image.layers.length)) }, worker));
+  async streamImage(ref: string): Promise<StreamedImage | undefined> {
+    if (!this.opts.compress || this.image.layers.every((l) => l.compression !== 'none')) return undefined;
+    if (ref !== this.ref && !this.image.repoTags.some((t) => tagOf(t) === ref)) return undefined;
     const config = this.configDesc();
-    await this.copyBlob(target, { desc: config, open: () => Readable.from([this.image.config.bytes]) }, onEvent);
-    const manifest = DockerArchiveSource.buildManifest(config, descs);
-    await target.putManifest(ref, manifest);
-    return manifest;
+    const blobs: StreamedBlob[] = [{ kind: 'known', prepare: async () => ({ desc: config, open: () => Readable.from([this.image.config.bytes]) }) }];
+    for (const layer of this.image.layers) {
+      blobs.push(
+        layer.compression === 'none'
+          ? { kind: 'computed', key: layer.diffId, size: layer.size, mediaType: MediaType.dockerLayerGzip, open: (onRead) => this.gzipStream(layer, onRead) }
+          : { kind: 'known', prepare: () => this.layerEntry(layer) },
+      );
+    }
+    return { blobs, manifest: (descs) => DockerArchiveSource.buildManifest(descs[0]!, descs.slice(1)) };
   }
 
   /**
@@ -216,7 +176,7 @@ export class DockerArchiveSource implements ImageSource {
    * first reads, so a failure (e.g. a diff_id mismatch) is reported on the stream the consumer
    * is already listening to, never emitted before it attached its handlers.
    */
-  private gzipStream(layer: SavedLayer, onError: (e: unknown) => void, onProgress: (bytes: number) => void): Readable {
+  private gzipStream(layer: SavedLayer, onRead: (bytes: number) => void): Readable {
     const index = this.index;
     async function* produce(): AsyncGenerator<Buffer> {
       const gz = createGzip();
@@ -224,32 +184,15 @@ export class DockerArchiveSource implements ImageSource {
       const counter = new Transform({
         transform(chunk: Buffer, _e, cb) {
           read += chunk.length;
-          onProgress(read);
+          onRead(read);
           cb(null, chunk);
         },
       });
       const done = pipeline(index.open(layer.path), counter, diffIdCheck(layer, index.label), gz);
       done.catch(() => {});
-      try {
-        for await (const chunk of gz) yield chunk as Buffer;
-        await done;
-      } catch (e) {
-        onError(e);
-        throw e;
-      }
+      for await (const chunk of gz) yield chunk as Buffer;
+      await done;
     }
     return Readable.from(produce(), { objectMode: false });
-  }
-
-  private async copyBlob(target: ImageTarget, entry: BlobEntry, onEvent?: (e: PushEvent) => void): Promise<void> {
-    const { digest, size, mediaType } = entry.desc;
-    onEvent?.({ type: 'blob-queued', digest, size, mediaType });
-    if (await target.hasBlob(entry.desc)) {
-      onEvent?.({ type: 'blob-done', digest, size, outcome: 'skipped', bytes: 0 });
-      return;
-    }
-    onEvent?.({ type: 'blob-start', digest, size, mediaType });
-    await target.putBlob(entry.desc, entry.open());
-    onEvent?.({ type: 'blob-done', digest, size, outcome: 'copied', bytes: size });
   }
 }

@@ -46,6 +46,7 @@ function isLayerType(mt: string): boolean {
  */
 export class DockerArchiveWriter implements ImageTarget {
   readonly description: string;
+  readonly holdsOneImage = true;
   private readonly blobs = new Map<string, Spooled>();
   private readonly manifests = new Map<string, ManifestData>();
   private tagged?: { ref: string; data: ManifestData };
