@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { afterAll } from 'vitest';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRegistryClient } from '../../src/registry/open.js';
+import { createRegistryClient } from '../../src/wiring/registry-client.js';
 import type { Repository } from '../../src/registry/repository.js';
 import { distributionAvailable, DISTRIBUTION_SKIP, startDistribution } from '../helpers/distribution.js';
 import { runCli, type CliResult } from '../helpers/cli.js';

@@ -1,7 +1,7 @@
 import { InterruptedError, type RegctlError, UsageError } from '../../errors.js';
 import type { ImageTarget } from '../../content/types.js';
 import type { Location } from '../../content/location.js';
-import type { OpenedSource, OpenedTarget } from '../../content/open.js';
+import type { OpenedSource, OpenedTarget } from '../../wiring/open-location.js';
 import type { PushEvent } from '../../archive/docker/source.js';
 
 /**

@@ -119,7 +119,7 @@ async function runImport(ctx: CommandContext, out: Output, file: string, ref: st
   const platform = flags.platform !== undefined ? parsePlatform(flags.platform) : undefined;
   const { parseLocation, isArchiveLocation } = await import('../../content/location.js');
   const { parseReference } = await import('../../ref/reference.js');
-  const { openSource, openTarget } = await import('../../content/open.js');
+  const { openSource, openTarget } = await import('../../wiring/open-location.js');
   const registry = registryOptions(ctx, out);
   let srcText = await importLocation(file);
   const dstLoc = parseLocation(ref);
@@ -152,7 +152,7 @@ async function runExport(ctx: CommandContext, out: Output, ref: string, file: st
   const { parsePlatform } = await import('../../oci/platform.js');
   const platform = flags.platform !== undefined ? parsePlatform(flags.platform) : undefined;
   const { isArchiveLocation, parseLocation } = await import('../../content/location.js');
-  const { openSource, openTarget } = await import('../../content/open.js');
+  const { openSource, openTarget } = await import('../../wiring/open-location.js');
   const registry = registryOptions(ctx, out);
   const dstText = isArchiveLocation(file) ? file : `${flags.format}:${file}`;
   if (flags.format === 'oci' && file === '-') throw new UsageError('--format oci writes a directory; use oci-archive or docker-archive for standard output');
@@ -175,8 +175,8 @@ async function runExport(ctx: CommandContext, out: Output, ref: string, file: st
   }
 }
 
-type Opened = Awaited<ReturnType<typeof import('../../content/open.js').openSource>>;
-type OpenedT = Awaited<ReturnType<typeof import('../../content/open.js').openTarget>>;
+type Opened = Awaited<ReturnType<typeof import('../../wiring/open-location.js').openSource>>;
+type OpenedT = Awaited<ReturnType<typeof import('../../wiring/open-location.js').openTarget>>;
 
 async function transfer(
   ctx: CommandContext,

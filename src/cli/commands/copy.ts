@@ -144,7 +144,7 @@ async function runCopy(ctx: CommandContext, out: Output, src: string, dst: strin
   }
 
   (await import('./archive-push.js')).refuseTarToTerminal(dstLoc, ctx.streams.stdout);
-  const { openSource, openTarget } = await import('../../content/open.js');
+  const { openSource, openTarget } = await import('../../wiring/open-location.js');
   const registry = {
     env: ctx.streams.env,
     ...(out.verbose ? { verbose: (line: string) => out.debug(line) } : {}),
@@ -221,8 +221,8 @@ async function runCopy(ctx: CommandContext, out: Output, src: string, dst: strin
   }
 }
 
-type Opened = Awaited<ReturnType<typeof import('../../content/open.js').openSource>>;
-type OpenedT = Awaited<ReturnType<typeof import('../../content/open.js').openTarget>>;
+type Opened = Awaited<ReturnType<typeof import('../../wiring/open-location.js').openSource>>;
+type OpenedT = Awaited<ReturnType<typeof import('../../wiring/open-location.js').openTarget>>;
 
 /** A docker-archive pushed by the path `regctl import` uses, reported like an engine copy. */
 async function pushReport(source: Opened, target: OpenedT, tags: string[], onEvent: (e: CopyEvent) => void, signal: AbortSignal): Promise<CopyReport> {
