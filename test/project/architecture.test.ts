@@ -11,7 +11,8 @@ function sourceFiles(): Map<string, string> {
   const files = new Map<string, string>();
   for (const entry of readdirSync(SRC, { recursive: true, withFileTypes: true })) {
     const path = join(entry.parentPath, entry.name);
-    if (entry.isFile() && /\.(ts|mts)$/.test(entry.name) && !entry.name.endsWith('.d.ts')) files.set(path, readFileSync(path, 'utf8'));
+    // Declaration files hold no code; .js files count too (src/build/ is skipped as tooling).
+    if (entry.isFile() && /\.[cm]?[tj]s$/.test(entry.name) && !entry.name.endsWith('.d.ts')) files.set(path, readFileSync(path, 'utf8'));
   }
   return files;
 }
@@ -67,6 +68,7 @@ describe('the check cannot be fooled (synthetic files)', () => {
     const bound = "import { createRequire as cr } from 'node:module';\nconst req = cr(import.meta.url);\nexport const u = req('undici');\n";
     expect(problemsOf('registry/probe.ts', bound)).toEqual(['registry/probe.ts:3 package: undici belongs to transport/']);
     expect(problemsOf('cli/probe.ts', direct)).toEqual([]);
+    expect(problemsOf('oci/probe.js', "export const p = import.meta.resolve('undici');\n")).toEqual(['oci/probe.js:1 package: undici belongs to transport/']);
   });
 
   it('flags import(variable) in a layer that may not', () => {

@@ -127,7 +127,8 @@ function scanCached(path: string, text: string): Scan {
 
 /** Every module use, computed import and process.exit in one file, from its syntax tree. */
 export function scanFile(path: string, text: string): Scan {
-  const sf = ts.createSourceFile(path, text, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
+  const kind = /\.[cm]?js$/.test(path) ? ts.ScriptKind.JS : ts.ScriptKind.TS;
+  const sf = ts.createSourceFile(path, text, ts.ScriptTarget.Latest, true, kind);
   const uses: { specifier: string; line: number }[] = [];
   const computed: number[] = [];
   const exits: number[] = [];
@@ -189,8 +190,11 @@ export function scanFile(path: string, text: string): Scan {
     else if (ts.isCallExpression(node)) {
       const callee = strip(node.expression);
       if (node.expression.kind === ts.SyntaxKind.ImportKeyword || isRequireFn(callee)) use(node.arguments[0], node);
-      // require.resolve('pkg') / createRequire(...).resolve('pkg'): depends on the package too.
-      else if (ts.isPropertyAccessExpression(callee) && callee.name.text === 'resolve' && isRequireFn(callee.expression)) use(node.arguments[0], node);
+      // require.resolve('pkg'), createRequire(...).resolve('pkg'), import.meta.resolve('pkg'):
+      // the file depends on the package it locates too.
+      else if (ts.isPropertyAccessExpression(callee) && callee.name.text === 'resolve' && (isRequireFn(callee.expression) || ts.isMetaProperty(strip(callee.expression)))) {
+        use(node.arguments[0], node);
+      }
     } else if (ts.isPropertyAccessExpression(node) && node.name.text === 'exit' && isProcess(node.expression)) exits.push(lineOf(node));
     else if (ts.isElementAccessExpression(node) && isProcess(node.expression)) {
       const key = literalText(node.argumentExpression);
@@ -227,7 +231,7 @@ export function buildGraph(files: ReadonlyMap<string, string>): Map<string, File
     const edges = uses.map(({ specifier, line }): Edge => {
       if (!specifier.startsWith('.')) return { from, line, specifier, to: externalName(specifier), external: true };
       const hit = ts.resolveModuleName(specifier, abs, COMPILER, host, undefined, undefined, ts.ModuleKind.ESNext).resolvedModule;
-      const target = hit ? hit.resolvedFileName.replace(/\.d\.ts$/, '.ts') : resolve(dirname(abs), specifier);
+      const target = hit ? hit.resolvedFileName : resolve(dirname(abs), specifier);
       return { from, line, specifier, to: posix(relative(SRC, target)), external: false };
     });
     graph.set(from, { edges, computed, exits });
