@@ -1,25 +1,11 @@
 import { stat } from 'node:fs/promises';
-import type { ImageSource, ImageTarget } from '../content/types.js';
 import type { Location } from '../content/location.js';
-import type { OpenOptions } from '../content/open.js';
 import { DirFiles } from './files.js';
 import { LayoutReader } from './layout.js';
 import { LayoutWriter } from './layout-writer.js';
 import { NotFoundError } from '../errors.js';
 import { OciArchiveWriter, openOciArchiveReader } from './oci-archive.js';
-
-/** What the archive backends hand back to content/open.ts. */
-export interface ArchiveSource {
-  source: ImageSource;
-  ref: string;
-  close(): Promise<void>;
-}
-
-export interface ArchiveTarget {
-  target: ImageTarget;
-  ref?: string;
-  close(): Promise<void>;
-}
+import type { ArchiveOpenOptions as OpenOptions, ArchiveSource, ArchiveTarget } from './opened.js';
 
 type LayoutLocation = Extract<Location, { kind: 'oci' | 'oci-archive' }>;
 type DockerLocation = Extract<Location, { kind: 'docker-archive' }>;

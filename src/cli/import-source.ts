@@ -1,4 +1,4 @@
-import type { OpenedSource, OpenOptions } from '../content/open.js';
+import type { OpenedSource, OpenOptions } from '../wiring/open-location.js';
 
 /**
  * What `regctl import FILE` reads: FILE's kind is guessed from what it is (a directory is an OCI
@@ -20,7 +20,7 @@ async function importLocation(file: string): Promise<string> {
 
 /** FILE opened for import; a tar guessed to be a docker save archive that is an OCI layout is read as one. */
 export async function openImportSource(file: string, opts: OpenOptions): Promise<OpenedSource> {
-  const { openSource } = await import('../content/open.js');
+  const { openSource } = await import('../wiring/open-location.js');
   const { OciLayoutArchiveError } = await import('../archive/docker/image.js');
   try {
     return await openSource(await importLocation(file), opts);

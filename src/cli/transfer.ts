@@ -61,8 +61,8 @@ export async function withProgress(
   }
 }
 
-type OpenedSource = Awaited<ReturnType<typeof import('../content/open.js').openSource>>;
-type OpenedTarget = Awaited<ReturnType<typeof import('../content/open.js').openTarget>>;
+type OpenedSource = Awaited<ReturnType<typeof import('../wiring/open-location.js').openSource>>;
+type OpenedTarget = Awaited<ReturnType<typeof import('../wiring/open-location.js').openTarget>>;
 
 /** Open the source, then the target (which may depend on it), run `work`, close both whatever happens. */
 export async function withOpened<T>(

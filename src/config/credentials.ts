@@ -1,4 +1,4 @@
-import type { Credential, CredentialProvider } from './types.js';
+import type { Credential, CredentialProvider } from '../transport/types.js';
 import { dockerCredential, readDockerConfig } from './docker.js';
 import type { ConfigStore } from './store.js';
 

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DOCKER_HUB, normalizeRegistry } from '../ref/reference.js';
-import type { Credential } from './types.js';
+import type { Credential } from '../transport/types.js';
 
 /** The parts of Docker's config.json regctl reads. It is never written. */
 export interface DockerConfig {

@@ -2,7 +2,7 @@ import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Conf from 'conf';
 import { RegctlError } from '../errors.js';
-import type { HostSettings } from './types.js';
+import type { HostSettings } from '../transport/types.js';
 
 /** A stored login. The file holding it is mode 0600; nothing prints it. */
 export interface StoredCredential {

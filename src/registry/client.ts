@@ -1,9 +1,8 @@
-import type { Dispatcher } from 'undici';
 import { NotFoundError } from '../errors.js';
 import { normalizeRegistry } from '../ref/reference.js';
 import { drain, readBytesLimited, Transport } from '../transport/http.js';
 import { CATALOG_SCOPE } from '../transport/scope.js';
-import type { CredentialProvider, RetryPolicy, SettingsProvider } from '../transport/types.js';
+import type { CredentialProvider, Dispatcher, RetryPolicy, SettingsProvider } from '../transport/types.js';
 import { nextLink } from './link.js';
 import { Repository, type RepositoryOptions } from './repository.js';
 

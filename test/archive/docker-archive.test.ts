@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openSource, openTarget } from '../../src/content/open.js';
+import { openSource, openTarget } from '../../src/wiring/open-location.js';
 import { LayoutWriter } from '../../src/archive/layout-writer.js';
 import { copyImage } from '../../src/copy/index.js';
 import type { ImageSource, ImageTarget } from '../../src/content/types.js';

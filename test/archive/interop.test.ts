@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LayoutWriter } from '../../src/archive/layout-writer.js';
-import { createRegistryClient } from '../../src/registry/open.js';
+import { createRegistryClient } from '../../src/wiring/registry-client.js';
 import { digestOf } from '../../src/oci/digest.js';
 import type { ImageManifest } from '../../src/oci/manifest.js';
 import { MediaType } from '../../src/oci/mediatypes.js';
@@ -193,7 +193,7 @@ describe('regctl copy with archive locations', () => {
 });
 
 async function openSourceFor(loc: string): Promise<string> {
-  const { openSource } = await import('../../src/content/open.js');
+  const { openSource } = await import('../../src/wiring/open-location.js');
   const s = await openSource(loc);
   try {
     return (JSON.parse((await s.source.getManifest(s.ref)).bytes.toString()) as ImageManifest).config.digest;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openSource, openTarget } from '../../src/content/open.js';
+import { openSource, openTarget } from '../../src/wiring/open-location.js';
 import { parseLocation } from '../../src/content/location.js';
 import { LayoutWriter } from '../../src/archive/layout-writer.js';
 import { digestOf } from '../../src/oci/digest.js';

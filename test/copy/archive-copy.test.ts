@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { digestOf } from '../../src/oci/digest.js';
 import type { ImageManifest } from '../../src/oci/manifest.js';
 import { MediaType } from '../../src/oci/mediatypes.js';
-import { createRegistryClient } from '../../src/registry/open.js';
+import { createRegistryClient } from '../../src/wiring/registry-client.js';
 import { dockerSaveTar, makeRealImage, type RealImage } from '../archive/fixtures.js';
 import { runCli } from '../helpers/cli.js';
 import { pushImage } from '../helpers/images.js';
@@ -154,7 +154,7 @@ describe('copy to docker-archive:FILE without NAME:TAG', () => {
 
 describe('interrupting the streaming push', () => {
   it('an abort while a layer streams stops it with ABORTED and tags nothing', async () => {
-    const { openSource, openTarget } = await import('../../src/content/open.js');
+    const { openSource, openTarget } = await import('../../src/wiring/open-location.js');
     const { copyImage } = await import('../../src/copy/index.js');
     const source = await openSource(`docker-archive:${saved}`);
     const target = await openTarget(`${serve.registry}/stopped:v1`, { registry: { env } });

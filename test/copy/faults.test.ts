@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRegistryClient } from '../../src/registry/open.js';
+import { createRegistryClient } from '../../src/wiring/registry-client.js';
 import { runCli } from '../helpers/cli.js';
 import { makeImage, pushImage, type TestImage } from '../helpers/images.js';
 import { BACKEND_KINDS, type Backend } from './backends.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyAllTags, copyImage } from '../../src/copy/index.js';
-import { createRegistryClient } from '../../src/registry/open.js';
+import { createRegistryClient } from '../../src/wiring/registry-client.js';
 import type { Repository } from '../../src/registry/repository.js';
 import { digestOf } from '../../src/oci/digest.js';
 import { MediaType } from '../../src/oci/mediatypes.js';

@@ -1,87 +1,122 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative, dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { VERSION } from '../../src/cli/version.js';
+import { buildGraph, check, cycles, SRC, upwardImports } from './import-graph.js';
 
-const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../../src');
+const pkg = JSON.parse(readFileSync(resolve(SRC, '../package.json'), 'utf8')) as { version: string; dependencies: Record<string, string> };
+const DEPENDENCIES = new Set(Object.keys(pkg.dependencies));
 
-function files(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const p = join(dir, name);
-    return statSync(p).isDirectory() ? files(p) : p.endsWith('.ts') ? [p] : [];
-  });
-}
-
-/** Every import specifier in a file (static, dynamic and re-exports). */
-function imports(file: string): string[] {
-  const text = readFileSync(file, 'utf8');
-  const found: string[] = [];
-  for (const m of text.matchAll(/(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g)) {
-    found.push((m[1] ?? m[2])!);
+function sourceFiles(): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const entry of readdirSync(SRC, { recursive: true, withFileTypes: true })) {
+    const path = join(entry.parentPath, entry.name);
+    // Declaration files hold no code; .js files count too (src/build/ is skipped as tooling).
+    if (entry.isFile() && /\.[cm]?[tj]s$/.test(entry.name) && !entry.name.endsWith('.d.ts')) files.set(path, readFileSync(path, 'utf8'));
   }
-  return found;
+  return files;
 }
 
-/** Top-level module of a path under src/ ("cli", "server", "errors.ts", ...). */
-function layerOf(absPath: string): string {
-  return relative(SRC, absPath).split('/')[0]!.replace(/\.js$/, '.ts');
+const REAL = sourceFiles();
+
+/** Problems reported for one synthetic file placed at src/<path> beside the real tree. */
+function problemsOf(path: string, text: string): string[] {
+  const files = new Map(REAL);
+  files.set(join(SRC, path), text);
+  return check(buildGraph(files), DEPENDENCIES).filter((p) => p.startsWith(`${path}:`) || (p.startsWith('cycle:') && p.includes(path)));
 }
 
-// Which top-level modules each module may import (besides itself). Imports point down only.
-const ALLOWED: Record<string, string[]> = {
-  'errors.ts': [],
-  ref: ['errors.ts', 'oci'],
-  oci: ['errors.ts'],
-  content: ['errors.ts', 'oci', 'ref', 'registry', 'archive', 'config', 'transport'],
-  config: ['errors.ts', 'ref'],
-  transport: ['errors.ts', 'ref', 'oci', 'config'],
-  registry: ['errors.ts', 'ref', 'oci', 'content', 'transport', 'config'],
-  copy: ['errors.ts', 'ref', 'oci', 'content'],
-  retag: ['errors.ts', 'ref', 'oci', 'content', 'registry'],
-  archive: ['errors.ts', 'ref', 'oci', 'content'],
-  server: ['errors.ts', 'ref', 'oci'],
-  cli: ['*'],
-};
+describe('import graph of src/ (TypeScript parser and resolver)', () => {
+  const graph = buildGraph(REAL);
 
-// Terminal libraries belong to the CLI layer only.
-const CLI_ONLY = ['commander', 'chalk', 'ora', 'cli-table3'];
-
-describe('module layering', () => {
-  const all = files(SRC).filter((f) => !f.endsWith('.d.ts'));
-
-  it('finds the source tree', () => {
-    expect(all.length).toBeGreaterThan(10);
+  it('reads the real tree and resolves every relative import to a file', () => {
+    expect(graph.size).toBeGreaterThan(100);
+    const edges = [...graph.values()].flatMap((s) => s.edges);
+    expect(edges.filter((e) => !e.external).length).toBeGreaterThan(300);
+    const missing = edges.filter((e) => !e.external && !graph.has(e.to) && !e.to.startsWith('..'));
+    expect(missing.map((e) => `${e.from}:${e.line} ${e.specifier}`)).toEqual([]);
   });
 
-  it('imports point down only, and terminal libraries stay in src/cli', () => {
-    const problems: string[] = [];
-    for (const file of all) {
-      const from = layerOf(file);
-      const allowed = ALLOWED[from];
-      for (const spec of imports(file)) {
-        if (spec.startsWith('.')) {
-          const to = layerOf(resolve(dirname(file), spec));
-          if (to === from || allowed?.includes('*')) continue;
-          if (!allowed) problems.push(`${relative(SRC, file)}: module "${from}" has no layering rule`);
-          else if (!allowed.includes(to)) problems.push(`${relative(SRC, file)} imports ${spec} (${from} -> ${to})`);
-        } else if (from !== 'cli' && CLI_ONLY.some((lib) => spec === lib || spec.startsWith(`${lib}/`))) {
-          problems.push(`${relative(SRC, file)} imports ${spec}: terminal libraries are for src/cli only`);
-        }
-      }
-    }
-    expect(problems).toEqual([]);
+  it('keeps every rule: one-way layers, no cycles, package owners, no computed imports, process.exit in cli only', () => {
+    expect(check(graph, DEPENDENCIES)).toEqual([]);
   });
 
-  it('no module calls process.exit outside the CLI', () => {
-    const offenders = all.filter((f) => layerOf(f) !== 'cli' && /process\.exit\(/.test(readFileSync(f, 'utf8')));
-    expect(offenders.map((f) => relative(SRC, f))).toEqual([]);
+  it('has no upward or sideways import between folders', () => {
+    expect(upwardImports(graph).map((e) => `${e.from} -> ${e.to}`)).toEqual([]);
+  });
+});
+
+describe('the check cannot be fooled (synthetic files)', () => {
+  it('a clean file passes (the cases below fail for their loophole alone)', () => {
+    expect(problemsOf('copy/probe.ts', "import { digestOf } from '../oci/digest.js';\nexport const d = digestOf;\n")).toEqual([]);
+  });
+
+  it('flags a side-effect import going up', () => {
+    expect(problemsOf('ref/probe.ts', "import '../cli/output.js';\n")).toEqual(['ref/probe.ts:1 layer: upward: ref -> cli (../cli/output.js)']);
+  });
+
+  it('flags a type-only import and an import type going up', () => {
+    expect(problemsOf('transport/probe.ts', "import type { RegistryClient } from '../registry/client.js';\nexport type S = typeof import('../copy/types.js');\n")).toEqual([
+      'transport/probe.ts:1 layer: upward: transport -> registry (../registry/client.js)',
+      'transport/probe.ts:2 layer: upward: transport -> copy (../copy/types.js)',
+    ]);
+  });
+
+  it("flags createRequire(...)('chalk') outside src/cli, aliased or bound to a name", () => {
+    const direct = "import { createRequire } from 'node:module';\nexport const c = createRequire(import.meta.url)('chalk');\n";
+    expect(problemsOf('copy/probe.ts', direct)).toEqual(['copy/probe.ts:2 package: chalk belongs to cli/']);
+    const bound = "import { createRequire as cr } from 'node:module';\nconst req = cr(import.meta.url);\nexport const u = req('undici');\n";
+    expect(problemsOf('registry/probe.ts', bound)).toEqual(['registry/probe.ts:3 package: undici belongs to transport/']);
+    expect(problemsOf('cli/probe.ts', direct)).toEqual([]);
+    expect(problemsOf('oci/probe.js', "export const p = import.meta.resolve('undici');\n")).toEqual(['oci/probe.js:1 package: undici belongs to transport/']);
+  });
+
+  it('flags import(variable) in a layer that may not', () => {
+    const text = "const name = 'undici';\nexport const load = () => import(name);\n";
+    expect(problemsOf('copy/probe.ts', text)).toEqual(['copy/probe.ts:2 computed-import: module name is not a string literal']);
+    expect(problemsOf('copy/probe.ts', 'export const load = (n: string) => import(`${n}`);\n')).toEqual([
+      'copy/probe.ts:1 computed-import: module name is not a string literal',
+    ]);
+  });
+
+  it('flags process.exit (1), with a space, a line break, brackets or destructuring', () => {
+    expect(problemsOf('copy/probe.ts', 'export function stop(): void { process.exit (1); }\n')).toEqual(['copy/probe.ts:1 exit: process.exit belongs to src/cli']);
+    expect(problemsOf('copy/probe.ts', "process\n  .exit(1);\nprocess['exit'](2);\nconst { exit } = process;\nexit(3);\n").length).toBe(3);
+    expect(problemsOf('copy/probe.ts', "import { exit } from 'node:process';\nexit(1);\n")).toEqual(['copy/probe.ts:1 exit: process.exit belongs to src/cli']);
+    expect(problemsOf('cli/probe.ts', 'process.exit (1);\n')).toEqual([]);
+  });
+
+  it('flags package owners, node:fs in pure layers, undeclared packages and the server using the client', () => {
+    expect(problemsOf('oci/probe.ts', "import { readFileSync } from 'fs';\nexport const r = readFileSync;\n")).toEqual([
+      'oci/probe.ts:1 package: node:fs is not for ref/, oci/, content/',
+    ]);
+    expect(problemsOf('content/probe.ts', "export * from 'node:fs/promises';\n")).toEqual(['content/probe.ts:1 package: node:fs/promises is not for ref/, oci/, content/']);
+    expect(problemsOf('server/probe.ts', "import '@aws-sdk/client-s3';\n")).toEqual(['server/probe.ts:1 package: @aws-sdk/client-s3 belongs to server/storage/s3/']);
+    expect(problemsOf('copy/probe.ts', "import 'vitest';\n")).toEqual(['copy/probe.ts:1 package: vitest is not a dependency in package.json']);
+    expect(problemsOf('server/probe.ts', "import '../transport/http.js';\n")).toEqual([
+      'server/probe.ts:1 layer: server/ may import only ref, oci, errors.ts (../transport/http.js)',
+    ]);
+    expect(problemsOf('wiring/probe.ts', "import '../server/index.js';\n")).toEqual(['wiring/probe.ts:1 layer: only cli may import server/ (../server/index.js)']);
+    expect(problemsOf('registry/probe.ts', "import '../archive/layout.js';\n")).toEqual([
+      'registry/probe.ts:1 layer: sideways: registry -> archive (same row) (../archive/layout.js)',
+    ]);
+    expect(problemsOf('retag/probe.ts', "import '../registry/client.js';\n")).toEqual([
+      'retag/probe.ts:1 layer: retag/ may import only content, ref, oci, errors.ts (../registry/client.js)',
+    ]);
+    expect(problemsOf('content/probe.ts', "import '../transport/http.js';\n")).toEqual(['content/probe.ts:1 layer: sideways: content -> transport (same row) (../transport/http.js)']);
+    expect(problemsOf('transport/probe.ts', "import '../config/store.js';\n")).toEqual(['transport/probe.ts:1 layer: only cli, wiring may import config/ (../config/store.js)']);
+  });
+
+  it('flags an import circle, even inside one folder', () => {
+    const files = new Map(REAL);
+    files.set(join(SRC, 'oci/probe-a.ts'), "import './probe-b.js';\n");
+    files.set(join(SRC, 'oci/probe-b.ts'), "export * from './probe-a.js';\n");
+    expect(cycles(buildGraph(files))).toContainEqual(['oci/probe-a.ts', 'oci/probe-b.ts']);
   });
 });
 
 describe('version', () => {
   it('matches package.json', () => {
-    const pkg = JSON.parse(readFileSync(resolve(SRC, '../package.json'), 'utf8')) as { version: string };
     expect(VERSION).toBe(pkg.version);
   });
 });

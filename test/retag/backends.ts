@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { afterAll } from 'vitest';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRegistryClient } from '../../src/registry/open.js';
+import { createRegistryClient } from '../../src/wiring/registry-client.js';
 import type { Repository } from '../../src/registry/repository.js';
 import { startDistribution } from '../helpers/distribution.js';
 import { runCli, type CliResult } from '../helpers/cli.js';

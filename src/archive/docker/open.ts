@@ -1,8 +1,7 @@
 import type { Location } from '../../content/location.js';
-import type { OpenOptions } from '../../content/open.js';
 import { makeTempDir, removeDir } from '../fsutil.js';
 import { indexTar, type ArchiveIo } from '../input.js';
-import type { ArchiveSource, ArchiveTarget } from '../open.js';
+import type { ArchiveOpenOptions as OpenOptions, ArchiveSource, ArchiveTarget } from '../opened.js';
 import { tagOf } from './format.js';
 import { loadSavedImage } from './image.js';
 import { DockerArchiveSource } from './source.js';

@@ -82,7 +82,7 @@ Examples:
     });
 }
 
-type OpenedSource = import('../../content/open.js').OpenedSource;
+type OpenedSource = import('../../wiring/open-location.js').OpenedSource;
 type Platform = import('../../oci/manifest.js').Platform;
 
 async function runImport(ctx: CommandContext, out: Output, file: string, ref: string, flags: ImportFlags, run: TransferRun, signal: AbortSignal): Promise<void> {
@@ -90,7 +90,7 @@ async function runImport(ctx: CommandContext, out: Output, file: string, ref: st
   const platform = flags.platform !== undefined ? parsePlatform(flags.platform) : undefined;
   const { parseLocation, isArchiveLocation } = await import('../../content/location.js');
   const { parseReference } = await import('../../ref/reference.js');
-  const { openTarget } = await import('../../content/open.js');
+  const { openTarget } = await import('../../wiring/open-location.js');
   const { openImportSource } = await import('../import-source.js');
   const { importTag } = await import('../../copy/plan.js');
   const { withOpened, registryOptions } = await import('../transfer.js');
@@ -114,7 +114,7 @@ async function runExport(ctx: CommandContext, out: Output, ref: string, file: st
   const { parsePlatform } = await import('../../oci/platform.js');
   const platform = flags.platform !== undefined ? parsePlatform(flags.platform) : undefined;
   const { isArchiveLocation, parseLocation } = await import('../../content/location.js');
-  const { openSource, openTarget } = await import('../../content/open.js');
+  const { openSource, openTarget } = await import('../../wiring/open-location.js');
   const { refuseTarToTerminal, defaultArchiveName, exportTag } = await import('../../copy/plan.js');
   const { withOpened, registryOptions } = await import('../transfer.js');
   const registry = registryOptions(ctx, out);
@@ -139,7 +139,7 @@ async function transfer(
   out: Output,
   run: TransferRun,
   signal: AbortSignal,
-  o: { source: OpenedSource; target: import('../../content/open.js').OpenedTarget; tag: string | undefined; platform: Platform | undefined },
+  o: { source: OpenedSource; target: import('../../wiring/open-location.js').OpenedTarget; tag: string | undefined; platform: Platform | undefined },
 ): Promise<CopyReport> {
   const { withProgress } = await import('../transfer.js');
   const { copyImage } = await import('../../copy/index.js');

@@ -5,7 +5,7 @@ import type { Output } from '../output.js';
 
 /** The registry client for a command: --verbose request log, the caller's environment. */
 export async function openClient(ctx: CommandContext, out: Output) {
-  const { createRegistryClient } = await import('../../registry/open.js');
+  const { createRegistryClient } = await import('../../wiring/registry-client.js');
   return createRegistryClient({ env: ctx.streams.env, ...(out.verbose ? { verbose: (l: string) => out.debug(l) } : {}) });
 }
 

@@ -90,7 +90,7 @@ async function runCopy(ctx: CommandContext, out: Output, src: string, dst: strin
   const { srcLoc, dstLoc, dstRef } = await locations(src, dst, flags, s);
   const plan = await import('../../copy/plan.js');
   plan.refuseTarToTerminal(dstLoc, ctx.streams.stdout);
-  const { openSource, openTarget } = await import('../../content/open.js');
+  const { openSource, openTarget } = await import('../../wiring/open-location.js');
   const { withOpened, withProgress, registryOptions } = await import('../transfer.js');
   const registry = { ...registryOptions(ctx, out), client: { ...(s.chunkSize ? { chunkSize: s.chunkSize } : {}) } };
   // Standard input is opened only for `docker-archive:-` / `oci-archive:-` (creating it costs start-up time).

@@ -46,7 +46,7 @@ go. Answering no prints "nothing deleted" and exits 1.`,
       const { parseReference, formatReference, manifestRef } = await import('../../ref/reference.js');
       const ref = parseReference(input);
       const interactive = Boolean(ctx.streams.stdin?.isTTY);
-      const { repositoryOpener } = await import('../../retag/open.js');
+      const { repositoryOpener } = await import('../../wiring/registry-client.js');
       const { resolveManifest, tagsPointingAt, deleteManifest } = await import('../../retag/delete.js');
       const repository = repositoryOpener(clientOptions(ctx, out))(ref.registry, ref.repository);
       // Only reads before the decision: a script without --yes must not half-run.
@@ -89,7 +89,7 @@ refuse this (the OCI spec makes it optional); the error then names the registry'
       if (ref.digest !== undefined || ref.tag === undefined) {
         throw new UsageError(`tag rm needs REPOSITORY:TAG, got "${input}" (to delete by digest use regctl delete)`);
       }
-      const { repositoryOpener } = await import('../../retag/open.js');
+      const { repositoryOpener } = await import('../../wiring/registry-client.js');
       const { deleteTag } = await import('../../retag/delete.js');
       const repository = repositoryOpener(clientOptions(ctx, out))(ref.registry, ref.repository);
       const { digest } = await deleteTag(repository, ref.tag);

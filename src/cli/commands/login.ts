@@ -39,7 +39,7 @@ Examples:
       if (password === '') throw new UsageError('--password-stdin: no password on standard input');
       if (flags.username === '') throw new UsageError('--username is empty');
 
-      const { createRegistryClient } = await import('../../registry/open.js');
+      const { createRegistryClient } = await import('../../wiring/registry-client.js');
       const client = createRegistryClient({
         env: ctx.streams.env,
         ...(out.verbose ? { verbose: (l: string) => out.debug(l) } : {}),

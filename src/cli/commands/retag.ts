@@ -65,7 +65,7 @@ async function runSemver(ctx: CommandContext, out: Output, input: string, tags: 
   // Validate before any request: the version comes from the tag unless --version is given.
   else parseReleaseVersion(ref.tag ?? '');
 
-  const { repositoryOpener } = await import('../../retag/open.js');
+  const { repositoryOpener } = await import('../../wiring/registry-client.js');
   const { retagSemver } = await import('../../retag/semver-retag.js');
   const open = repositoryOpener(clientOptions(ctx, out));
   const repository = open(ref.registry, ref.repository);
@@ -119,7 +119,7 @@ async function runPlain(ctx: CommandContext, out: Output, input: string, tags: s
   // Every destination is checked before the first request.
   const dests = tags.map((t) => parseRetagTarget(source, t));
 
-  const { repositoryOpener } = await import('../../retag/open.js');
+  const { repositoryOpener } = await import('../../wiring/registry-client.js');
   const { retag } = await import('../../retag/retag.js');
   const { shortDigest } = await import('../../retag/plan.js');
   const open = repositoryOpener(clientOptions(ctx, out));

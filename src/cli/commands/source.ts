@@ -27,7 +27,7 @@ export function registryOptions(ctx: CommandContext, out: Output): { env?: NodeJ
  */
 export async function openReadSource(ctx: CommandContext, out: Output, input: string, listing = false): Promise<ReadSource> {
   const { isArchiveLocation, parseLocation, formatLocation } = await import('../../content/location.js');
-  const { openSource } = await import('../../content/open.js');
+  const { openSource } = await import('../../wiring/open-location.js');
   const registry = registryOptions(ctx, out);
   if (!isArchiveLocation(input)) {
     const { parseReference, formatReference, manifestRef } = await import('../../ref/reference.js');

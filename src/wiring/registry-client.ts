@@ -1,7 +1,8 @@
 import { ConfigStore } from '../config/store.js';
 import { credentialChain } from '../config/credentials.js';
+import { RegistryClient, type RegistryClientOptions } from '../registry/client.js';
+import type { RetagRepository } from '../retag/repository.js';
 import type { Credential } from '../transport/types.js';
-import { RegistryClient, type RegistryClientOptions } from './client.js';
 
 export interface OpenOptions {
   /** Request log for --verbose (credentials masked). */
@@ -31,4 +32,13 @@ export function createRegistryClient(options: OpenOptions = {}): RegistryClient 
       ? async (registry) => (registry === override.registry ? override.credential : chain(registry))
       : chain,
   });
+}
+
+/**
+ * Repositories for retag and delete: one client for all repositories of a command, so
+ * connections and tokens are shared.
+ */
+export function repositoryOpener(opts: Pick<OpenOptions, 'verbose' | 'env'> = {}): (registry: string, name: string) => RetagRepository {
+  const client = createRegistryClient({ verbose: opts.verbose, env: opts.env });
+  return (registry, name) => client.repository(registry, name);
 }

@@ -1,12 +1,11 @@
-import type { Readable, Writable } from 'node:stream';
+import type { ArchiveOpenOptions } from '../archive/opened.js';
+import { formatLocation, parseLocation, type Location } from '../content/location.js';
+import type { ImageSource, ImageTarget } from '../content/types.js';
 import { manifestRef } from '../ref/reference.js';
-import type { Platform } from '../oci/manifest.js';
-import type { OpenOptions as RegistryOpenOptions } from '../registry/open.js';
-import type { ImageSource, ImageTarget } from './types.js';
-import { formatLocation, parseLocation, type Location } from './location.js';
+import type { OpenOptions as RegistryOpenOptions } from './registry-client.js';
 
 /**
- * Open any location string (see location.ts) as an ImageSource or ImageTarget.
+ * Open any location string (see content/location.ts) as an ImageSource or ImageTarget.
  *
  *   const src = await openSource('docker-archive:app.tar', { stdin });
  *   const dst = await openTarget('localhost:5000/app:1.0', { registry: clientOptions });
@@ -16,27 +15,9 @@ import { formatLocation, parseLocation, type Location } from './location.js';
  *
  * Archives and layouts are loaded lazily (start-up time), the registry client likewise.
  */
-export interface OpenOptions {
+export interface OpenOptions extends ArchiveOpenOptions {
   /** Passed untouched to createRegistryClient() for registry locations (verbose log, env, client options). */
   registry?: RegistryOpenOptions;
-  /** Standard input for `docker-archive:-` / `oci-archive:-` sources. */
-  stdin?: NodeJS.ReadableStream | Readable;
-  /** Standard output for `docker-archive:-` / `oci-archive:-` targets. */
-  stdout?: NodeJS.WritableStream | Writable;
-  /** Parent directory for spooled temporary files (default os.tmpdir()). */
-  tmpDir?: string;
-  /**
-   * docker-archive sources: present layers gzipped (default true; the `--no-compress` flag sets
-   * false). Layers are compressed once into a temporary directory; diff_ids are unchanged.
-   */
-  compress?: boolean;
-  /** docker-archive targets: which image of a multi-platform index to write. */
-  platform?: Platform;
-  /**
-   * docker-archive targets: image name for manifest.json RepoTags when the location names none
-   * (e.g. the source repository `localhost:5000/app`). Without either, RepoTags stays empty.
-   */
-  defaultName?: string;
 }
 
 interface Opened {
@@ -60,7 +41,7 @@ export interface OpenedTarget extends Opened {
 }
 
 async function openRepository(loc: Extract<Location, { kind: 'registry' }>, opts: OpenOptions): Promise<ImageSource & ImageTarget> {
-  const { createRegistryClient } = await import('../registry/open.js');
+  const { createRegistryClient } = await import('./registry-client.js');
   return createRegistryClient(opts.registry ?? {}).repository(loc.ref.registry, loc.ref.repository);
 }
 
