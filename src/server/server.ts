@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { AccessLogEntry } from './access-log.js';
 import type { RequestContext, ServerPolicy } from './context.js';
 import { OciError } from './errors.js';
+import { meterResponse } from './http/response-meter.js';
 import { handleBlob } from './handlers/blobs.js';
 import { handleCatalog, handleReferrers, handleTags } from './handlers/listing.js';
 import { handleManifest } from './handlers/manifests.js';
@@ -36,16 +37,16 @@ export interface RegistryServerOptions {
   /** How long close() waits for in-flight requests before cutting connections (default 30 s). */
   shutdownGraceMs?: number;
   /**
-   * Runs first for every request (authentication, health, metrics...). Resolve true when it
-   * has answered the request itself; the registry then leaves it alone.
-   */
-  before?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
-  /**
    * The security/operations front door (ops/guard.ts createGuard): answers /healthz, /metrics,
    * 414, 401, 403 and 429 itself; its decision (user, readable repositories, mount) reaches the
-   * handlers. Runs after `before`.
+   * handlers. Required unless `open` says, explicitly, that everyone may do everything.
    */
   guard?: (req: IncomingMessage, res: ServerResponse) => Promise<Admitted | undefined>;
+  /**
+   * Serve every request anonymously, with no front door (tests, a registry embedded behind
+   * the caller's own checks). Without it, a missing `guard` is an error, never an open server.
+   */
+  open?: true;
   /** Caps on open upload sessions (429 TOOMANYREQUESTS + Retry-After beyond them). */
   uploadLimiter?: UploadSessionLimiter;
   /** Told about failures that are the server's, not the client's (answered with 500). */
@@ -71,7 +72,10 @@ export interface RegistryServer {
 
 const DAY = 24 * 60 * 60 * 1000;
 
-export async function createRegistryServer(options: RegistryServerOptions = {}): Promise<RegistryServer> {
+export async function createRegistryServer(options: RegistryServerOptions): Promise<RegistryServer> {
+  if (!options.guard && options.open !== true) {
+    throw new TypeError('createRegistryServer needs a guard (ops/guard.ts createGuard, as `regctl serve` builds it) or open: true to serve everyone anonymously');
+  }
   let storage: RegistryStorage;
   if (options.storage) {
     storage = options.storage;
@@ -108,6 +112,8 @@ export async function createRegistryServer(options: RegistryServerOptions = {}):
     const started = process.hrtime.bigint();
     // The socket is gone (null) once a request is destroyed: read what the log needs now.
     const remote = req.socket?.remoteAddress ?? '-';
+    // The one count of response bytes; the guard's metrics and access log read the same one.
+    const meter = meterResponse(res);
     inFlight++;
     let done = false;
     const finish = safely(req, reportError, () => {
@@ -119,14 +125,13 @@ export async function createRegistryServer(options: RegistryServerOptions = {}):
         idleWaiters = [];
       }
       if (options.onRequest) {
-        const len = Number(res.getHeader('content-length') ?? 0);
         options.onRequest({
           time: new Date().toISOString(),
           remote,
           method: req.method ?? '-',
           path: logPath(req.url),
           status: res.statusCode,
-          bytes: req.method === 'HEAD' ? 0 : Number.isFinite(len) ? len : 0,
+          bytes: req.method === 'HEAD' ? 0 : meter.bytesOut,
           ms: Number(process.hrtime.bigint() - started) / 1e6,
           userAgent: req.headers['user-agent'],
         });
@@ -140,7 +145,6 @@ export async function createRegistryServer(options: RegistryServerOptions = {}):
     answerEarlySafely(req, res);
     for (const [k, v] of Object.entries(API_VERSION_HEADER)) res.setHeader(k, v);
     const run = async () => {
-      if (options.before && (await options.before(req, res))) return;
       let admitted: Admitted | undefined;
       if (options.guard) {
         admitted = await options.guard(req, res);
