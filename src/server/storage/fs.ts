@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { GcStore } from '../ops/gc.js';
+import type { GcStore } from './gc-store.js';
 import type { Readable, Writable } from 'node:stream';
 import { parseDigest } from '../../oci/digest.js';
 import type { Descriptor } from '../../oci/manifest.js';

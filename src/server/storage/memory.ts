@@ -6,7 +6,7 @@ import { OciError, uploadRangeError } from '../errors.js';
 import { compareCodeUnits } from './fs-layout.js';
 import { checkTagCap } from './tag-cap.js';
 import { referrerDescriptor } from './referrers.js';
-import type { DeleteGuard, GcObject, GcStore } from '../ops/gc.js';
+import type { DeleteGuard, GcObject, GcStore } from './gc-store.js';
 import type { BlobInfo, ByteRange, ManifestRecord, PutManifestOptions, RegistryStorage, StoredManifest, UploadInfo } from './types.js';
 
 interface Repo {

@@ -5,7 +5,7 @@ import type { Descriptor } from '../../../oci/manifest.js';
 import { OciError } from '../../errors.js';
 import { compareCodeUnits } from '../fs-layout.js';
 import type { BlobInfo, ByteRange, ManifestRecord, PutManifestOptions, RegistryStorage, StoredManifest, UploadInfo } from '../types.js';
-import type { GcStore } from '../../ops/gc.js';
+import type { GcStore } from '../gc-store.js';
 import { S3GcStore } from './gc-store.js';
 import { Bucket, createS3Client, mapLimit, type S3ConnectOptions } from './bucket.js';
 import { KeyLayout } from './keys.js';
