@@ -13,8 +13,6 @@ import type { Admitted } from './ops/guard.js';
 import { handleClientError, type UploadSessionLimiter } from './ops/limits.js';
 import { splitTarget, stripUserinfo } from './request-target.js';
 import { route } from './router.js';
-import { FilesystemStorage } from './storage/fs.js';
-import { MemoryStorage } from './storage/memory.js';
 import type { RegistryStorage } from './storage/types.js';
 import { checkRepository } from './validate.js';
 
@@ -76,17 +74,9 @@ export async function createRegistryServer(options: RegistryServerOptions): Prom
   if (!options.guard && options.open !== true) {
     throw new TypeError('createRegistryServer needs a guard (ops/guard.ts createGuard, as `regctl serve` builds it) or open: true to serve everyone anonymously');
   }
-  let storage: RegistryStorage;
-  if (options.storage) {
-    storage = options.storage;
-  } else if (options.root !== undefined) {
-    const fs = new FilesystemStorage(options.root);
-    // A read-only registry may sit on a read-only mount: create and clean nothing.
-    if (!options.readOnly) await fs.init();
-    storage = fs;
-  } else {
-    storage = new MemoryStorage();
-  }
+  // A read-only registry may sit on a read-only mount: create and clean nothing.
+  // open.ts is imported when needed only: it is the one door to the S3 backend (and its SDK).
+  const storage = options.storage ?? (await (await import('./storage/open.js')).openStorage({ ...(options.root !== undefined ? { root: options.root } : { memory: true }), readOnly: options.readOnly ?? false }));
   const policy: ServerPolicy = {
     readOnly: options.readOnly ?? false,
     deleteEnabled: options.deleteEnabled ?? true,

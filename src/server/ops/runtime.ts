@@ -9,7 +9,6 @@ import { HtpasswdFile } from '../security/htpasswd.js';
 import { LoginRateLimiter } from '../security/rate-limit.js';
 import { loadTls, type TlsInfo } from '../security/tls.js';
 import { createRegistryServer, type RegistryServer } from '../server.js';
-import { FilesystemStorage } from '../storage/fs.js';
 import { describeLeftovers } from '../storage/fs-startup.js';
 import type { RegistryStorage } from '../storage/types.js';
 import { formatAccessLog, type AccessLogRecord } from './access-log.js';
@@ -85,15 +84,16 @@ export async function createServeRuntime(options: ServeRuntimeOptions): Promise<
     headersTimeoutMs: settings.headersTimeoutMs,
     maxConnections: connectionCap(settings.maxConnections, warn),
   };
-  let storage = options.storage;
-  if (!storage) {
-    const fs = new FilesystemStorage(options.root);
-    if (!settings.readOnly) {
-      const leftovers = describeLeftovers(await fs.init());
-      if (leftovers) options.info?.(leftovers);
-    }
-    storage = fs;
-  }
+  const storage =
+    options.storage ??
+    (await (await import('../storage/open.js')).openStorage({
+      root: options.root,
+      readOnly: settings.readOnly,
+      onLeftovers: (report) => {
+        const leftovers = describeLeftovers(report);
+        if (leftovers) options.info?.(leftovers);
+      },
+    }));
   const store = storage;
   const metrics = settings.metrics
     ? new RegistryMetrics({

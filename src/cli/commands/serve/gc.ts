@@ -34,9 +34,9 @@ export function registerGc(serve: Command, ctx: CommandContext): void {
         const { stat } = await import('node:fs/promises');
         const s = await stat(root).catch(() => undefined);
         if (!s?.isDirectory()) throw new UsageError(`no registry storage at ${root} (pass --root DIR)`);
-        // Never init(): that clears scratch files a running server may be using.
-        const { FilesystemStorage } = await import('../../../server/storage/fs.js');
-        storage = new FilesystemStorage(root);
+        // Never prepare: that clears scratch files a running server may be using.
+        const { openStorage } = await import('../../../server/storage/open.js');
+        storage = await openStorage({ root, prepare: false });
       }
       const { collectGarbage } = await import('../../../server/ops/gc.js');
       const started = performance.now();
