@@ -50,7 +50,7 @@ Examples:
               env,
               (m) => out.warn(m),
             );
-      const { createServeRuntime, clientHints } = await import('../../../server/ops/runtime.js');
+      const { createServeRuntime, clientHints } = await import('../../../server/runtime.js');
       let runtime: Awaited<ReturnType<typeof createServeRuntime>>;
       try {
         runtime = await createServeRuntime({
