@@ -94,7 +94,7 @@ function serveCommand(port, dir) {
   }
   // The serve command is not wired yet: run the same server module in its own process.
   const launcher = `const { createRegistryServer } = await import(${JSON.stringify(join(ROOT, 'dist', 'server', 'server.js'))});
-    const s = await createRegistryServer({ root: process.argv[1] }); await s.listen(Number(process.argv[2]), '127.0.0.1');`;
+    const s = await createRegistryServer({ root: process.argv[1], open: true }); await s.listen(Number(process.argv[2]), '127.0.0.1');`;
   return ['--input-type=module', '-e', launcher, dir, String(port)];
 }
 

@@ -1,13 +1,14 @@
 /**
  * The registry server as a library:
  *
- *   const reg = await createRegistryServer({ root: '/srv/registry' }); // or { storage }, or {} (memory)
+ *   const reg = await createRegistryServer({ root: '/srv/registry', guard }); // or { storage }; no root: memory
  *   const { url } = await reg.listen(5000, '127.0.0.1');
  *   ...
  *   await reg.close(); // in-flight requests finish first
  *
- * `reg.handler` mounts in another node:http server; `before` runs a front door (auth, health,
- * metrics) ahead of the registry; `createServer` swaps in node:https for TLS.
+ * `guard` is the front door (auth, limits, health, metrics; ops/guard.ts); without one the
+ * server refuses to start unless `open: true` asks for anonymous access explicitly.
+ * `reg.handler` mounts in another node:http server; `createServer` swaps in node:https for TLS.
  */
 export { createRegistryServer, type RegistryServer, type RegistryServerOptions } from './server.js';
 export { FilesystemStorage } from './storage/fs.js';

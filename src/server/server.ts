@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { AccessLogEntry } from './access-log.js';
 import type { RequestContext, ServerPolicy } from './context.js';
 import { OciError } from './errors.js';
+import { meterResponse } from './http/response-meter.js';
 import { handleBlob } from './handlers/blobs.js';
 import { handleCatalog, handleReferrers, handleTags } from './handlers/listing.js';
 import { handleManifest } from './handlers/manifests.js';
@@ -12,8 +13,6 @@ import type { Admitted } from './ops/guard.js';
 import { handleClientError, type UploadSessionLimiter } from './ops/limits.js';
 import { splitTarget, stripUserinfo } from './request-target.js';
 import { route } from './router.js';
-import { FilesystemStorage } from './storage/fs.js';
-import { MemoryStorage } from './storage/memory.js';
 import type { RegistryStorage } from './storage/types.js';
 import { checkRepository } from './validate.js';
 
@@ -36,16 +35,16 @@ export interface RegistryServerOptions {
   /** How long close() waits for in-flight requests before cutting connections (default 30 s). */
   shutdownGraceMs?: number;
   /**
-   * Runs first for every request (authentication, health, metrics...). Resolve true when it
-   * has answered the request itself; the registry then leaves it alone.
-   */
-  before?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
-  /**
    * The security/operations front door (ops/guard.ts createGuard): answers /healthz, /metrics,
    * 414, 401, 403 and 429 itself; its decision (user, readable repositories, mount) reaches the
-   * handlers. Runs after `before`.
+   * handlers. Required unless `open` says, explicitly, that everyone may do everything.
    */
   guard?: (req: IncomingMessage, res: ServerResponse) => Promise<Admitted | undefined>;
+  /**
+   * Serve every request anonymously, with no front door (tests, a registry embedded behind
+   * the caller's own checks). Without it, a missing `guard` is an error, never an open server.
+   */
+  open?: true;
   /** Caps on open upload sessions (429 TOOMANYREQUESTS + Retry-After beyond them). */
   uploadLimiter?: UploadSessionLimiter;
   /** Told about failures that are the server's, not the client's (answered with 500). */
@@ -71,18 +70,13 @@ export interface RegistryServer {
 
 const DAY = 24 * 60 * 60 * 1000;
 
-export async function createRegistryServer(options: RegistryServerOptions = {}): Promise<RegistryServer> {
-  let storage: RegistryStorage;
-  if (options.storage) {
-    storage = options.storage;
-  } else if (options.root !== undefined) {
-    const fs = new FilesystemStorage(options.root);
-    // A read-only registry may sit on a read-only mount: create and clean nothing.
-    if (!options.readOnly) await fs.init();
-    storage = fs;
-  } else {
-    storage = new MemoryStorage();
+export async function createRegistryServer(options: RegistryServerOptions): Promise<RegistryServer> {
+  if (!options.guard && options.open !== true) {
+    throw new TypeError('createRegistryServer needs a guard (ops/guard.ts createGuard, as `regctl serve` builds it) or open: true to serve everyone anonymously');
   }
+  // A read-only registry may sit on a read-only mount: create and clean nothing.
+  // open.ts is imported when needed only: it is the one door to the S3 backend (and its SDK).
+  const storage = options.storage ?? (await (await import('./storage/open.js')).openStorage({ ...(options.root !== undefined ? { root: options.root } : { memory: true }), readOnly: options.readOnly ?? false }));
   const policy: ServerPolicy = {
     readOnly: options.readOnly ?? false,
     deleteEnabled: options.deleteEnabled ?? true,
@@ -108,6 +102,8 @@ export async function createRegistryServer(options: RegistryServerOptions = {}):
     const started = process.hrtime.bigint();
     // The socket is gone (null) once a request is destroyed: read what the log needs now.
     const remote = req.socket?.remoteAddress ?? '-';
+    // The one count of response bytes; the guard's metrics and access log read the same one.
+    const meter = meterResponse(res);
     inFlight++;
     let done = false;
     const finish = safely(req, reportError, () => {
@@ -119,14 +115,13 @@ export async function createRegistryServer(options: RegistryServerOptions = {}):
         idleWaiters = [];
       }
       if (options.onRequest) {
-        const len = Number(res.getHeader('content-length') ?? 0);
         options.onRequest({
           time: new Date().toISOString(),
           remote,
           method: req.method ?? '-',
           path: logPath(req.url),
           status: res.statusCode,
-          bytes: req.method === 'HEAD' ? 0 : Number.isFinite(len) ? len : 0,
+          bytes: req.method === 'HEAD' ? 0 : meter.bytesOut,
           ms: Number(process.hrtime.bigint() - started) / 1e6,
           userAgent: req.headers['user-agent'],
         });
@@ -140,7 +135,6 @@ export async function createRegistryServer(options: RegistryServerOptions = {}):
     answerEarlySafely(req, res);
     for (const [k, v] of Object.entries(API_VERSION_HEADER)) res.setHeader(k, v);
     const run = async () => {
-      if (options.before && (await options.before(req, res))) return;
       let admitted: Admitted | undefined;
       if (options.guard) {
         admitted = await options.guard(req, res);

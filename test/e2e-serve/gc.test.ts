@@ -40,7 +40,7 @@ afterEach(async () => {
 
 async function start(): Promise<void> {
   root = await mkdtemp(join(tmpdir(), 'regctl-gc-'));
-  reg = await createRegistryServer({ root });
+  reg = await createRegistryServer({ open: true, root });
   url = (await reg.listen(0)).url;
 }
 
@@ -292,7 +292,7 @@ describe('regctl serve gc (CLI)', () => {
 describe('gc on the memory backend', () => {
   it('same rules through MemoryStorage.gcStore()', async () => {
     const mem = new MemoryStorage();
-    reg = await createRegistryServer({ storage: mem });
+    reg = await createRegistryServer({ open: true, storage: mem });
     url = (await reg.listen(0)).url;
     root = '';
     const img = makeImage();

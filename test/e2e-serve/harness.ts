@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveServeSettings, type ServeSettings } from '../../src/server/ops/config.js';
 import type { AccessLogRecord } from '../../src/server/ops/access-log.js';
-import { createServeRuntime, type ServeRuntime } from '../../src/server/ops/runtime.js';
+import { createServeRuntime, type ServeRuntime } from '../../src/server/runtime.js';
 import { addUser } from '../../src/server/security/htpasswd.js';
 
 /**
- * `regctl serve` as the CLI assembles it (ops/runtime.ts from resolved settings), in-process on
+ * `regctl serve` as the CLI assembles it (server/runtime.ts from resolved settings), in-process on
  * 127.0.0.1:0, with every access-log line and record captured.
  */
 export interface SecureServe {

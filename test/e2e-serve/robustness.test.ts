@@ -305,7 +305,7 @@ describe('access log', () => {
 
   test('the embeddable server (onRequest) strips it too', async () => {
     const entries: AccessLogEntry[] = [];
-    const r = await createRegistryServer({ onRequest: (e) => entries.push(e) });
+    const r = await createRegistryServer({ open: true, onRequest: (e) => entries.push(e) });
     const { port: p } = await r.listen(0, '127.0.0.1');
     try {
       const c = await RawConnection.open(p);

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { digestOf } from '../../src/oci/digest.js';
-import { clientHints } from '../../src/server/ops/runtime.js';
+import { clientHints } from '../../src/server/runtime.js';
 import { runCli } from '../helpers/cli.js';
 import { makeImage } from '../helpers/images.js';
 import { requireTool } from '../helpers/tools.js';

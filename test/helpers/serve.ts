@@ -32,6 +32,8 @@ export async function startServe(options: StartServeOptions = {}): Promise<Serve
   const requests: ServeHandle['requests'] = [];
   const reg = await createRegistryServer({
     ...rest,
+    // Open unless the test brings its own front door.
+    ...(rest.guard ? {} : { open: true as const }),
     ...(root !== undefined ? { root } : {}),
     onRequest: (e) => requests.push({ method: e.method, path: e.path, status: e.status }),
   });

@@ -41,7 +41,7 @@ describe.each([
 
   beforeAll(async () => {
     s3 = await startS3();
-    reg = await createRegistryServer({ storage: s3.storage({ redirect }), onRequest: (e) => requests.push(e) });
+    reg = await createRegistryServer({ open: true, storage: s3.storage({ redirect }), onRequest: (e) => requests.push(e) });
     const bound = await reg.listen(0, '127.0.0.1');
     url = bound.url;
     registry = `127.0.0.1:${bound.port}`;

@@ -22,6 +22,7 @@ vi.mock('../helpers/serve.js', async (importOriginal) => {
       const { memory: _m, root: _r, ...rest } = options;
       const requests: Array<{ method: string; path: string; status: number }> = [];
       const reg = await createRegistryServer({
+        open: true,
         ...rest,
         storage: local.s3.storage(),
         onRequest: (e) => requests.push({ method: e.method, path: e.path, status: e.status }),

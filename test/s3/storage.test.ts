@@ -136,7 +136,7 @@ describe('S3Storage', () => {
 
 describe('content rules on S3 (issue 13)', () => {
   test('--max-tags-per-repository: a new tag past the cap is 400 DENIED, moving one is fine; bad media types are refused', async () => {
-    const reg = await createRegistryServer({ storage: s3.storage(), maxTagsPerRepository: 2 });
+    const reg = await createRegistryServer({ open: true, storage: s3.storage(), maxTagsPerRepository: 2 });
     const { url } = await reg.listen(0, '127.0.0.1');
     try {
       const img = makeImage({ layers: [100] });
@@ -160,7 +160,7 @@ describe('content rules on S3 (issue 13)', () => {
 describe('interrupted uploads on S3', () => {
   test('a client that drops mid-PATCH leaves no part: the session stays where it was and resumes', async () => {
     const st = s3.storage();
-    const reg = await createRegistryServer({ storage: st });
+    const reg = await createRegistryServer({ open: true, storage: st });
     const { url } = await reg.listen(0, '127.0.0.1');
     try {
       const data = randomBytes(12 << 20);
@@ -202,7 +202,7 @@ describe('interrupted uploads on S3', () => {
 describe('garbage collection on S3', () => {
   test('removes untagged manifests and unreferenced blobs past the grace period; keeps tagged content, referrers, young objects', async () => {
     const st = s3.storage();
-    const reg = await createRegistryServer({ storage: st });
+    const reg = await createRegistryServer({ open: true, storage: st });
     const { url } = await reg.listen(0, '127.0.0.1');
     try {
       const keep = makeImage({ layers: [100, 200] });
@@ -255,7 +255,7 @@ describe('garbage collection on S3', () => {
 describe('regctl serve gc --storage s3://...', () => {
   test('collects in the bucket from the command line: the orphan goes, the tagged image stays', async () => {
     const st = s3.storage();
-    const reg = await createRegistryServer({ storage: st });
+    const reg = await createRegistryServer({ open: true, storage: st });
     const { url } = await reg.listen(0, '127.0.0.1');
     const saved = { ...process.env };
     Object.assign(process.env, s3.env);

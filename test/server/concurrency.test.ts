@@ -88,7 +88,7 @@ describe('interrupted uploads', () => {
 
 describe('server lifecycle', () => {
   test('no request timeout: a slow upload is never cut off; keep-alive and header timeouts are set', async () => {
-    const reg = await createRegistryServer({});
+    const reg = await createRegistryServer({ open: true });
     expect(reg.server.requestTimeout).toBe(0);
     expect(reg.server.headersTimeout).toBeGreaterThan(0);
     expect(reg.server.keepAliveTimeout).toBeGreaterThan(0);
@@ -96,7 +96,7 @@ describe('server lifecycle', () => {
   });
 
   test('a request Node cannot parse gets a 400 with the OCI envelope', async () => {
-    const reg = await createRegistryServer({});
+    const reg = await createRegistryServer({ open: true });
     const { port } = await reg.listen(0, '127.0.0.1');
     try {
       const { connect } = await import('node:net');
@@ -121,7 +121,7 @@ describe('server lifecycle', () => {
       throw Object.assign(new Error('disk on fire'), { code: 'EIO' });
     };
     const seen: string[] = [];
-    const reg = await createRegistryServer({ storage, onError: (e, r) => seen.push(`${r.method} ${r.path} ${(e as Error).message}`) });
+    const reg = await createRegistryServer({ open: true, storage, onError: (e, r) => seen.push(`${r.method} ${r.path} ${(e as Error).message}`) });
     const { url } = await reg.listen(0, '127.0.0.1');
     try {
       const digest = digestOf(Buffer.from('x'));
@@ -135,7 +135,7 @@ describe('server lifecycle', () => {
   });
 
   test('close() lets an in-flight upload finish, then stops', async () => {
-    const reg = await createRegistryServer({});
+    const reg = await createRegistryServer({ open: true });
     const { url } = await reg.listen(0, '127.0.0.1');
     const loc = (await http(url, 'POST', '/v2/slow/blobs/uploads/')).headers.location!;
     const part = randomBytes(64 * 1024);

@@ -27,7 +27,11 @@ export async function ensureBuilt(): Promise<void> {
   } catch {
     built = 0;
   }
-  const src = Math.max(await newestMtime(join(repoRoot, 'src/server')), (await stat(join(repoRoot, 'src/cli/commands/serve.ts'))).mtimeMs);
+  const src = Math.max(
+    await newestMtime(join(repoRoot, 'src/server')),
+    await newestMtime(join(repoRoot, 'src/cli/commands/serve')),
+    (await stat(join(repoRoot, 'src/cli/commands/serve.ts'))).mtimeMs,
+  );
   if (built >= src) return;
   await promisify(execFile)(process.execPath, [join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', join(repoRoot, 'src')], { cwd: repoRoot }).catch(() => undefined);
   // bin/regctl.js runs the bundle made from tsc's output.

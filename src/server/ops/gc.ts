@@ -1,5 +1,3 @@
-import { isValidDigest } from '../../oci/digest.js';
-
 /**
  * Online garbage collection. Per repository: mark everything reachable from its tags
  * (manifests, index children, configs, layers), plus manifests whose `subject` is reachable
@@ -14,40 +12,12 @@ import { isValidDigest } from '../../oci/digest.js';
  *    The server should touch (bump the modification time of) the blobs a manifest PUT references
  *    and a blob that a HEAD/mount finds, so a push that reuses an old unreferenced blob keeps it.
  *
- * Storage stays behind GcStore; the filesystem and in-memory backends each adapt to it.
+ * Storage stays behind GcStore (storage/gc-store.ts); each backend adapts to it.
  */
 
-export interface GcObject {
-  digest: string;
-  size: number;
-  /** Last modification, ms since epoch. */
-  modified: number;
-}
-
-export interface DeleteGuard {
-  /** Do not delete (return false) if the object was modified at or after this time (ms since epoch). */
-  notModifiedSince: number;
-}
-
-export interface GcStore {
-  listRepositories(): Promise<string[]>;
-  /** Every tag of the repository and the manifest digest it points at. */
-  listTags(repository: string): Promise<Array<{ tag: string; digest: string }>>;
-  /** Every manifest the repository holds, tagged or not. */
-  listManifests(repository: string): Promise<GcObject[]>;
-  /** Manifest bytes, undefined when missing. */
-  readManifest(repository: string, digest: string): Promise<Uint8Array | undefined>;
-  /** Every blob linked into the repository (may include the blobs holding manifest bytes). */
-  listBlobs(repository: string): Promise<GcObject[]>;
-  /** Remove the manifest (and the blob holding its bytes, if the store keeps one). */
-  deleteManifest(repository: string, digest: string, guard: DeleteGuard): Promise<boolean>;
-  /** Unlink the blob from the repository. Never called for a digest passed to deleteManifest in the same run. */
-  deleteBlob(repository: string, digest: string, guard: DeleteGuard): Promise<boolean>;
-  listUploads(): Promise<Array<{ repository: string; id: string; size: number; modified: number }>>;
-  deleteUpload(repository: string, id: string): Promise<boolean>;
-  /** Problems the store met (e.g. repositories it left alone); added to the report. */
-  warnings?(): string[];
-}
+export type { DeleteGuard, GcObject, GcStore } from '../storage/gc-store.js';
+import type { DeleteGuard, GcObject, GcStore } from '../storage/gc-store.js';
+import { RepositoryMark, UnreadableManifest } from './gc-mark.js';
 
 export interface GcOptions {
   /** Also remove manifests no tag reaches (and that are not referrers of reachable ones). */
@@ -84,120 +54,24 @@ export interface GcReport {
   warnings: string[];
 }
 
-interface Parsed {
-  children: string[];
-  blobs: string[];
-  subject?: string;
-}
-
 const HOUR = 3_600_000;
-
-/** What a manifest points at, read leniently (OCI and Docker, images, indexes and artifacts). */
-function references(bytes: Uint8Array): Parsed | undefined {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(Buffer.from(bytes).toString('utf8'));
-  } catch {
-    return undefined;
-  }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return undefined;
-  const m = doc as Record<string, unknown>;
-  const digests = (list: unknown): string[] =>
-    Array.isArray(list) ? list.flatMap((d) => (typeof d === 'object' && d !== null && isValidDigest((d as { digest?: unknown }).digest as string) ? [(d as { digest: string }).digest] : [])) : [];
-  const one = (d: unknown): string[] => digests(d === undefined ? [] : [d]);
-  const parsed: Parsed = {
-    children: digests(m.manifests),
-    // `blobs` is the withdrawn OCI artifact manifest; keeping its blobs costs nothing.
-    blobs: [...one(m.config), ...digests(m.layers), ...digests(m.blobs)],
-  };
-  const subject = one(m.subject)[0];
-  if (subject !== undefined) parsed.subject = subject;
-  return parsed;
-}
 
 export async function collectGarbage(store: GcStore, options: GcOptions = {}): Promise<GcReport> {
   const now = options.now ?? Date.now;
   const graceMs = options.graceMs ?? HOUR;
   const start = now();
   const cutoff = start - graceMs;
-  const guard: DeleteGuard = { notModifiedSince: cutoff };
   const dryRun = options.dryRun ?? false;
   const report: GcReport = { dryRun, removed: [], bytesReclaimed: 0, repositories: 0, kept: { manifests: 0, blobs: 0 }, warnings: [] };
+  const reclaimed = new Reclaimed();
+  const sweep: Sweep = { store, report, dryRun, cutoff, guard: { notModifiedSince: cutoff } };
 
-  // For bytesReclaimed: who holds each digest, and who gave it up.
-  const holders = new Map<string, Set<string>>();
-  const sizes = new Map<string, number>();
-  const dropped = new Map<string, Set<string>>();
-  const hold = (repo: string, o: GcObject) => {
-    let s = holders.get(o.digest);
-    if (!s) holders.set(o.digest, (s = new Set()));
-    s.add(repo);
-    if (!sizes.has(o.digest)) sizes.set(o.digest, o.size);
-  };
-
-  const repositories = options.repositories ?? (await store.listRepositories());
-  for (const repo of repositories) {
+  for (const repo of options.repositories ?? (await store.listRepositories())) {
     report.repositories++;
-    const parsed = new Map<string, Parsed | null>();
-    const read = async (digest: string): Promise<Parsed | null> => {
-      let p = parsed.get(digest);
-      if (p === undefined) {
-        const bytes = await store.readManifest(repo, digest);
-        p = bytes === undefined ? null : (references(bytes) ?? null);
-        if (bytes !== undefined && p === null) throw new UnreadableManifest(digest);
-        parsed.set(digest, p);
-      }
-      return p;
-    };
-
-    const keptManifests = new Set<string>();
-    const keptBlobs = new Set<string>();
-    const referrersOf = new Map<string, string[]>();
-
-    const mark = async (roots: Iterable<string>) => {
-      const queue = [...roots];
-      while (queue.length > 0) {
-        const d = queue.pop()!;
-        if (keptManifests.has(d)) continue;
-        keptManifests.add(d);
-        keptBlobs.add(d);
-        const p = await read(d);
-        if (p) {
-          queue.push(...p.children);
-          for (const b of p.blobs) keptBlobs.add(b);
-        }
-        queue.push(...(referrersOf.get(d) ?? []));
-      }
-    };
-
-    /** List tags and manifests and mark from them; run twice (before and right before sweeping). */
-    const markAll = async (): Promise<GcObject[]> => {
-      const [tags, manifests] = await Promise.all([store.listTags(repo), store.listManifests(repo)]);
-      for (const m of manifests) {
-        const p = await read(m.digest);
-        if (p?.subject !== undefined) {
-          const list = referrersOf.get(p.subject) ?? [];
-          if (!list.includes(m.digest)) list.push(m.digest);
-          referrersOf.set(p.subject, list);
-          // A referrer that arrives after its subject was marked.
-          if (keptManifests.has(p.subject)) await mark([m.digest]);
-        }
-      }
-      const roots = tags.map((t) => t.digest);
-      for (const m of manifests) if (!options.untagged || m.modified >= cutoff) roots.push(m.digest);
-      await mark(roots);
-      return manifests;
-    };
-
-    let manifests: GcObject[];
-    let blobs: GcObject[];
+    const marked = new RepositoryMark(store, repo, { untagged: options.untagged ?? false, cutoff });
+    let found: { manifests: GcObject[]; blobs: GcObject[] };
     try {
-      manifests = await markAll();
-      blobs = await store.listBlobs(repo);
-      // Second look: whatever was pushed while we marked is protected as well.
-      const again = await markAll();
-      const seen = new Set(manifests.map((m) => m.digest));
-      for (const m of again) if (!seen.has(m.digest)) manifests.push(m);
+      found = await marked.run();
     } catch (e) {
       if (e instanceof UnreadableManifest) {
         report.warnings.push(`${repo}: manifest ${e.digest} is not valid JSON; repository left untouched`);
@@ -205,58 +79,89 @@ export async function collectGarbage(store: GcStore, options: GcOptions = {}): P
       }
       throw e;
     }
-    for (const o of [...manifests, ...blobs]) hold(repo, o);
-
-    const removedHere = new Set<string>();
-    const manifestDigests = new Set(manifests.map((m) => m.digest));
-    for (const m of manifests) {
-      if (keptManifests.has(m.digest) || m.modified >= cutoff) continue;
-      if (dryRun || (await store.deleteManifest(repo, m.digest, guard))) {
-        report.removed.push({ kind: 'manifest', repository: repo, digest: m.digest, size: m.size });
-        removedHere.add(m.digest);
-      }
-    }
-    for (const b of blobs) {
-      if (keptBlobs.has(b.digest) || b.modified >= cutoff || removedHere.has(b.digest)) continue;
-      if (manifestDigests.has(b.digest)) continue; // bytes of a manifest that stays (young, or its delete was refused)
-      if (dryRun || (await store.deleteBlob(repo, b.digest, guard))) {
-        report.removed.push({ kind: 'blob', repository: repo, digest: b.digest, size: b.size });
-        removedHere.add(b.digest);
-      }
-    }
-    for (const d of removedHere) {
-      let s = dropped.get(d);
-      if (!s) dropped.set(d, (s = new Set()));
-      s.add(repo);
-    }
-    report.kept.manifests += keptManifests.size;
-    report.kept.blobs += blobs.filter((b) => !removedHere.has(b.digest)).length;
+    for (const o of [...found.manifests, ...found.blobs]) reclaimed.hold(repo, o);
+    const removedHere = await sweepRepository(sweep, repo, marked, found);
+    reclaimed.drop(repo, removedHere);
+    report.kept.manifests += marked.keptManifests.size;
+    report.kept.blobs += found.blobs.filter((b) => !removedHere.has(b.digest)).length;
   }
-
-  // Only a full run knows every holder; a partial one counts only digests it saw go everywhere it looked.
-  for (const [d, from] of dropped) {
-    const all = holders.get(d)!;
-    if ([...all].every((r) => from.has(r))) report.bytesReclaimed += sizes.get(d) ?? 0;
-  }
-
+  report.bytesReclaimed += reclaimed.bytes();
   report.warnings.push(...(store.warnings?.() ?? []));
-
-  const uploadCutoff = start - (options.uploadGraceMs ?? graceMs);
-  const wanted = options.repositories ? new Set(options.repositories) : undefined;
-  for (const u of await store.listUploads()) {
-    if (u.modified >= uploadCutoff || (wanted && !wanted.has(u.repository))) continue;
-    if (dryRun || (await store.deleteUpload(u.repository, u.id))) {
-      report.removed.push({ kind: 'upload', repository: u.repository, id: u.id, size: u.size });
-      report.bytesReclaimed += u.size;
-    }
-  }
+  await sweepUploads(sweep, start - (options.uploadGraceMs ?? graceMs), options.repositories);
   return report;
 }
 
-class UnreadableManifest extends Error {
-  constructor(readonly digest: string) {
-    super(`unreadable manifest ${digest}`);
+interface Sweep {
+  store: GcStore;
+  report: GcReport;
+  dryRun: boolean;
+  cutoff: number;
+  guard: DeleteGuard;
+}
+
+/** Remove what the mark left unreached and old enough; returns the digests removed here. */
+async function sweepRepository(s: Sweep, repo: string, marked: RepositoryMark, found: { manifests: GcObject[]; blobs: GcObject[] }): Promise<Set<string>> {
+  const removedHere = new Set<string>();
+  const manifestDigests = new Set(found.manifests.map((m) => m.digest));
+  for (const m of found.manifests) {
+    if (marked.keptManifests.has(m.digest) || m.modified >= s.cutoff) continue;
+    if (s.dryRun || (await s.store.deleteManifest(repo, m.digest, s.guard))) {
+      s.report.removed.push({ kind: 'manifest', repository: repo, digest: m.digest, size: m.size });
+      removedHere.add(m.digest);
+    }
   }
+  for (const b of found.blobs) {
+    if (marked.keptBlobs.has(b.digest) || b.modified >= s.cutoff || removedHere.has(b.digest)) continue;
+    if (manifestDigests.has(b.digest)) continue; // bytes of a manifest that stays (young, or its delete was refused)
+    if (s.dryRun || (await s.store.deleteBlob(repo, b.digest, s.guard))) {
+      s.report.removed.push({ kind: 'blob', repository: repo, digest: b.digest, size: b.size });
+      removedHere.add(b.digest);
+    }
+  }
+  return removedHere;
+}
+
+/** Upload sessions idle since before `cutoff` (in `repositories` only, when given). */
+async function sweepUploads(s: Sweep, cutoff: number, repositories?: string[]): Promise<void> {
+  const wanted = repositories ? new Set(repositories) : undefined;
+  for (const u of await s.store.listUploads()) {
+    if (u.modified >= cutoff || (wanted && !wanted.has(u.repository))) continue;
+    if (s.dryRun || (await s.store.deleteUpload(u.repository, u.id))) {
+      s.report.removed.push({ kind: 'upload', repository: u.repository, id: u.id, size: u.size });
+      s.report.bytesReclaimed += u.size;
+    }
+  }
+}
+
+/** For bytesReclaimed: who holds each digest, and who gave it up. */
+class Reclaimed {
+  private readonly holders = new Map<string, Set<string>>();
+  private readonly sizes = new Map<string, number>();
+  private readonly dropped = new Map<string, Set<string>>();
+
+  hold(repo: string, o: GcObject): void {
+    add(this.holders, o.digest, repo);
+    if (!this.sizes.has(o.digest)) this.sizes.set(o.digest, o.size);
+  }
+
+  drop(repo: string, digests: Iterable<string>): void {
+    for (const d of digests) add(this.dropped, d, repo);
+  }
+
+  /** Only a full run knows every holder; a partial one counts only digests it saw go everywhere it looked. */
+  bytes(): number {
+    let n = 0;
+    for (const [d, from] of this.dropped) {
+      if ([...this.holders.get(d)!].every((r) => from.has(r))) n += this.sizes.get(d) ?? 0;
+    }
+    return n;
+  }
+}
+
+function add(map: Map<string, Set<string>>, key: string, value: string): void {
+  let s = map.get(key);
+  if (!s) map.set(key, (s = new Set()));
+  s.add(value);
 }
 
 export interface GcSchedule {

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Allowed, Authorize } from '../security/authorize.js';
+import { meterResponse } from '../http/response-meter.js';
 import { accessLogRecord, type AccessLogRecord } from './access-log.js';
 import type { HealthResult } from './health.js';
 import { checkUrlLength, type HttpLimits } from './limits.js';
@@ -40,30 +41,13 @@ export function sendOciError(res: ServerResponse, status: number, code: string, 
 
 export function createGuard(options: GuardOptions): (req: IncomingMessage, res: ServerResponse) => Promise<Admitted | undefined> {
   return async (req, res) => {
-    const started = performance.now();
     // After a destroy the request has no socket any more: read the address while it is there.
     const remote = req.socket?.remoteAddress;
-    const hook = options.metrics?.instrument(req, res);
-    let bytesIn: number | undefined;
+    const meter = meterResponse(res);
+    options.metrics?.instrument(req, res);
     let decision: Allowed | undefined;
-    let out = 0;
     if (options.log) {
-      const write = res.write.bind(res) as (...a: unknown[]) => boolean;
-      res.write = ((chunk: unknown, ...rest: unknown[]) => {
-        if (chunk instanceof Uint8Array) out += chunk.byteLength;
-        else if (typeof chunk === 'string') out += Buffer.byteLength(chunk);
-        return write(chunk, ...rest);
-      }) as ServerResponse['write'];
-      const end = res.end.bind(res) as (...a: unknown[]) => ServerResponse;
-      res.end = ((...args: unknown[]) => {
-        if (args[0] instanceof Uint8Array) out += args[0].byteLength;
-        else if (typeof args[0] === 'string') out += Buffer.byteLength(args[0]);
-        return end(...args);
-      }) as ServerResponse['end'];
-      let logged = false;
-      const log = () => {
-        if (logged) return;
-        logged = true;
+      meter.onEnd(() => {
         const length = Number(req.headers['content-length']);
         // A listener that throws would be thrown by the emitter, out of every request's reach.
         try {
@@ -73,17 +57,15 @@ export function createGuard(options: GuardOptions): (req: IncomingMessage, res: 
               ...(decision?.user !== undefined ? { user: decision.user } : {}),
               ...(decision?.route.repository !== undefined ? { repository: decision.route.repository } : {}),
               ...(decision?.action !== undefined ? { action: decision.action } : {}),
-              bytesIn: bytesIn ?? (Number.isSafeInteger(length) ? length : 0),
-              bytesOut: out,
-              durationMs: performance.now() - started,
+              bytesIn: meter.bytesIn ?? (Number.isSafeInteger(length) ? length : 0),
+              bytesOut: meter.bytesOut,
+              durationMs: performance.now() - meter.startedMs,
             }),
           );
         } catch (e) {
           options.onLogError?.(e);
         }
-      };
-      res.once('finish', log);
-      res.once('close', log);
+      });
     }
     const method = req.method ?? 'GET';
     const url = req.url ?? '/';
@@ -131,8 +113,7 @@ export function createGuard(options: GuardOptions): (req: IncomingMessage, res: 
     return {
       decision: d,
       setBytesIn(n: number) {
-        bytesIn = n;
-        hook?.setBytesIn(n);
+        meter.bytesIn = n;
       },
     };
   };

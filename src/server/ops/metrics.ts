@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { meterResponse } from '../http/response-meter.js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { parseRegistryRoute } from '../security/routes.js';
 
@@ -151,43 +152,22 @@ export class RegistryMetrics {
    * are what the handler reports with `setBytesIn` (it knows what it stored), else Content-Length.
    */
   instrument(req: IncomingMessage, res: ServerResponse): { setBytesIn(n: number): void } {
-    const started = process.hrtime.bigint();
-    let out = 0;
-    let bytesIn: number | undefined;
-    const write = res.write.bind(res) as (...args: unknown[]) => boolean;
-    const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
-    const count = (chunk: unknown, encoding: unknown) => {
-      if (typeof chunk === 'string') out += Buffer.byteLength(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8');
-      else if (chunk instanceof Uint8Array) out += chunk.byteLength;
-    };
-    res.write = ((chunk: unknown, ...rest: unknown[]) => {
-      count(chunk, rest[0]);
-      return write(chunk, ...rest);
-    }) as ServerResponse['write'];
-    res.end = ((...args: unknown[]) => {
-      if (args[0] !== undefined && typeof args[0] !== 'function') count(args[0], args[1]);
-      return end(...args);
-    }) as ServerResponse['end'];
-    let done = false;
-    const finish = () => {
-      if (done) return;
-      done = true;
+    const meter = meterResponse(res);
+    meter.onEnd(() => {
       const length = Number(req.headers['content-length']);
       this.observeRequest({
         method: req.method ?? 'OTHER',
         route: routeLabel(req.url ?? '/'),
         // A connection that closed before the response finished is recorded as status 0.
         status: res.writableFinished ? res.statusCode : 0,
-        bytesIn: bytesIn ?? (Number.isSafeInteger(length) && length > 0 ? length : 0),
-        bytesOut: out,
-        durationSeconds: Number(process.hrtime.bigint() - started) / 1e9,
+        bytesIn: meter.bytesIn ?? (Number.isSafeInteger(length) && length > 0 ? length : 0),
+        bytesOut: meter.bytesOut,
+        durationSeconds: (performance.now() - meter.startedMs) / 1000,
       });
-    };
-    res.once('finish', finish);
-    res.once('close', finish);
+    });
     return {
       setBytesIn(n: number) {
-        bytesIn = n;
+        meter.bytesIn = n;
       },
     };
   }

@@ -1,6 +1,6 @@
 import { link, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { DeleteGuard, GcObject, GcStore } from '../ops/gc.js';
+import type { DeleteGuard, GcObject, GcStore } from './gc-store.js';
 import type { FilesystemStorage } from './fs.js';
 import { isErrno, tombstoneOf } from './fs-util.js';
 import { subjectOf } from './referrers.js';

@@ -1,10 +1,8 @@
-import { createHash, randomBytes, type Hash } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { parseDigest } from '../../oci/digest.js';
+import { Readable } from 'node:stream';
 import { OciError, uploadRangeError } from '../errors.js';
 import { KeyedMutex } from './mutex.js';
 import { isErrno } from './fs-util.js';
@@ -51,20 +49,14 @@ export function ownerAlive(owner: ProcessId | number | undefined): boolean {
  */
 export const ORPHAN_IDLE_MS = 10 * 60 * 1000;
 
-/** A running sha256 over exactly the bytes in the session's data file. */
-interface HashState {
-  hash: Hash;
-  size: number;
-}
-
 /**
- * Upload sessions on disk (ROOT/_uploads/ID/{info.json,data}) so they survive restarts.
- * The sha256 of the data file is kept running in memory while the process lives; after a
- * restart (or a failed PATCH) it is recomputed from the file, which is always the truth.
+ * Upload sessions on disk (ROOT/_uploads/ID/{info.json,data}) so they survive restarts. The
+ * data file is always the truth; hashing is content/verified-uploads.ts's business.
  */
 export class UploadSessions {
   readonly dir: string;
-  private readonly hashes = new Map<string, HashState>();
+  /** Told when a session goes (completed, cancelled, purged), so its running hash goes too. */
+  onRemove?: (id: string) => void;
   private readonly locks = new KeyedMutex();
   /** Sessions of a dead process kept at start-up: they expire after ORPHAN_IDLE_MS idle. */
   private readonly orphans = new Set<string>();
@@ -84,7 +76,6 @@ export class UploadSessions {
     await writeFile(this.dataPath(id), '');
     // info.json is written last: a session without it is incomplete and gets purged.
     await writeFile(join(this.dir, id, 'info.json'), JSON.stringify({ repository: repo, startedAt, owner: THIS_PROCESS } satisfies SessionMeta));
-    this.hashes.set(id, { hash: createHash('sha256'), size: 0 });
     return { id, repository: repo, size: 0, startedAt };
   }
 
@@ -101,7 +92,7 @@ export class UploadSessions {
     }
   }
 
-  private async require(repo: string, id: string): Promise<UploadInfo> {
+  async require(repo: string, id: string): Promise<UploadInfo> {
     const info = await this.stat(repo, id);
     if (!info) throw new OciError('BLOB_UPLOAD_UNKNOWN', 'unknown upload session');
     return info;
@@ -112,60 +103,23 @@ export class UploadSessions {
     return this.locks.run(id, fn);
   }
 
-  async append(repo: string, id: string, body: Readable, offset?: number): Promise<UploadInfo> {
+  async append(repo: string, id: string, chunks: AsyncIterable<Buffer>, offset?: number): Promise<UploadInfo> {
     return this.locks.run(id, async () => {
       const info = await this.require(repo, id);
       if (offset !== undefined && offset !== info.size) throw uploadRangeError(info.size);
-      const state = await this.hashState(id, info.size);
-      try {
-        await appendHashed(this.dataPath(id), body, state);
-      } catch (e) {
-        // Some bytes may be on disk that the hash saw or not: recompute from the file next time.
-        this.hashes.delete(id);
-        throw e;
-      }
-      info.size = state.size;
+      info.size += await appendChunks(this.dataPath(id), chunks);
       // Touch info for the idle-TTL purge without rewriting it: the data file's mtime counts.
       return info;
     });
   }
 
-  /**
-   * The session's digest in `algorithm` (sha256 from the running hash, others by re-reading).
-   * Must be called inside withLock. Consumes the running hash.
-   */
-  async digest(repo: string, id: string, algorithm: string): Promise<{ digest: string; size: number }> {
-    const info = await this.require(repo, id);
-    if (algorithm === 'sha256') {
-      const state = await this.hashState(id, info.size);
-      this.hashes.delete(id);
-      return { digest: `sha256:${state.hash.digest('hex')}`, size: info.size };
-    }
-    const h = createHash(algorithm);
-    await pipeline(createReadStream(this.dataPath(id)), async function* (src: AsyncIterable<Buffer>) {
-      for await (const c of src) h.update(c);
-    });
-    return { digest: `${algorithm}:${h.digest('hex')}`, size: info.size };
-  }
-
-  private async hashState(id: string, size: number): Promise<HashState> {
-    const cached = this.hashes.get(id);
-    if (cached && cached.size === size) return cached;
-    const state: HashState = { hash: createHash('sha256'), size: 0 };
-    if (size > 0) {
-      await pipeline(createReadStream(this.dataPath(id), { end: size - 1 }), async function* (src: AsyncIterable<Buffer>) {
-        for await (const c of src) {
-          state.hash.update(c);
-          state.size += c.length;
-        }
-      });
-    }
-    this.hashes.set(id, state);
-    return state;
+  /** The session's bytes, `size` of them. */
+  read(id: string, size: number): Readable {
+    return size > 0 ? createReadStream(this.dataPath(id), { end: size - 1 }) : Readable.from([]);
   }
 
   async remove(id: string): Promise<void> {
-    this.hashes.delete(id);
+    this.onRemove?.(id);
     this.orphans.delete(id);
     await rm(join(this.dir, id), { recursive: true, force: true });
   }
@@ -288,10 +242,10 @@ const WRITE_BATCH = 1 << 20;
 const SYNC_EVERY = 32 << 20;
 
 /**
- * Stream `body` onto the end of `path`, hashing every byte on the way. Reading and writing
- * overlap: while one batch is being written, the next one is collected.
+ * Stream `chunks` onto the end of `path`; returns how many bytes. Reading and writing overlap:
+ * while one batch is being written, the next one is collected.
  */
-async function appendHashed(path: string, body: Readable, state: HashState): Promise<void> {
+async function appendChunks(path: string, chunks: AsyncIterable<Buffer>): Promise<number> {
   const fh = await open(path, 'a');
   let writing: Promise<unknown> = Promise.resolve();
   // Flush to disk in the background while bytes still arrive, so the fsync that makes the blob
@@ -303,12 +257,9 @@ async function appendHashed(path: string, body: Readable, state: HashState): Pro
     let batch: Buffer[] = [];
     let batchBytes = 0;
     let unsynced = 0;
-    // Not destroyed when a write fails: a destroyed request takes its socket, and the answer
-    // (507 for a full disk) with it. The front door closes the connection after answering.
-    for await (const chunk of body.iterator({ destroyOnReturn: false })) {
-      const buf = chunk as Buffer;
-      state.hash.update(buf);
-      state.size += buf.length;
+    let total = 0;
+    for await (const buf of chunks) {
+      total += buf.length;
       batch.push(buf);
       batchBytes += buf.length;
       if (batchBytes >= WRITE_BATCH) {
@@ -335,6 +286,7 @@ async function appendHashed(path: string, body: Readable, state: HashState): Pro
     }
     await writing;
     if (batch.length > 0) await writeAll(fh, batch);
+    return total;
   } finally {
     // Never close under an in-flight write or sync (the body may have failed mid-way).
     await writing.catch(() => undefined);
@@ -363,8 +315,4 @@ async function writeAll(fh: FileHandle, bufs: Buffer[]): Promise<void> {
     }
     pending = rest;
   }
-}
-
-export function algorithmOf(digest: string): string {
-  return parseDigest(digest).algorithm;
 }

@@ -1,12 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { GcStore } from '../ops/gc.js';
+import type { GcStore } from './gc-store.js';
 import type { Readable, Writable } from 'node:stream';
+import { parseDigest } from '../../oci/digest.js';
 import type { Descriptor } from '../../oci/manifest.js';
 import { OciError } from '../errors.js';
 import { compareCodeUnits, LayoutIndexes } from './fs-layout.js';
-import { algorithmOf, UploadSessions } from './fs-uploads.js';
+import { UploadSessions } from './fs-uploads.js';
+import { VerifiedUploads } from '../content/verified-uploads.js';
 import { exists, fsyncFile, isErrno, linkOrCopy, makeDirectory, touchFile, tombstoneOf, writeFileAtomic } from './fs-util.js';
 import { FilesystemGcStore } from './fs-gc.js';
 import { clearLeftovers, type LeftoverReport } from './fs-startup.js';
@@ -32,6 +34,7 @@ export class FilesystemStorage implements RegistryStorage {
   /** Shared with the gc adapter (fs-gc.ts), which lives beside this class. */
   readonly layouts: LayoutIndexes;
   readonly uploads: UploadSessions;
+  private readonly verified: VerifiedUploads;
   private readonly digestLocks = new KeyedMutex();
   /** Manifest bytes by digest (content-addressed, so never stale). */
   private readonly manifestBytes = new ByteCache(16 << 20);
@@ -41,6 +44,13 @@ export class FilesystemStorage implements RegistryStorage {
     this.root = root;
     this.layouts = new LayoutIndexes(root);
     this.uploads = new UploadSessions(root);
+    this.verified = new VerifiedUploads({
+      appendBytes: (repo, id, chunks, offset) => this.uploads.append(repo, id, chunks, offset),
+      uploadSize: async (repo, id) => (await this.uploads.require(repo, id)).size,
+      readUpload: async (repo, id) => this.uploads.read(id, (await this.uploads.require(repo, id)).size),
+      commitUpload: (repo, id, digest, size) => this.commitUpload(repo, id, digest, size),
+    });
+    this.uploads.onRemove = (id) => this.verified.forget(id);
     this.tmpDir = join(root, '_tmp');
   }
 
@@ -163,7 +173,7 @@ export class FilesystemStorage implements RegistryStorage {
   async mountBlob(repo: string, digest: string, from?: string): Promise<boolean> {
     const source = from !== undefined ? this.layouts.blobPath(from, digest) : this.contentPath(digest);
     if (!(await exists(source))) return false;
-    await this.layouts.ensure(repo, algorithmOf(digest));
+    await this.layouts.ensure(repo, parseDigest(digest).algorithm);
     const target = this.layouts.blobPath(repo, digest);
     return this.digestLocks.run(digest, async () => {
       try {
@@ -182,7 +192,7 @@ export class FilesystemStorage implements RegistryStorage {
    * content store (unless that digest is already there), then hard-link it into the repository.
    */
   private async commitContent(repo: string, digest: string, file: string): Promise<void> {
-    const alg = algorithmOf(digest);
+    const alg = parseDigest(digest).algorithm;
     await this.layouts.ensure(repo, alg);
     await this.digestLocks.run(digest, async () => {
       const content = this.contentPath(digest);
@@ -224,22 +234,24 @@ export class FilesystemStorage implements RegistryStorage {
   }
 
   appendUpload(repo: string, id: string, body: Readable, offset?: number): Promise<UploadInfo> {
-    return this.uploads.append(repo, id, body, offset);
+    return this.verified.append(repo, id, body, offset);
   }
 
-  async completeUpload(repo: string, id: string, digest: string): Promise<BlobInfo> {
+  completeUpload(repo: string, id: string, digest: string): Promise<BlobInfo> {
+    return this.verified.complete(repo, id, digest);
+  }
+
+  /** The bytes of a verified session become the blob (the data file is linked, not copied). */
+  private commitUpload(repo: string, id: string, digest: string, size: number): Promise<BlobInfo> {
     return this.uploads.withLock(id, async () => {
-      const actual = await this.uploads.digest(repo, id, algorithmOf(digest));
-      if (actual.digest !== digest) {
-        throw new OciError('DIGEST_INVALID', `uploaded content has digest ${actual.digest}, not ${digest}`, {
-          detail: { expected: digest, actual: actual.digest },
-        });
+      if ((await this.uploads.require(repo, id)).size !== size) {
+        throw new OciError('BLOB_UPLOAD_INVALID', 'the upload session changed while it was verified; start again');
       }
       const data = this.uploads.dataPath(id);
       await fsyncFile(data);
       await this.commitContent(repo, digest, data);
       await this.uploads.remove(id);
-      return { digest, size: actual.size };
+      return { digest, size };
     });
   }
 

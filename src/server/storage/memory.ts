@@ -1,11 +1,12 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Descriptor } from '../../oci/manifest.js';
+import { VerifiedUploads } from '../content/verified-uploads.js';
 import { OciError, uploadRangeError } from '../errors.js';
 import { compareCodeUnits } from './fs-layout.js';
 import { checkTagCap } from './tag-cap.js';
 import { referrerDescriptor } from './referrers.js';
-import type { DeleteGuard, GcObject, GcStore } from '../ops/gc.js';
+import type { DeleteGuard, GcObject, GcStore } from './gc-store.js';
 import type { BlobInfo, ByteRange, ManifestRecord, PutManifestOptions, RegistryStorage, StoredManifest, UploadInfo } from './types.js';
 
 interface Repo {
@@ -32,6 +33,12 @@ export class MemoryStorage implements RegistryStorage {
   private readonly content = new Map<string, Buffer>();
   private readonly repos = new Map<string, Repo>();
   private readonly uploads = new Map<string, Upload>();
+  private readonly verified = new VerifiedUploads({
+    appendBytes: (repo, id, chunks, offset) => this.appendBytes(repo, id, chunks, offset),
+    uploadSize: async (repo, id) => this.upload(repo, id).size,
+    readUpload: async (repo, id) => Readable.from(this.upload(repo, id).chunks.slice()),
+    commitUpload: async (repo, id, digest) => this.commitUpload(repo, id, digest),
+  });
 
   private repo(name: string, create: true): Repo;
   private repo(name: string, create?: false): Repo | undefined;
@@ -97,11 +104,14 @@ export class MemoryStorage implements RegistryStorage {
     return { id, repository: repo, size: u.size, startedAt: u.startedAt };
   }
 
-  async appendUpload(repo: string, id: string, body: Readable, offset?: number): Promise<UploadInfo> {
+  appendUpload(repo: string, id: string, body: Readable, offset?: number): Promise<UploadInfo> {
+    return this.verified.append(repo, id, body, offset);
+  }
+
+  private async appendBytes(repo: string, id: string, chunks: AsyncIterable<Buffer>, offset?: number): Promise<UploadInfo> {
     const u = this.upload(repo, id);
     if (offset !== undefined && offset !== u.size) throw uploadRangeError(u.size);
-    for await (const chunk of body) {
-      const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
+    for await (const b of chunks) {
       u.chunks.push(b);
       u.size += b.length;
     }
@@ -109,14 +119,12 @@ export class MemoryStorage implements RegistryStorage {
     return { id, repository: repo, size: u.size, startedAt: u.startedAt };
   }
 
-  async completeUpload(repo: string, id: string, digest: string): Promise<BlobInfo> {
-    const u = this.upload(repo, id);
-    const data = Buffer.concat(u.chunks);
-    const alg = digest.slice(0, digest.indexOf(':'));
-    const actual = `${alg}:${createHash(alg).update(data).digest('hex')}`;
-    if (actual !== digest) {
-      throw new OciError('DIGEST_INVALID', `uploaded content has digest ${actual}, not ${digest}`, { detail: { expected: digest, actual } });
-    }
+  completeUpload(repo: string, id: string, digest: string): Promise<BlobInfo> {
+    return this.verified.complete(repo, id, digest);
+  }
+
+  private commitUpload(repo: string, id: string, digest: string): BlobInfo {
+    const data = Buffer.concat(this.upload(repo, id).chunks);
     if (!this.content.has(digest)) this.content.set(digest, data);
     this.link(this.repo(repo, true), digest);
     this.uploads.delete(id);
@@ -127,6 +135,7 @@ export class MemoryStorage implements RegistryStorage {
     const u = this.uploads.get(id);
     if (!u || u.repository !== repo) return false;
     this.uploads.delete(id);
+    this.verified.forget(id);
     return true;
   }
 
@@ -136,6 +145,7 @@ export class MemoryStorage implements RegistryStorage {
     for (const [id, u] of this.uploads) {
       if (u.touchedAt < cutoff) {
         this.uploads.delete(id);
+        this.verified.forget(id);
         n++;
       }
     }

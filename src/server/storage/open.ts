@@ -1,3 +1,4 @@
+import type { LeftoverReport } from './fs-startup.js';
 import type { RegistryStorage } from './types.js';
 
 export interface OpenStorageOptions {
@@ -13,8 +14,17 @@ export interface OpenStorageOptions {
     /** Shared by every instance; signs upload ids. Generated (with a warning) when missing. */
     uploadSecret?: string | Buffer;
   };
+  /** Neither root nor storage: keep everything in memory (tests, throwaway servers). */
+  memory?: boolean;
   /** Don't create or clean anything (filesystem on a read-only mount). */
   readOnly?: boolean;
+  /**
+   * Create the root and clear a dead server's leftovers (default: unless readOnly). `serve gc`
+   * passes false: a running server may be using those scratch files.
+   */
+  prepare?: boolean;
+  /** What start-up cleared from the filesystem root (crash leftovers). */
+  onLeftovers?: (report: LeftoverReport) => void;
   /** Told about things the operator should know (e.g. a generated upload secret). */
   onWarning?: (message: string) => void;
 }
@@ -38,8 +48,9 @@ export function parseStorageUrl(url: string): StorageLocation | undefined {
 }
 
 /**
- * Build the storage backend `regctl serve` was asked for. The S3 backend and the AWS SDK are
- * imported only here, only when chosen: the filesystem path pays nothing for them.
+ * The one storage factory (serve, serve gc, the runtime and createRegistryServer all call it).
+ * The S3 backend and the AWS SDK are imported only here, only when chosen: the filesystem path
+ * pays nothing for them.
  */
 export async function openStorage(options: OpenStorageOptions): Promise<RegistryStorage> {
   const location = options.storage !== undefined ? parseStorageUrl(options.storage) : undefined;
@@ -48,10 +59,17 @@ export async function openStorage(options: OpenStorageOptions): Promise<Registry
   }
   if (!location) {
     const root = options.storage ?? options.root;
-    if (root === undefined) throw new RangeError('no storage root given');
+    if (root === undefined) {
+      if (!options.memory) throw new RangeError('no storage root given');
+      const { MemoryStorage } = await import('./memory.js');
+      return new MemoryStorage();
+    }
     const { FilesystemStorage } = await import('./fs.js');
     const fs = new FilesystemStorage(root);
-    if (!options.readOnly) await fs.init();
+    if (options.prepare ?? !options.readOnly) {
+      const report = await fs.init();
+      options.onLeftovers?.(report);
+    }
     return fs;
   }
   let secret = options.s3?.uploadSecret;

@@ -1,6 +1,6 @@
 import type { Readable, Writable } from 'node:stream';
 import type { Descriptor } from '../../oci/manifest.js';
-import type { GcStore } from '../ops/gc.js';
+import type { GcStore } from './gc-store.js';
 
 /**
  * What the registry needs from where it keeps data. Written so an object store can implement

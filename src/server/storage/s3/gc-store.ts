@@ -1,4 +1,4 @@
-import type { DeleteGuard, GcObject, GcStore } from '../../ops/gc.js';
+import type { DeleteGuard, GcObject, GcStore } from '../gc-store.js';
 import { mapLimit } from './bucket.js';
 import { digestFromKey } from './keys.js';
 import type { S3Storage } from './s3.js';

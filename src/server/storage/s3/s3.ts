@@ -5,12 +5,13 @@ import type { Descriptor } from '../../../oci/manifest.js';
 import { OciError } from '../../errors.js';
 import { compareCodeUnits } from '../fs-layout.js';
 import type { BlobInfo, ByteRange, ManifestRecord, PutManifestOptions, RegistryStorage, StoredManifest, UploadInfo } from '../types.js';
-import type { GcStore } from '../../ops/gc.js';
+import type { GcStore } from '../gc-store.js';
 import { S3GcStore } from './gc-store.js';
 import { Bucket, createS3Client, mapLimit, type S3ConnectOptions } from './bucket.js';
 import { KeyLayout } from './keys.js';
 import { UploadIds } from './upload-ids.js';
 import { S3UploadSessions } from './uploads.js';
+import { VerifiedUploads } from '../../content/verified-uploads.js';
 import { referrerDescriptor, subjectOf } from '../referrers.js';
 import { checkTagCap } from '../tag-cap.js';
 
@@ -49,6 +50,7 @@ export class S3Storage implements RegistryStorage {
   readonly keys: KeyLayout;
   readonly redirect: boolean;
   private readonly uploads: S3UploadSessions;
+  private readonly verified: VerifiedUploads;
   private readonly knownRepos = new Set<string>();
   private readonly redirectTtl: number;
   private readonly ownsClient: boolean;
@@ -63,6 +65,14 @@ export class S3Storage implements RegistryStorage {
     this.uploads = new S3UploadSessions(this.bucket, this.keys, new UploadIds(options.uploadSecret), (repo, digest, size) =>
       this.link(repo, digest, size),
     );
+    const uploads = this.uploads;
+    this.verified = new VerifiedUploads({
+      appendBytes: (repo, id, chunks, offset) => uploads.append(repo, id, chunks, offset),
+      uploadSize: (repo, id) => uploads.size(repo, id),
+      readUpload: (repo, id) => uploads.read(repo, id),
+      commitUpload: (repo, id, digest, size) => uploads.commit(repo, id, digest, size),
+    });
+    uploads.onRemove = (id) => this.verified.forget(id);
   }
 
   /** Fail early (one clear error) when the bucket is missing or not ours to use. */
@@ -182,11 +192,11 @@ export class S3Storage implements RegistryStorage {
   }
 
   appendUpload(repo: string, id: string, body: Readable, offset?: number): Promise<UploadInfo> {
-    return this.uploads.append(repo, id, body, offset);
+    return this.verified.append(repo, id, body, offset);
   }
 
   completeUpload(repo: string, id: string, digest: string): Promise<BlobInfo> {
-    return this.uploads.complete(repo, id, digest);
+    return this.verified.complete(repo, id, digest);
   }
 
   cancelUpload(repo: string, id: string): Promise<boolean> {

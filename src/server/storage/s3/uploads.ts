@@ -1,6 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { pipeline as pipelineCb, Readable, Transform, Writable, type TransformCallback } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { OciError, uploadRangeError } from '../../errors.js';
 import { KeyedMutex } from '../mutex.js';
 import type { BlobInfo, UploadInfo } from '../types.js';
@@ -33,46 +32,18 @@ interface Session {
 /** S3 CopyObject handles at most 5 GiB in one request. */
 const MAX_COPY = 5 * 1024 ** 3;
 
-/** Counts and hashes what passes; `check` makes it fail at the end unless the digest matches. */
-class Hasher extends Transform {
-  private readonly hash;
-  bytes = 0;
-  result?: string;
-
-  constructor(
-    private readonly algorithm: string,
-    private readonly expect?: string,
-  ) {
-    super();
-    this.hash = createHash(algorithm);
-  }
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.hash.update(chunk);
-    this.bytes += chunk.length;
-    cb(null, chunk);
-  }
-
-  override _flush(cb: TransformCallback): void {
-    this.result = `${this.algorithm}:${this.hash.digest('hex')}`;
-    if (this.expect !== undefined && this.result !== this.expect) cb(digestInvalid(this.expect, this.result));
-    else cb();
-  }
-}
-
-function digestInvalid(expected: string, actual: string): OciError {
-  return new OciError('DIGEST_INVALID', `uploaded content has digest ${actual}, not ${expected}`, { detail: { expected, actual } });
-}
-
 /**
  * Upload sessions kept entirely in the bucket, so any instance can continue any session:
  * each append is its own object `parts/OFFSET-NONCE`; the received size is derived from the
- * listing; completion streams the parts in order through the hash into the content store.
+ * listing; completion (after content/verified-uploads.ts checked the digest) copies a single
+ * part inside the store, or streams the parts in order into it.
  * A chunk whose request fails midway leaves no part (the object only appears when whole), so
  * the session stays at its previous size and the client resumes from there.
  */
 export class S3UploadSessions {
   private readonly locks = new KeyedMutex();
+  /** Told when a session goes here, so its running hash goes too. */
+  onRemove?: (id: string) => void;
 
   constructor(
     private readonly bucket: Bucket,
@@ -118,68 +89,66 @@ export class S3UploadSessions {
     return s;
   }
 
-  append(repo: string, id: string, body: Readable, offset?: number): Promise<UploadInfo> {
+  append(repo: string, id: string, chunks: AsyncIterable<Buffer>, offset?: number): Promise<UploadInfo> {
     return this.locks.run(id, async () => {
       const s = await this.require(repo, id);
       if (offset !== undefined && offset !== s.size) throw uploadRangeError(s.size);
       // OFFSET-TIME-NONCE: ordered by offset; the time (ms) makes idleness precise (S3 keeps seconds).
       const name = `${String(s.size).padStart(16, '0')}-${Date.now()}-${randomBytes(4).toString('hex')}`;
       const key = this.keys.uploadParts(id) + name;
-      const hasher = new Hasher('sha256');
-      const tee = body.pipe(hasher);
-      body.once('error', (e) => tee.destroy(e));
-      body.once('aborted', () => tee.destroy(new Error('client aborted the request')));
-      await this.bucket.upload(key, tee);
-      if (hasher.bytes === 0) {
-        await this.bucket.delete(key);
-      } else {
-        // The chunk's sha256 lets a one-chunk upload commit by server-side copy, without re-reading it.
-        await this.bucket.put(`${this.keys.upload(id)}sums/${name}`, `${hasher.result}`, { contentType: 'text/plain' });
-      }
-      s.size += hasher.bytes;
+      let bytes = 0;
+      const counted = async function* (): AsyncGenerator<Buffer> {
+        for await (const c of chunks) {
+          bytes += c.length;
+          yield c;
+        }
+      };
+      await this.bucket.upload(key, Readable.from(counted(), { objectMode: false }));
+      if (bytes === 0) await this.bucket.delete(key);
+      s.size += bytes;
       return this.info(id, s);
     });
   }
 
-  complete(repo: string, id: string, digest: string): Promise<BlobInfo> {
+  /** A session that can complete: its parts are contiguous from offset 0. */
+  private async complete(repo: string, id: string): Promise<Session> {
+    const s = await this.require(repo, id);
+    if (s.broken) throw new OciError('BLOB_UPLOAD_INVALID', 'the upload received overlapping chunks; start again');
+    return s;
+  }
+
+  async size(repo: string, id: string): Promise<number> {
+    return (await this.complete(repo, id)).size;
+  }
+
+  async read(repo: string, id: string): Promise<Readable> {
+    return this.concat((await this.complete(repo, id)).parts);
+  }
+
+  /** Store the verified bytes as the content of `digest` (unless there) and link it into `repo`. */
+  commit(repo: string, id: string, digest: string, size: number): Promise<BlobInfo> {
     return this.locks.run(id, async () => {
-      const s = await this.require(repo, id);
-      if (s.broken) throw new OciError('BLOB_UPLOAD_INVALID', 'the upload received overlapping chunks; start again');
+      const s = await this.complete(repo, id);
+      if (s.size !== size) throw new OciError('BLOB_UPLOAD_INVALID', 'the upload session changed while it was verified; start again');
       const content = this.keys.content(digest);
-      const algorithm = digest.slice(0, digest.indexOf(':'));
-      const only = s.parts.length === 1 ? s.parts[0]! : undefined;
-      const onlySum = only && algorithm === 'sha256' ? await this.bucket.getText(`${this.keys.upload(id)}sums/${only.name}`) : undefined;
-      if (onlySum !== undefined && onlySum !== digest) throw digestInvalid(digest, onlySum);
       const exists = (await this.bucket.head(content)) !== undefined;
-      if (onlySum === digest) {
-        // Verified when it was received: copy inside the store (or nothing, if the content is there).
-        if (!exists) {
-          if (only!.size <= MAX_COPY) await this.bucket.copy(only!.key, content);
-          else await this.bucket.upload(content, this.concat(s.parts));
-        }
-      } else if (exists) {
-        // Same digest already stored: only prove these bytes are that content.
-        await pipeline(this.concat(s.parts), new Hasher(algorithm, digest), devNull());
-      } else {
-        // The hash check fails the stream before its end, so a wrong blob never becomes visible.
-        await this.bucket.upload(content, this.checked(s.parts, algorithm, digest));
-      }
+      if (!exists) await this.store(content, s.parts);
       await this.link(repo, digest, s.size);
       if (exists && !(await this.bucket.head(content))) {
         // GC on another instance removed the unreferenced content between our check and our
         // link: the session's parts are still here, so store it again.
-        await this.bucket.upload(content, this.checked(s.parts, algorithm, digest));
+        await this.store(content, s.parts);
       }
       await this.remove(id);
       return { digest, size: s.size };
     });
   }
 
-  /** The parts through the digest check; a failure anywhere (a part gone, a mismatch) fails the result. */
-  private checked(parts: Part[], algorithm: string, digest: string): Readable {
-    const hasher = new Hasher(algorithm, digest);
-    pipelineCb(this.concat(parts), hasher, () => undefined);
-    return hasher;
+  /** One part: a copy inside the store, without moving the bytes. More: streamed in order. */
+  private async store(content: string, parts: Part[]): Promise<void> {
+    const only = parts.length === 1 ? parts[0]! : undefined;
+    if (only && only.size <= MAX_COPY) await this.bucket.copy(only.key, content);
+    else await this.bucket.upload(content, this.concat(parts));
   }
 
   /** The parts in order, as one stream, fetched one at a time. */
@@ -210,6 +179,7 @@ export class S3UploadSessions {
   }
 
   async remove(id: string): Promise<void> {
+    this.onRemove?.(id);
     const keys = (await this.bucket.listAll(this.keys.upload(id))).map((o) => o.key);
     // The record last: while parts remain, the session is still listed (and purged later).
     const info = this.keys.uploadInfo(id);
@@ -274,12 +244,4 @@ function arrangeParts(listed: ObjectInfo[]): { parts: Part[]; size: number; brok
     }
   }
   return { parts, size, broken };
-}
-
-function devNull(): Writable {
-  return new Writable({
-    write(_c, _e, cb) {
-      cb();
-    },
-  });
 }

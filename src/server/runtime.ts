@@ -3,22 +3,21 @@ import { readFileSync } from 'node:fs';
 import { access as fsAccess } from 'node:fs/promises';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse, type ServerOptions } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { createAuthorizer } from '../security/authorize.js';
-import { AccessPolicyFile } from '../security/access.js';
-import { HtpasswdFile } from '../security/htpasswd.js';
-import { LoginRateLimiter } from '../security/rate-limit.js';
-import { loadTls, type TlsInfo } from '../security/tls.js';
-import { createRegistryServer, type RegistryServer } from '../server.js';
-import { FilesystemStorage } from '../storage/fs.js';
-import { describeLeftovers } from '../storage/fs-startup.js';
-import type { RegistryStorage } from '../storage/types.js';
-import { formatAccessLog, type AccessLogRecord } from './access-log.js';
-import type { ServeSettings } from './config.js';
-import { scheduleGc, type GcReport, type GcSchedule } from './gc.js';
-import { createGuard } from './guard.js';
-import { createHealthCheck, probeWritable } from './health.js';
-import { applyServerTimeouts, effectiveMaxConnections, httpServerOptions, UploadSessionLimiter, type HttpLimits } from './limits.js';
-import { RegistryMetrics } from './metrics.js';
+import { createAuthorizer } from './security/authorize.js';
+import { AccessPolicyFile } from './security/access.js';
+import { HtpasswdFile } from './security/htpasswd.js';
+import { LoginRateLimiter } from './security/rate-limit.js';
+import { loadTls, type TlsInfo } from './security/tls.js';
+import { createRegistryServer, type RegistryServer } from './server.js';
+import { describeLeftovers } from './storage/fs-startup.js';
+import type { RegistryStorage } from './storage/types.js';
+import { formatAccessLog, type AccessLogRecord } from './ops/access-log.js';
+import type { ServeSettings } from './ops/config.js';
+import { scheduleGc, type GcReport, type GcSchedule } from './ops/gc.js';
+import { createGuard } from './ops/guard.js';
+import { createHealthCheck, probeWritable } from './ops/health.js';
+import { applyServerTimeouts, effectiveMaxConnections, httpServerOptions, UploadSessionLimiter, type HttpLimits } from './ops/limits.js';
+import { RegistryMetrics } from './ops/metrics.js';
 
 /**
  * `regctl serve` assembled from resolved settings (ops/config.ts): users, access rules, the
@@ -85,15 +84,16 @@ export async function createServeRuntime(options: ServeRuntimeOptions): Promise<
     headersTimeoutMs: settings.headersTimeoutMs,
     maxConnections: connectionCap(settings.maxConnections, warn),
   };
-  let storage = options.storage;
-  if (!storage) {
-    const fs = new FilesystemStorage(options.root);
-    if (!settings.readOnly) {
-      const leftovers = describeLeftovers(await fs.init());
-      if (leftovers) options.info?.(leftovers);
-    }
-    storage = fs;
-  }
+  const storage =
+    options.storage ??
+    (await (await import('./storage/open.js')).openStorage({
+      root: options.root,
+      readOnly: settings.readOnly,
+      onLeftovers: (report) => {
+        const leftovers = describeLeftovers(report);
+        if (leftovers) options.info?.(leftovers);
+      },
+    }));
   const store = storage;
   const metrics = settings.metrics
     ? new RegistryMetrics({
