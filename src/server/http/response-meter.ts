@@ -13,6 +13,12 @@ export interface ResponseMeter {
   bytesIn: number | undefined;
   /** Run `fn` once when the response finishes or its connection closes, whichever comes first. */
   onEnd(fn: () => void): void;
+  /**
+   * The status to record: the response's, once all of it went out; 0 for a connection that
+   * closed first. "All of it" is also every byte its Content-Length declared: a client that has
+   * read them may close before the handler's end() runs, and then 'close' beats 'finish'.
+   */
+  readonly recordedStatus: number;
 }
 
 const meters = new WeakMap<ServerResponse, ResponseMeter>();
@@ -29,6 +35,11 @@ export function meterResponse(res: ServerResponse): ResponseMeter {
       return out;
     },
     bytesIn: undefined,
+    get recordedStatus() {
+      if (res.writableFinished) return res.statusCode;
+      const declared = Number(res.getHeader('content-length'));
+      return res.headersSent && Number.isSafeInteger(declared) && out === declared ? res.statusCode : 0;
+    },
     onEnd(fn) {
       waiting.push(fn);
     },

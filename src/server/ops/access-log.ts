@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { stripUserinfo } from '../request-target.js';
+import { meterResponse } from '../http/response-meter.js';
 
 /**
  * One access-log record per request, built from fields chosen one by one: no headers, no
@@ -58,7 +59,7 @@ export function accessLogRecord(
     remote: extra.remote ?? req.socket?.remoteAddress ?? '',
     method: req.method ?? '',
     path: redactUrl(stripUserinfo(req.url ?? '').slice(0, 2048)),
-    status: res.writableFinished ? res.statusCode : 0,
+    status: meterResponse(res).recordedStatus,
     bytesIn: extra.bytesIn ?? 0,
     bytesOut: extra.bytesOut ?? 0,
     durationMs: Math.round(extra.durationMs * 10) / 10,

@@ -158,8 +158,7 @@ export class RegistryMetrics {
       this.observeRequest({
         method: req.method ?? 'OTHER',
         route: routeLabel(req.url ?? '/'),
-        // A connection that closed before the response finished is recorded as status 0.
-        status: res.writableFinished ? res.statusCode : 0,
+        status: meter.recordedStatus,
         bytesIn: meter.bytesIn ?? (Number.isSafeInteger(length) && length > 0 ? length : 0),
         bytesOut: meter.bytesOut,
         durationSeconds: (performance.now() - meter.startedMs) / 1000,
