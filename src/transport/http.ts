@@ -194,7 +194,7 @@ export class Transport {
         if (replayable && attempt < this.retry.retries && isRetryableNetworkError(e) && !req.signal?.aborted) {
           const wait = retryDelay(this.retry, attempt + 1);
           if (this.options.log) this.log(`${method} ${redactUrl(url)}: ${(e as Error).message}; retry in ${wait} ms`);
-          await sleep(wait);
+          await sleep(wait, req.signal);
           continue;
         }
         throw networkError(req.registry, method, url, e);
@@ -210,7 +210,7 @@ export class Transport {
         const wait = retryDelay(this.retry, attempt + 1, parseRetryAfter(res.header('retry-after')));
         await drain(res);
         if (this.options.log) this.log(`${method} ${redactUrl(url)}: HTTP ${res.status}; retry in ${wait} ms`);
-        await sleep(wait);
+        await sleep(wait, req.signal);
         continue;
       }
       if (res.status === 401 && authRetried) {

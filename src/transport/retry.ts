@@ -44,6 +44,15 @@ export function retryDelay(policy: RetryPolicy, attempt: number, retryAfterMs?: 
   return Math.round(exp / 2 + Math.random() * (exp / 2));
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * Wait before a retry; an abort (Ctrl-C) ends the wait at once with the signal's reason: a
+ * registry's Retry-After may ask for up to 30 s.
+ */
+export async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  const { setTimeout: wait } = await import('node:timers/promises');
+  try {
+    await wait(ms, undefined, signal ? { signal } : undefined);
+  } catch (e) {
+    throw signal?.aborted ? (signal.reason ?? e) : e;
+  }
 }

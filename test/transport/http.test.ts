@@ -3,6 +3,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { AuthError, DigestMismatchError, HttpError, NetworkError } from '../../src/errors.js';
 import { digestOf } from '../../src/oci/digest.js';
 import { RegistryClient } from '../../src/registry/client.js';
+import { Transport } from '../../src/transport/http.js';
+import { waitFor } from '../helpers/wait.js';
 import { json, scripted, type Scripted } from './scripted.js';
 
 const USER = 'alice';
@@ -136,6 +138,23 @@ describe('retries', () => {
     expect(elapsed).toBeGreaterThanOrEqual(950);
     expect(elapsed).toBeLessThan(5000);
     expect(reg.seen).toHaveLength(2);
+  });
+
+  it('an abort ends the wait for a long Retry-After at once', async () => {
+    const reg = await serve((_req, res) => {
+      res.writeHead(429, { 'retry-after': '30', 'content-type': 'application/json' });
+      res.end('{"errors":[{"code":"TOOMANYREQUESTS"}]}');
+    });
+    const t = new Transport();
+    const ctl = new AbortController();
+    const t0 = Date.now();
+    const pending = t.request({ method: 'GET', registry: reg.registry, path: '/v2/_catalog', signal: ctl.signal }).catch((e: unknown) => e);
+    await waitFor(() => reg.seen.length === 1, { what: 'the first request' });
+    const reason = new Error('interrupted');
+    ctl.abort(reason);
+    expect(await pending).toBe(reason);
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(reg.seen).toHaveLength(1);
   });
 
   it('503 then 200 is retried with backoff', async () => {
