@@ -76,7 +76,6 @@ export async function createServeRuntime(options: ServeRuntimeOptions): Promise<
     perClient: settings.maxUploadsPerClient,
     perRepository: settings.maxUploadsPerRepository,
     total: settings.maxUploads,
-    ttlMs: settings.uploadTtlMs,
   });
   const limits: HttpLimits = {
     maxHeaderBytes: settings.maxHeaderBytes,

@@ -221,19 +221,3 @@ describe('HTTP limits', () => {
     expect(httpServerOptions()).toMatchObject({ requestTimeout: 0, maxHeaderSize: 16384, headersTimeout: 30000 });
   });
 });
-
-describe('UploadSessionLimiter: the upload TTL', () => {
-  it('a session idle past the TTL gives its slot to a new one at once, before any purge sweep', () => {
-    let now = 0;
-    const l = new UploadSessionLimiter({ perRepository: 1, ttlMs: 1000, now: () => now });
-    const a = l.acquire('r');
-    if (!a.ok) throw new Error('expected a slot');
-    a.attach('s1');
-    now += 500;
-    expect(l.acquire('r').ok).toBe(false);
-    now += 600;
-    const b = l.acquire('r');
-    expect(b.ok).toBe(true);
-    expect(l.active('r')).toBe(1);
-  });
-});

@@ -33,12 +33,6 @@ export interface UploadLimitOptions {
   total?: number;
   /** What Retry-After says when refusing. Default 10 s. */
   retryAfterSeconds?: number;
-  /**
-   * The upload TTL: when a slot is wanted and none is free, sessions idle this long are let go
-   * first, so an expired session (already 404 to its client) never refuses a new one while it
-   * waits for the purge sweep. 0 or absent: only expire() lets them go.
-   */
-  ttlMs?: number;
   now?: () => number;
 }
 
@@ -65,7 +59,6 @@ export class UploadSessionLimiter {
   private readonly total: number;
   private readonly retryAfter: number;
   private readonly now: () => number;
-  private readonly ttlMs: number;
   private readonly sessions = new Map<string, Session>();
   /** Slots held by sessions and by not-yet-attached acquisitions, per repository. */
   private readonly counts = new Map<string, number>();
@@ -79,15 +72,14 @@ export class UploadSessionLimiter {
     this.total = options.total ?? 1000;
     this.retryAfter = options.retryAfterSeconds ?? 10;
     this.now = options.now ?? Date.now;
-    this.ttlMs = options.ttlMs ?? 0;
     if (!(this.perClient >= 1) || !(this.perRepository >= 1) || !(this.total >= 1)) throw new RangeError('upload limits must be at least 1');
   }
 
   /** Take a slot before creating an upload session; a refusal is the 429 to send. */
   acquire(repository: string, owner?: string): UploadSlot | LimitRefusal {
-    if (this.ttlMs > 0 && this.full(repository, owner)) this.expire(this.ttlMs);
-    if (this.full(repository, owner)) {
-      const mine = owner === undefined ? 0 : (this.owners.get(owner) ?? 0);
+    const inRepo = this.counts.get(repository) ?? 0;
+    const mine = owner === undefined ? 0 : (this.owners.get(owner) ?? 0);
+    if (this.held >= this.total || inRepo >= this.perRepository || mine >= this.perClient) {
       // The client's own cap first: it is the one the caller can do something about.
       const scope = mine >= this.perClient ? 'for this client' : this.held >= this.total ? 'on this registry' : 'for this repository';
       return {
@@ -115,12 +107,6 @@ export class UploadSessionLimiter {
         this.give(repository, owner);
       },
     };
-  }
-
-  private full(repository: string, owner: string | undefined): boolean {
-    const inRepo = this.counts.get(repository) ?? 0;
-    const mine = owner === undefined ? 0 : (this.owners.get(owner) ?? 0);
-    return this.held >= this.total || inRepo >= this.perRepository || mine >= this.perClient;
   }
 
   /** The session completed, was cancelled or purged. False when it was not tracked. */
