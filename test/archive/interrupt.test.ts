@@ -1,13 +1,12 @@
 import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { ensureBuilt } from '../server/spawn.js';
 import { makeRealImage, type RealImage } from './fixtures.js';
+import { startStallingRegistry, type StallingRegistry } from '../helpers/stalling-registry.js';
 
 // Ctrl-C during `regctl export`: the layers are being gunzipped into a spool under the temp
 // folder when the signal comes. The command must stop, say so in one line, exit non-zero, and
@@ -17,7 +16,7 @@ import { makeRealImage, type RealImage } from './fixtures.js';
 
 const BIN = fileURLToPath(new URL('../../bin/regctl.js', import.meta.url));
 let dir: string;
-let server: Server;
+let server: StallingRegistry;
 let port: number;
 let img: RealImage;
 let stalled: () => void;
@@ -27,29 +26,12 @@ beforeAll(async () => {
   await ensureBuilt();
   dir = await mkdtemp(join(tmpdir(), 'regctl-interrupt-'));
   img = await makeRealImage({ layers: [400_000] });
-  const layer = img.layers[0]!;
-  server = createServer((req, res) => {
-    const path = req.url ?? '';
-    if (path === '/v2/') return void res.writeHead(200, { 'content-length': 2 }).end('{}');
-    if (path.endsWith('/manifests/1.0')) {
-      res.writeHead(200, { 'content-type': img.manifest.mediaType, 'content-length': img.manifest.bytes.length, 'docker-content-digest': img.manifest.digest });
-      return void res.end(req.method === 'HEAD' ? undefined : img.manifest.bytes);
-    }
-    if (path.endsWith(`/blobs/${img.config.desc.digest}`)) return void res.writeHead(200, { 'content-length': img.config.bytes.length }).end(img.config.bytes);
-    if (path.endsWith(`/blobs/${layer.desc.digest}`)) {
-      res.writeHead(200, { 'content-length': layer.bytes.length });
-      res.write(layer.bytes.subarray(0, layer.bytes.length >> 1), () => setTimeout(stalled, 100));
-      return; // ...and the rest never comes
-    }
-    res.writeHead(404, { 'content-type': 'application/json' }).end('{"errors":[{"code":"NOT_FOUND","message":"no"}]}');
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  port = (server.address() as AddressInfo).port;
+  server = await startStallingRegistry(img, () => setTimeout(stalled, 100));
+  port = Number(server.host.split(':')[1]);
 }, 120_000);
 
 afterAll(async () => {
-  server?.closeAllConnections();
-  await new Promise((r) => server?.close(r));
+  await server?.close();
   await rm(dir, { recursive: true, force: true });
 });
 

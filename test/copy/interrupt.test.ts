@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, expect, test } from 'vitest
 import { dockerSaveTar, makeRealImage, type RealImage } from '../archive/fixtures.js';
 import { runCli } from '../helpers/cli.js';
 import { startServe, type ServeHandle } from '../helpers/serve.js';
+import { startStallingRegistry, type StallingRegistry } from '../helpers/stalling-registry.js';
 import { ensureBuilt } from '../server/spawn.js';
 
 // Ctrl-C during `regctl copy` into the project's registry: the layer upload is mid-stream when
@@ -18,7 +19,7 @@ import { ensureBuilt } from '../server/spawn.js';
 // first half, then nothing. The destination is the real `regctl serve` storage.
 
 const BIN = fileURLToPath(new URL('../../bin/regctl.js', import.meta.url));
-let source: Server;
+let source: StallingRegistry;
 let sourceAt: string;
 let img: RealImage;
 let serve: ServeHandle;
@@ -29,29 +30,12 @@ let onStall: () => void = () => {};
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'regctl-copy-interrupt-'));
   img = await makeRealImage({ layers: [3_000_000] });
-  const layer = img.layers[0]!;
-  source = createServer((req, res) => {
-    const path = req.url ?? '';
-    if (path === '/v2/') return void res.writeHead(200, { 'content-length': 2 }).end('{}');
-    if (path.endsWith('/manifests/1.0')) {
-      res.writeHead(200, { 'content-type': img.manifest.mediaType, 'content-length': img.manifest.bytes.length, 'docker-content-digest': img.manifest.digest });
-      return void res.end(req.method === 'HEAD' ? undefined : img.manifest.bytes);
-    }
-    if (path.endsWith(`/blobs/${img.config.desc.digest}`)) return void res.writeHead(200, { 'content-length': img.config.bytes.length }).end(img.config.bytes);
-    if (path.endsWith(`/blobs/${layer.desc.digest}`)) {
-      res.writeHead(200, { 'content-length': layer.bytes.length });
-      res.write(layer.bytes.subarray(0, layer.bytes.length >> 1), () => onStall());
-      return; // ...and the rest never comes
-    }
-    res.writeHead(404, { 'content-type': 'application/json' }).end('{"errors":[{"code":"NOT_FOUND","message":"no"}]}');
-  });
-  await new Promise<void>((r) => source.listen(0, '127.0.0.1', r));
-  sourceAt = `127.0.0.1:${(source.address() as AddressInfo).port}`;
+  source = await startStallingRegistry(img, () => onStall());
+  sourceAt = source.host;
 }, 60_000);
 
 afterAll(async () => {
-  source?.closeAllConnections();
-  await new Promise((r) => source?.close(r));
+  await source?.close();
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -60,7 +44,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  source.closeAllConnections();
+  source.server.closeAllConnections();
   await serve.close();
 });
 
