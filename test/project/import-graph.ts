@@ -65,10 +65,10 @@ export const COMPUTED_IMPORT_ALLOWED: readonly { pattern: RegExp; why: string }[
 ];
 
 /**
- * Circles wholly inside these folders are not reported yet: server/ is being given its own
- * one-way order (issue 14, item 3), which will also define its sub-folder rules. Remove then.
+ * Circles wholly inside these folders are not reported. None now: the two inside server/ (each
+ * storage backend and its gc store) were broken by declaring what the gc store needs beside it.
  */
-export const CYCLES_NOT_CHECKED = ['server/'];
+export const CYCLES_NOT_CHECKED: string[] = [];
 
 /** Tooling that is not part of the program (the esbuild script). */
 const NOT_PROGRAM = /^build\//;

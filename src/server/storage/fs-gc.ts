@@ -1,7 +1,7 @@
 import { link, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { DeleteGuard, GcObject, GcStore } from './gc-store.js';
-import type { FilesystemStorage } from './fs.js';
+import type { LayoutIndexes } from './fs-layout.js';
 import { isErrno, tombstoneOf } from './fs-util.js';
 import { subjectOf } from './referrers.js';
 
@@ -19,12 +19,24 @@ import { subjectOf } from './referrers.js';
  *  - the content-store copy (_blobs/ALG/HEX) goes the same way, and only when no link is left;
  *  - index.json changes happen under REPO/.index.json.lock, which the server's writers hold too.
  */
+/**
+ * What collection needs of the filesystem backend, declared here so that this file does not
+ * import fs.ts, which builds it (an import circle otherwise).
+ */
+export interface FsGcBackend {
+  readonly layouts: LayoutIndexes;
+  readonly uploads: { readonly dir: string };
+  contentPath(digest: string): string;
+  listRepositories(): Promise<string[]>;
+  listUploads(): Promise<Array<{ repository: string; id: string; size: number; modified: number }>>;
+}
+
 export class FilesystemGcStore implements GcStore {
   /** Tombstones older than this are left over from a gc that died; they are put back. */
   private readonly tombstoneAgeMs: number;
 
   constructor(
-    private readonly fs: FilesystemStorage,
+    private readonly fs: FsGcBackend,
     options: { tombstoneAgeMs?: number } = {},
   ) {
     this.tombstoneAgeMs = options.tombstoneAgeMs ?? 60_000;

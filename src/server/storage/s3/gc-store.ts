@@ -1,7 +1,9 @@
 import type { DeleteGuard, GcObject, GcStore } from '../gc-store.js';
 import { mapLimit } from './bucket.js';
 import { digestFromKey } from './keys.js';
-import type { S3Storage } from './s3.js';
+import type { StoredManifest } from '../types.js';
+import type { Bucket } from './bucket.js';
+import type { KeyLayout } from './keys.js';
 import { subjectOf } from '../referrers.js';
 
 /** S3 keeps whole seconds: an object stamped T was written somewhere in [T, T+1s). */
@@ -20,8 +22,22 @@ const CLOCK_SLACK = 1000;
  * delete) makes the push fail with MANIFEST_BLOB_UNKNOWN and retry; it never leaves a tag to
  * missing content, because manifest PUTs check their blobs.
  */
+/**
+ * What collection needs of the S3 backend, declared here so that this file does not import
+ * s3.ts, which builds it (an import circle otherwise).
+ */
+export interface S3GcBackend {
+  readonly bucket: Bucket;
+  readonly keys: KeyLayout;
+  listRepositories(): Promise<string[]>;
+  listTagTargets(repo: string): Promise<Array<{ tag: string; digest: string }>>;
+  getManifest(repo: string, digest: string): Promise<StoredManifest | undefined>;
+  listUploads(): Promise<Array<{ id: string; repository: string; size: number; modified: number }>>;
+  removeUpload(id: string): Promise<void>;
+}
+
 export class S3GcStore implements GcStore {
-  constructor(private readonly s3: S3Storage) {}
+  constructor(private readonly s3: S3GcBackend) {}
 
   listRepositories(): Promise<string[]> {
     return this.s3.listRepositories();
