@@ -9,6 +9,7 @@ import { forgetSchemes, rememberScheme } from '../../src/ref/scheme.js';
 import { Transport } from '../../src/transport/http.js';
 import { runCli } from '../helpers/cli.js';
 import { makeImage } from '../helpers/images.js';
+import { makeTestCerts } from '../helpers/certs.js';
 import { startSecureServe, type SecureServe } from '../e2e-serve/harness.js';
 
 /**
@@ -25,13 +26,7 @@ const image = makeImage();
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'regctl-tls-loopback-'));
-  const openssl = (...args: string[]) => run('openssl', args, { cwd: dir });
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  await openssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=regctl loopback CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign');
-  await openssl('req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1');
-  await writeFile(join(dir, 'ext.cnf'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n');
-  await openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '2', '-extfile', 'ext.cnf');
-  await run('chmod', ['600', join(dir, 'server.key')]);
+  await makeTestCerts(dir, { caName: 'regctl loopback CA', serverName: '127.0.0.1', dnsNames: ['localhost'] });
   s = await startSecureServe({ tlsCert: join(dir, 'server.crt'), tlsKey: join(dir, 'server.key') });
   expect(s.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
   env = { REGCTL_CONFIG_DIR: join(dir, 'regctl'), DOCKER_CONFIG: join(dir, 'docker'), REGCTL_REGISTRY: '' };

@@ -10,6 +10,7 @@ import { digestOf } from '../../src/oci/digest.js';
 import { clientHints } from '../../src/server/runtime.js';
 import { runCli } from '../helpers/cli.js';
 import { makeImage } from '../helpers/images.js';
+import { makeTestCerts } from '../helpers/certs.js';
 import { requireTool } from '../helpers/tools.js';
 import { ensureBuilt } from '../server/spawn.js';
 import { basic, PASSWORDS, secretForms, startSecureServe, writeUsers, type SecureServe } from './harness.js';
@@ -29,18 +30,9 @@ let s: SecureServe;
 let port: number;
 const originalLookup = dns.lookup;
 
-async function openssl(...args: string[]): Promise<void> {
-  await run(requireTool('openssl', 'openssl'), args, { cwd: dir });
-}
-
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'regctl-tls-'));
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  await openssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=regctl test CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign');
-  await openssl('req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=registry.test');
-  await writeFile(join(dir, 'ext.cnf'), 'subjectAltName=DNS:registry.test,DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n');
-  await openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '2', '-extfile', 'ext.cnf');
-  await run('chmod', ['600', join(dir, 'server.key')]);
+  await makeTestCerts(dir, { caName: 'regctl test CA', serverName: 'registry.test', dnsNames: ['registry.test', 'localhost'] });
   certs = join(dir, 'certs.d');
   await mkdir(certs);
   await writeFile(join(certs, 'ca.crt'), await readFile(join(dir, 'ca.crt')));
