@@ -2,7 +2,7 @@ import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
 import { isValidDigest } from '../../../oci/digest.js';
 import type { Descriptor } from '../../../oci/manifest.js';
-import { OciError } from '../../errors.js';
+import { OciError } from '../../protocol/errors.js';
 import { compareCodeUnits } from '../fs-layout.js';
 import type { BlobInfo, ByteRange, ManifestRecord, PutManifestOptions, RegistryStorage, StoredManifest, UploadInfo } from '../types.js';
 import type { GcStore } from '../gc-store.js';
@@ -11,7 +11,7 @@ import { Bucket, createS3Client, mapLimit, type S3ConnectOptions } from './bucke
 import { KeyLayout } from './keys.js';
 import { UploadIds } from './upload-ids.js';
 import { S3UploadSessions } from './uploads.js';
-import { VerifiedUploads } from '../../content/verified-uploads.js';
+import { VerifiedUploads } from '../verified-uploads.js';
 import { referrerDescriptor, subjectOf } from '../referrers.js';
 import { checkTagCap } from '../tag-cap.js';
 
