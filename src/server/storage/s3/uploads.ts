@@ -1,9 +1,10 @@
+import pLimit from 'p-limit';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { OciError, uploadRangeError } from '../../protocol/errors.js';
 import { KeyedMutex } from '../mutex.js';
 import type { BlobInfo, UploadInfo } from '../types.js';
-import { mapLimit, type Bucket, type ObjectInfo } from './bucket.js';
+import { type Bucket, type ObjectInfo } from './bucket.js';
 import type { KeyLayout } from './keys.js';
 import type { UploadIds } from './upload-ids.js';
 
@@ -201,7 +202,7 @@ export class S3UploadSessions {
         g.modified = Math.max(g.modified, Number.isSafeInteger(t) ? t : o.modified);
       }
     }
-    return mapLimit([...groups], 16, async ([id, g]) => {
+    return pLimit(16).map([...groups], async ([id, g]) => {
       let repository = '';
       let started = 0;
       try {
