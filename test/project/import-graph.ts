@@ -34,6 +34,9 @@ export const LAYERS: readonly (readonly string[])[] = [
  */
 export const SERVER_LAYERS: readonly (readonly string[])[] = [
   ['top'],
+  // Served beside the registry API (the web UI, the pull-through mirror): they use the handlers
+  // and everything below, and only the top uses them.
+  ['ui', 'mirror'],
   ['handlers'], // one file per OCI endpoint group, plus the per-request context
   ['http'], // front door: guard (authorisation, limits, health, metrics), access logs, body/response helpers
   ['ops'], // gc, limits, metrics, settings, health, the response byte meter
