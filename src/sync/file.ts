@@ -170,6 +170,8 @@ function describe(e: ErrorObject): string {
       return `must be one of: ${(p.allowedValues as unknown[]).join(', ')}`;
     case 'anyOf':
       return 'must be a string or a list of strings';
+    case 'minItems':
+      return `must list at least ${String(p.limit)} item${p.limit === 1 ? '' : 's'}`;
     case 'pattern':
       return `invalid value (expected ${patternHint(String(p.pattern))})`;
     default:
