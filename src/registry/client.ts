@@ -1,6 +1,6 @@
 import { NotFoundError } from '../errors.js';
 import { normalizeRegistry } from '../ref/reference.js';
-import { drain, readBytesLimited, Transport } from '../transport/http.js';
+import { drain, readBytesLimited, Transport, type TransportOptions } from '../transport/http.js';
 import { CATALOG_SCOPE } from '../transport/scope.js';
 import type { CredentialProvider, Dispatcher, RetryPolicy, SettingsProvider } from '../transport/types.js';
 import { nextLink } from './link.js';
@@ -18,6 +18,8 @@ export interface RegistryClientOptions extends RepositoryOptions {
   retry?: Partial<RetryPolicy>;
   /** Extra socket options for per-host TLS pools (tests: `lookup`). */
   connect?: Record<string, unknown>;
+  /** Every response's status and headers (rate limits); see TransportOptions. */
+  onResponse?: TransportOptions['onResponse'];
 }
 
 const CATALOG_LIMIT = 64 * 1024 * 1024;
@@ -34,6 +36,7 @@ export class RegistryClient {
       credentials: options.credentials,
       retry: options.retry,
       connect: options.connect,
+      onResponse: options.onResponse,
     });
   }
 
