@@ -20,6 +20,7 @@ export const GLOBAL_OPTIONS: readonly (readonly [string, string])[] = [
   ['--json', 'print machine-readable JSON on stdout'],
   ['-v, --verbose', 'log requests on stderr (credentials masked)'],
   ['--no-color', 'never colour the output (NO_COLOR is honoured too)'],
+  ['--creds-file <file>', 'registry credentials for this run, Docker config.json format (read only; also REGCTL_CREDS_FILE)'],
   ['-h, --help', 'display help for command'],
 ];
 
