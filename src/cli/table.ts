@@ -54,6 +54,8 @@ const del = (): Promise<CommandModule> => import('./commands/delete.js');
 const archive = (): Promise<CommandModule> => import('./commands/archive.js');
 const login = (): Promise<CommandModule> => import('./commands/login.js');
 const config = (): Promise<CommandModule> => import('./commands/config.js');
+const blob = (): Promise<CommandModule> => import('./commands/blob.js');
+const image = (): Promise<CommandModule> => import('./commands/image.js');
 
 export const COMMANDS: readonly CommandEntry[] = [
   { name: 'serve', term: 'serve [options]', summary: 'run an OCI registry (data kept on disk)', load: serve },
@@ -61,7 +63,9 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'tags', term: 'tags [options] <repository>', summary: 'list the tags of a repository', load: tags },
   { name: 'inspect', term: 'inspect [options] <ref>', summary: 'show media type, digest, size, platforms or config and layers of an image', load: inspect },
   { name: 'digest', term: 'digest [options] <ref>', summary: 'print the digest of an image (HEAD request), for pinning', load: digest },
-  { name: 'manifest', term: 'manifest [options] <ref>', summary: 'print a manifest exactly as the registry serves it', load: manifest },
+  { name: 'manifest', term: 'manifest [options] <ref>', summary: 'print a manifest exactly as the registry serves it (get), or store one (put)', load: manifest },
+  { name: 'image', term: 'image', summary: "an image's config JSON (image config), or what differs between two images (image diff)", load: image },
+  { name: 'blob', term: 'blob', summary: 'download or upload one blob, streamed and verified', load: blob },
   { name: 'copy', alias: 'cp', term: 'copy|cp [options] <src> <dst>', summary: 'copy an image, an index with all its platforms, or a whole repository', load: copy },
   { name: 'retag', term: 'retag [options] <ref> [tags...]', summary: 'put an image under more tags, or keep the 1 / 1.9 / 1.9.2 / latest scheme (--semver)', load: retag },
   { name: 'delete', term: 'delete [options] <ref>', summary: 'delete an image manifest (and with it every tag on its digest)', load: del },
