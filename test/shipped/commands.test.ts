@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,6 +17,8 @@ import { runShipped, screenText, shellQuote, type Ran } from './run.js';
 
 const s: Shipped = await shipped();
 const HEX = /sha256:[0-9a-f]{64}/;
+/** The one layer of the fixture layout (fixtures.ts writeLayout: 1024 bytes of 7). */
+const LAYER_DIGEST = `sha256:${createHash('sha256').update(Buffer.alloc(1024, 7)).digest('hex')}`;
 const PASSWORD = 's3cret-Pa55';
 
 interface Ctx {
@@ -99,6 +102,50 @@ const ROWS: Row[] = [
     check: async (r, c) => {
       const bytes = await readFile(join(c.src, 'blobs', 'sha256', c.srcDigest.slice(7)), 'utf8');
       expect(r.out.trim()).toBe(bytes);
+    },
+  },
+  {
+    command: 'manifest get', what: 'prints the manifest bytes', code: 0,
+    before: (c) => c.prep(['copy', `oci:${c.src}:1`, `${c.reg}/mget-${c.id}:1`]).then(() => undefined),
+    args: (c) => ['manifest', 'get', `${c.reg}/mget-${c.id}:1`],
+    check: async (r, c) => {
+      const bytes = await readFile(join(c.src, 'blobs', 'sha256', c.srcDigest.slice(7)), 'utf8');
+      expect(screenText(r.out).replace(/\s/g, '')).toBe(bytes.replace(/\s/g, ''));
+    },
+  },
+  {
+    command: 'manifest put', what: 'stores a manifest file, prints its digest', code: 0,
+    before: (c) => c.prep(['copy', `oci:${c.src}:1`, `${c.reg}/mput-${c.id}:1`]).then(() => undefined),
+    args: (c) => ['manifest', 'put', `${c.reg}/mput-${c.id}:2`, join(c.src, 'blobs', 'sha256', c.srcDigest.slice(7))],
+    check: async (r, c) => {
+      expect(r.out.trim()).toBe(c.srcDigest);
+      expect((await c.prep(['digest', `${c.reg}/mput-${c.id}:2`])).out.trim()).toBe(c.srcDigest);
+    },
+  },
+  {
+    command: 'blob get', what: 'downloads a layer to a file, verified', code: 0,
+    before: (c) => c.prep(['copy', `oci:${c.src}:1`, `${c.reg}/bget-${c.id}:1`]).then(() => undefined),
+    args: (c) => ['blob', 'get', `${c.reg}/bget-${c.id}@${LAYER_DIGEST}`, join(c.dir, 'layer.bin')],
+    check: async (_r, c) => expect((await readFile(join(c.dir, 'layer.bin'))).equals(Buffer.alloc(1024, 7))).toBe(true),
+  },
+  {
+    command: 'blob put', what: 'uploads a file, prints its digest', code: 0,
+    args: (c) => ['blob', 'put', `${c.reg}/bput-${c.id}`, join(c.src, 'blobs', 'sha256', LAYER_DIGEST.slice(7))],
+    check: (r) => expect(screenText(r.out).trim()).toBe(LAYER_DIGEST),
+  },
+  {
+    command: 'image config', what: 'prints the config JSON', code: 0,
+    before: (c) => c.prep(['copy', `oci:${c.src}:1`, `${c.reg}/icfg-${c.id}:1`]).then(() => undefined),
+    args: (c) => ['image', 'config', `${c.reg}/icfg-${c.id}:1`],
+    check: (r) => expect(screenText(r.out).replace(/\s/g, '')).toContain('"architecture":"amd64","os":"linux"'),
+  },
+  {
+    command: 'image diff', what: 'two copies of one image: nothing differs', code: 0,
+    before: (c) => c.prep(['copy', `oci:${c.src}:1`, `${c.reg}/idiff-${c.id}:1`, '--tag', '2']).then(() => undefined),
+    args: (c) => ['image', 'diff', `${c.reg}/idiff-${c.id}:1`, `${c.reg}/idiff-${c.id}:2`],
+    check: (r) => {
+      expect(screenText(r.out)).toContain('layers: 1 same, 0 removed, 0 added');
+      expect(screenText(r.out)).toContain('config: the same');
     },
   },
   {
@@ -281,6 +328,9 @@ const ROWS: Row[] = [
   },
 ];
 
+/** Commands that run by themselves and also have sub-commands. */
+const RUN_AND_GROUP = new Set(['serve', 'manifest']);
+
 /** `serve` runs until stopped: its own test below. */
 const LONG_RUNNING = new Set(['serve']);
 
@@ -294,10 +344,10 @@ async function listedCommands(runtime: Runtime, env: NodeJS.ProcessEnv): Promise
   };
   const top = commandsIn((await runShipped(s, ['--help'], { tty: false, runtime, env })).out);
   const all: string[] = ['--version', '--help', 'help'];
-  // A group (`config`, `tag`, `serve user`) is covered by its sub-commands; `serve` both runs and has some.
+  // A group (`config`, `tag`, `serve user`) is covered by its sub-commands; `serve` and `manifest` both run and have some.
   const visit = async (path: string[]): Promise<void> => {
     const subs = commandsIn((await runShipped(s, [...path, '--help'], { tty: false, runtime, env })).out);
-    if (subs.length === 0 || path.length === 1 && path[0] === 'serve') all.push(path.join(' '));
+    if (subs.length === 0 || path.length === 1 && RUN_AND_GROUP.has(path[0]!)) all.push(path.join(' '));
     for (const sub of subs) await visit([...path, sub]);
   };
   for (const name of top) await visit([name]);
