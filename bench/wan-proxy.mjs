@@ -15,15 +15,23 @@ import { createConnection, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 /**
- * @param {{ target: string, latencyMs?: number, mbit?: number, port?: number, bufferBytes?: number }} opts
- * @returns {Promise<{ port: number, address: string, close(): Promise<void>, stats: { up: number, down: number, connections: number } }>}
+ * @param {{ target: string, latencyMs?: number, mbit?: number, port?: number, bufferBytes?: number, countRequests?: boolean }} opts
+ * @returns {Promise<{ port: number, address: string, close(): Promise<void>, stats: { up: number, down: number, connections: number, requests: number } }>}
  */
 export async function startWanProxy(opts) {
   const [host, portText] = splitHostPort(opts.target);
   const latency = opts.latencyMs ?? 20;
   const bytesPerMs = opts.mbit ? (opts.mbit * 1e6) / 8 / 1000 : Infinity;
   const bufferBytes = opts.bufferBytes ?? 4 * 1024 * 1024;
-  const stats = { up: 0, down: 0, connections: 0 };
+  const stats = { up: 0, down: 0, connections: 0, requests: 0 };
+  // HTTP/1.1 request lines seen going up (bench/wan.mjs counts requests with it). A request head
+  // split across two chunks is missed; undici and Go write each head in one piece.
+  const requestLine = /(?:^|\n)(?:GET|HEAD|PUT|POST|PATCH|DELETE) \S+ HTTP\/1\.1\r\n/g;
+  const countRequests = (chunk) => {
+    if (!opts.countRequests) return;
+    const m = chunk.toString('latin1').match(requestLine);
+    if (m) stats.requests += m.length;
+  };
   const sockets = new Set();
 
   const server = createServer({ noDelay: true, allowHalfOpen: true }, (client) => {
@@ -41,7 +49,10 @@ export async function startWanProxy(opts) {
     // delivered (after the latency), not now. Errors (resets) tear both down at once.
     client.on('close', () => sockets.delete(client));
     upstream.on('close', () => sockets.delete(upstream));
-    shape(client, upstream, (n) => (stats.up += n));
+    shape(client, upstream, (n, chunk) => {
+      stats.up += n;
+      countRequests(chunk);
+    });
     shape(upstream, client, (n) => (stats.down += n));
   });
 
@@ -65,7 +76,7 @@ export async function startWanProxy(opts) {
           continue;
         }
         queued -= chunk.length;
-        count(chunk.length);
+        count(chunk.length, chunk);
         if (!to.destroyed) to.write(chunk);
       }
       if (queued + to.writableLength < bufferBytes && from.isPaused()) from.resume();

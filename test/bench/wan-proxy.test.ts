@@ -85,6 +85,18 @@ describe('bench/wan-proxy.mjs', () => {
     }
   });
 
+  it('counts HTTP/1.1 request lines going up when asked', async () => {
+    const p = await startWanProxy({ target: `127.0.0.1:${echoPort}`, latencyMs: 1, countRequests: true });
+    try {
+      const heads = Buffer.from('GET /v2/ HTTP/1.1\r\nhost: x\r\n\r\nHEAD /v2/a/manifests/v1 HTTP/1.1\r\nhost: x\r\n\r\nnot GET /x HTTP/1.0\r\n');
+      const { back } = await roundTrip(p.port, heads);
+      expect(back.equals(heads)).toBe(true);
+      expect(p.stats.requests).toBe(2);
+    } finally {
+      await p.close();
+    }
+  });
+
   it('passes a half-close on after the data, in order', async () => {
     const sink = createServer({ allowHalfOpen: true }, (s) => {
       const h = createHash('sha256');
