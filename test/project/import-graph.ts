@@ -83,7 +83,7 @@ export const EXIT_ALLOWED = ['cli/'];
  * what they load. Matched on the path under src/ (a regex so a move inside server/ keeps it).
  */
 export const COMPUTED_IMPORT_ALLOWED: readonly { pattern: RegExp; why: string }[] = [
-  { pattern: /^server\/(.+\/)?bcrypt-pool\.ts$/, why: 'the hashing worker loads bcryptjs by the URL its parent resolved' },
+  { pattern: /^server\/(.+\/)?bcrypt-pool\.ts$/, why: 'the hashing worker loads bcryptjs by the URL its parent resolved (or evaluates its source in the single executable)' },
 ];
 
 /**
