@@ -7,6 +7,7 @@ import { meterResponse } from './http/response-meter.js';
 import { handleBlob } from './handlers/blobs.js';
 import { handleCatalog, handleReferrers, handleTags } from './handlers/listing.js';
 import { handleManifest } from './handlers/manifests.js';
+import { handleSearch } from './handlers/search.js';
 import { handleUpload, handleUploadStart } from './handlers/uploads.js';
 import { answerEarlySafely, API_VERSION_HEADER, sendError, sendJson, storageFullError } from './http.js';
 import type { Admitted } from './ops/guard.js';
@@ -263,6 +264,8 @@ async function dispatch(base: Omit<RequestContext, 'url'>): Promise<void> {
       return;
     case 'catalog':
       return handleCatalog(ctx);
+    case 'search':
+      return handleSearch(ctx);
     default:
       break;
   }

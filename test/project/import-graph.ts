@@ -15,7 +15,7 @@ export const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../../src')
 export const LAYERS: readonly (readonly string[])[] = [
   ['cli'], // commander wiring, output, exit codes
   ['wiring'], // composition root: location strings + user settings -> backends, clients
-  ['copy', 'retag', 'server'], // features (server stands apart: see ONLY_IMPORTS)
+  ['copy', 'retag', 'search', 'server'], // features (server stands apart: see ONLY_IMPORTS)
   ['registry', 'archive', 'config'], // backends; config implements transport's providers
   // The seam (ImageSource / ImageTarget, location syntax, platform choice): features drive it,
   // backends implement it, so both import it and it imports neither. transport: undici, auth,

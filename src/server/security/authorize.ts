@@ -53,6 +53,8 @@ export interface Allowed {
   /** True when the caller may read every repository (no per-repository check needed). */
   unrestricted: boolean;
   canRead(repository: string): boolean;
+  /** Whether the caller may do `action` on `repository` (the web UI asks before it offers a button). */
+  can(action: Action, repository: string): boolean;
   /** For /v2/_catalog: keep only the repositories the caller may read. */
   filterCatalog(repositories: readonly string[]): string[];
 }
@@ -75,6 +77,9 @@ export function requiredAction(method: string, route: RegistryRoute): Action | '
   const reading = m === 'GET' || m === 'HEAD';
   switch (route.kind) {
     case 'other':
+    // Search answers everyone; the handler keeps only what the caller may read (podman and
+    // docker never send credentials to /v1/search, so anonymous rules apply to them).
+    case 'search':
       return 'none';
     case 'base':
     case 'unknown':
@@ -142,6 +147,7 @@ export function createAuthorizer(options: AuthorizerOptions = {}): Authorize {
       route,
       unrestricted: access.unrestricted && (user !== undefined || !users),
       canRead: (r) => access.can(user, 'read', r),
+      can: (a, r) => access.can(user, a, r),
       filterCatalog: (repos) => access.filterCatalog(user, repos),
       ...extra,
     });
