@@ -25,6 +25,12 @@ export interface AuthorizerOptions {
   limiter?: LoginRateLimiter;
   /** Realm in the WWW-Authenticate challenge. Default "regctl". */
   realm?: string;
+  /**
+   * Web UI sessions: on paths outside the registry API (kind 'other', i.e. the UI) a request
+   * without Basic credentials is the user of its session cookie. Never on /v2/ or /v1/, so a
+   * cross-site form can never act on the API with a browser's cookie.
+   */
+  sessions?: { userFor(cookieHeader: string | undefined): string | undefined };
 }
 
 export interface AuthRequest {
@@ -139,6 +145,9 @@ export function createAuthorizer(options: AuthorizerOptions = {}): Authorize {
         return unauthorized(creds ? 'invalid username or password' : 'malformed Basic credentials');
       }
       user = creds.username;
+    } else if (users && options.sessions && route.kind === 'other') {
+      const cookie = req.headers.cookie;
+      user = options.sessions.userFor(Array.isArray(cookie) ? cookie.join('; ') : cookie);
     }
 
     const allowed = (extra: Partial<Allowed> = {}): Allowed => ({
