@@ -1,7 +1,7 @@
 import { matchRepositoryNames } from '../../ref/name-match.js';
-import { methodNotAllowed, type RequestContext } from '../context.js';
-import { OciError } from '../errors.js';
-import { sendJson } from '../http.js';
+import { methodNotAllowed, type RequestContext } from './context.js';
+import { OciError } from '../protocol/errors.js';
+import { sendJson } from '../http/http-io.js';
 
 /**
  * GET /v1/search?q=TERM&n=25&page=1: the Docker Registry v1 search answer, which `docker search`

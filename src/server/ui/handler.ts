@@ -5,12 +5,12 @@ import { isIndex, parseManifest, type Descriptor, type Manifest } from '../../oc
 import { formatPlatform } from '../../oci/platform.js';
 import { matchRepositoryNames } from '../../ref/name-match.js';
 import { isValidTag } from '../../ref/reference.js';
-import type { RequestContext } from '../context.js';
-import { readBody } from '../http.js';
-import { listableReferrer } from '../manifest-content.js';
+import type { RequestContext } from '../handlers/context.js';
+import { readBody } from '../http/http-io.js';
+import { listableReferrer } from '../content/manifest-content.js';
 import { CSRF_COOKIE, readCookie, SESSION_COOKIE, type SessionStore } from '../security/sessions.js';
 import type { ManifestIndex } from '../storage/manifest-index.js';
-import { isAllowedRepository } from '../validate.js';
+import { isAllowedRepository } from '../content/syntax.js';
 import { ASSETS } from './assets.js';
 import type { Html } from './html.js';
 import { query } from './html.js';
