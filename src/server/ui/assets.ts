@@ -18,7 +18,7 @@ header.top{display:flex;flex-wrap:wrap;gap:.75rem 1.25rem;align-items:center;pad
 .brand{font-weight:700;color:var(--fg);font-size:1.05rem;display:flex;gap:.45rem;align-items:center}
 .brand .logo{display:inline-block;width:1.15rem;height:1.15rem;border-radius:4px;background:linear-gradient(135deg,var(--accent),#7c4dff)}
 header.top form{flex:1 1 16rem;display:flex;max-width:34rem}
-header.top .who{margin-left:auto;display:flex;gap:.6rem;align-items:center;color:var(--muted)}
+header.top .who{margin-left:auto;display:flex;gap:.6rem;align-items:center;color:var(--muted);white-space:nowrap}
 main{max-width:1200px;margin:0 auto;padding:1.25rem}
 h1{font-size:1.45rem;margin:.2rem 0 1rem;word-break:break-all}
 h2{font-size:1.1rem;margin:1.6rem 0 .6rem}
