@@ -40,6 +40,7 @@ describe('serve settings precedence', () => {
       maxConnections: 1000,
       loginAttemptsPerMinute: 10,
       metrics: true,
+      ui: true,
     });
     expect(new Set(Object.values(sources))).toEqual(new Set(['default']));
   });
@@ -89,6 +90,7 @@ describe('serve settings precedence', () => {
       REGCTL_SERVE_MAX_CONNECTIONS: '20',
       REGCTL_SERVE_LOGIN_ATTEMPTS_PER_MINUTE: '3',
       REGCTL_SERVE_METRICS: 'off',
+      REGCTL_SERVE_UI: 'off',
     };
     expect(SERVE_SETTINGS.map((s) => s.env).sort()).toEqual(Object.keys(env).sort());
     const { settings, sources } = resolveServeSettings({ env });
@@ -119,6 +121,7 @@ describe('serve settings precedence', () => {
       maxConnections: 20,
       loginAttemptsPerMinute: 3,
       metrics: false,
+      ui: false,
     });
     expect(new Set(Object.values(sources))).toEqual(new Set(['env']));
   });

@@ -16,7 +16,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['cli'], // commander wiring, output, exit codes
   ['wiring'], // composition root: location strings + user settings -> backends, clients
   ['sync'], // a feature over features: plans pairs, runs them on copy, retags with retag
-  ['copy', 'retag', 'raw', 'server'], // features (server stands apart: see ONLY_IMPORTS)
+  ['copy', 'retag', 'raw', 'search', 'server'], // features (server stands apart: see ONLY_IMPORTS)
   ['registry', 'archive', 'config'], // backends; config implements transport's providers
   // The seam (ImageSource / ImageTarget, location syntax, platform choice): features drive it,
   // backends implement it, so both import it and it imports neither. transport: undici, auth,

@@ -43,6 +43,8 @@ export interface ServeSettings {
   /** Failed logins allowed per client address per minute. */
   loginAttemptsPerMinute: number;
   metrics: boolean;
+  /** The web UI and sign-in pages for browsers (`--no-ui` turns them off). */
+  ui: boolean;
 }
 
 type Kind = 'port' | 'string' | 'path' | 'bool' | 'duration' | 'size' | 'count' | 'logFormat';
@@ -82,6 +84,7 @@ const SPECS: Spec[] = [
   { key: 'maxConnections', name: 'max-connections', kind: 'count', default: 1000 },
   { key: 'loginAttemptsPerMinute', name: 'login-attempts-per-minute', kind: 'count', default: 10 },
   { key: 'metrics', name: 'metrics', kind: 'bool', default: true },
+  { key: 'ui', name: 'ui', kind: 'bool', default: true },
 ];
 
 export const SERVE_SETTINGS: ReadonlyArray<{ key: keyof ServeSettings; flag: string; env: string; fileKey: string }> = SPECS.map((s) => ({

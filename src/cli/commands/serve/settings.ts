@@ -53,6 +53,7 @@ export const SETTING_OPTIONS: Array<[string, string]> = [
   ['--headers-timeout <duration>', 'time allowed to send the request headers (default 30s)'],
   ['--login-attempts-per-minute <n>', 'failed logins allowed per client address per minute (default 10)'],
   ['--no-metrics', 'no Prometheus /metrics endpoint'],
+  ['--no-ui', 'no web UI for browsers (the API is the same either way)'],
 ];
 
 const SETTING_KEYS: Record<string, string> = {
