@@ -12,7 +12,7 @@ import { answerEarlySafely, API_VERSION_HEADER, sendError, sendJson, storageFull
 import type { Admitted } from './ops/guard.js';
 import { handleClientError, type UploadSessionLimiter } from './ops/limits.js';
 import { splitTarget, stripUserinfo } from './request-target.js';
-import { route } from './router.js';
+import { route, type Route } from './router.js';
 import type { RegistryStorage } from './storage/types.js';
 import { checkRepository } from './validate.js';
 
@@ -49,6 +49,11 @@ export interface RegistryServerOptions {
   uploadLimiter?: UploadSessionLimiter;
   /** Told about failures that are the server's, not the client's (answered with 500). */
   onError?: (error: unknown, request: { method: string; path: string }) => void;
+  /**
+   * Asked before the registry's own handlers (mirror/index.ts PullThroughMirror): answers
+   * (true) for the names it serves, e.g. pull-through from upstream registries.
+   */
+  mirror?: { handle(ctx: RequestContext, r: Route): Promise<boolean>; close?(): Promise<void> };
   /** Build the listening server (e.g. node:https with TLS options); default node:http. */
   createServer?: (options: ServerOptions, listener: (req: IncomingMessage, res: ServerResponse) => void) => Server;
 }
@@ -146,7 +151,7 @@ export async function createRegistryServer(options: RegistryServerOptions): Prom
         ctx.setBytesIn = (n) => admitted.setBytesIn(n);
       }
       if (options.uploadLimiter) ctx.uploads = options.uploadLimiter;
-      await dispatch(ctx);
+      await dispatch(ctx, options.mirror);
     };
     run().catch((e: unknown) => {
       try {
@@ -217,6 +222,7 @@ export async function createRegistryServer(options: RegistryServerOptions): Prom
         }
         server.closeAllConnections();
         if (server.listening) await stopped;
+        await options.mirror?.close?.();
         await storage.close();
       })();
       return closing;
@@ -246,7 +252,7 @@ function internalError(e: unknown): OciError {
   return new OciError('UNKNOWN', `internal error${code ? ` (${code})` : ''}`, { status: 500 });
 }
 
-async function dispatch(base: Omit<RequestContext, 'url'>): Promise<void> {
+async function dispatch(base: Omit<RequestContext, 'url'>, mirror?: RegistryServerOptions['mirror']): Promise<void> {
   const { req, res } = base;
   // Route on the path exactly as sent (request-target.ts, shared with authorization): URL
   // parsing would resolve "..", "%2e" and "//" segments, and names must be judged as written.
@@ -267,6 +273,7 @@ async function dispatch(base: Omit<RequestContext, 'url'>): Promise<void> {
       break;
   }
   checkRepository(r.name);
+  if (mirror && (await mirror.handle(ctx, r))) return;
   switch (r.kind) {
     case 'tags':
       return handleTags(ctx, r.name);
