@@ -101,7 +101,10 @@ export async function serveMirroredManifest(ctx: RequestContext, deps: CacheDeps
       deps.index.touch(t.cacheName, local.digest);
       return sendManifest(ctx, local, 'stale', head);
     }
-    if (e instanceof UpstreamError) deps.stats.upstreamErrors++;
+    if (e instanceof UpstreamError) {
+      deps.stats.upstreamErrors++;
+      deps.log(`mirror: ${t.cacheName}:${tag} is not cached and ${e.message}`);
+    }
     throw toOciError(deps, e, `${t.cacheName}:${tag}`);
   }
 }
