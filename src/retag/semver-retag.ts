@@ -1,6 +1,6 @@
 import { DigestMismatchError, NotFoundError, UsageError } from '../errors.js';
 import { isValidDigest } from '../oci/digest.js';
-import { mapLimit } from './limit.js';
+import pLimit from 'p-limit';
 import { parseReleaseVersion, planChanges, planSemverTags, planTagNames, type PlanEntry, type SemverPlan } from './plan.js';
 import type { RetagRepository } from './repository.js';
 
@@ -46,7 +46,7 @@ export async function planSemverRetag(options: SemverRetagOptions): Promise<Semv
   // Only the tags the plan may touch need their digests; the comparison itself uses tag names.
   const present = new Set(tags);
   const wanted = planTagNames(version, { noLatest: options.noLatest }).filter((t) => present.has(t));
-  const heads = await mapLimit(wanted, options.concurrency ?? 8, (t) => repository.headManifest(t));
+  const heads = await pLimit(options.concurrency ?? 8).map(wanted, (t) => repository.headManifest(t));
   const digests = new Map<string, string>();
   wanted.forEach((t, i) => {
     const h = heads[i];

@@ -117,6 +117,7 @@ export class BlobFlight {
 
 export class BlobFetcher {
   private readonly flights = new Map<string, BlobFlight>();
+  private idleWaiters: Array<() => void> = [];
 
   constructor(
     private readonly storage: RegistryStorage,
@@ -130,6 +131,21 @@ export class BlobFetcher {
 
   get active(): number {
     return this.flights.size;
+  }
+
+  /** Resolves when no download or store is running (shutdown waits for it). */
+  idle(): Promise<void> {
+    if (this.flights.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private ended(key: string): void {
+    this.flights.delete(key);
+    if (this.flights.size === 0) {
+      const w = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const f of w) f();
+    }
   }
 
   /** The flight for this blob: the running one, or a new download. Resolves once upstream answered. */
@@ -154,7 +170,7 @@ export class BlobFetcher {
         await file.close();
         await rm(path, { force: true });
       } else {
-        flight = new BlobFlight(digest, path, file, (f) => this.download(f, client, repo, remoteName), () => this.flights.delete(key));
+        flight = new BlobFlight(digest, path, file, (f) => this.download(f, client, repo, remoteName), () => this.ended(key));
         this.flights.set(key, flight);
         // Failures are seen through `started` and `failed`; never unhandled.
         flight.started.catch(() => undefined);

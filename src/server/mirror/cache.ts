@@ -5,13 +5,13 @@ import { isIndex } from '../../oci/manifest.js';
 import { MANIFEST_ACCEPT } from '../../oci/mediatypes.js';
 import { isValidTag } from '../../ref/reference.js';
 import { UpstreamError } from '../../errors.js';
-import type { RequestContext } from '../context.js';
-import { OciError } from '../errors.js';
+import type { RequestContext } from '../handlers/context.js';
+import { OciError } from '../protocol/errors.js';
 import { handleBlob } from '../handlers/blobs.js';
-import { parseRangeHeader } from '../http.js';
-import { acceptManifest, servedMediaType } from '../manifest-content.js';
+import { parseRangeHeader } from '../http/http-io.js';
+import { acceptManifest, servedMediaType } from '../content/manifest-content.js';
 import type { ManifestRecord, StoredManifest } from '../storage/types.js';
-import { checkDigest, isDigestRef } from '../validate.js';
+import { checkDigestSyntax, isDigestRef } from '../content/syntax.js';
 import type { BlobFetcher } from './blob-fetch.js';
 import type { CacheIndex } from './cache-index.js';
 import type { MirrorTarget } from './namespaces.js';
@@ -50,7 +50,7 @@ export async function serveMirroredManifest(ctx: RequestContext, deps: CacheDeps
   const { storage } = ctx;
   const head = ctx.req.method === 'HEAD';
   if (isDigestRef(reference)) {
-    checkDigest(reference);
+    checkDigestSyntax(reference);
     const local = await storage.getManifest(t.cacheName, reference);
     if (local) {
       deps.stats.hits++;
@@ -111,7 +111,7 @@ export async function serveMirroredManifest(ctx: RequestContext, deps: CacheDeps
 
 export async function serveMirroredBlob(ctx: RequestContext, deps: CacheDeps, t: MirrorTarget, digest: string): Promise<void> {
   const { storage, req, res } = ctx;
-  checkDigest(digest);
+  checkDigestSyntax(digest);
   parseDigest(digest);
   if ((await storage.statBlob(t.cacheName, digest)) || (await storage.mountBlob(t.cacheName, digest).catch(() => false))) {
     deps.stats.hits++;

@@ -1,8 +1,8 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { RequestContext } from '../context.js';
-import { OciError } from '../errors.js';
-import type { Route } from '../router.js';
+import type { RequestContext } from '../handlers/context.js';
+import { OciError } from '../protocol/errors.js';
+import type { Route } from '../protocol/router.js';
 import type { RegistryStorage } from '../storage/types.js';
 import { BlobFetcher } from './blob-fetch.js';
 import { CacheIndex, type Evicted } from './cache-index.js';
@@ -129,6 +129,8 @@ export class PullThroughMirror {
   }
 
   async close(): Promise<void> {
+    // Downloads finish and are stored (a stalled one ends by the upstream idle timeout).
+    await this.fetcher.idle();
     await this.evicting;
     await this.index.flush();
   }

@@ -4,7 +4,7 @@ import type { Descriptor } from '../../oci/manifest.js';
 import { MediaType } from '../../oci/mediatypes.js';
 import { KeyedMutex } from './mutex.js';
 import { checkTagCap } from './tag-cap.js';
-import { isErrno, writeFileAtomic } from './fs-util.js';
+import { isErrno, writeFileAtomic } from './fs-file-ops.js';
 
 /** The annotation OCI image layouts use to name a manifest (our tags). */
 export const REF_NAME = 'org.opencontainers.image.ref.name';
