@@ -13,6 +13,10 @@ export interface RetagRepository {
   getManifest(ref: string): Promise<ManifestData>;
   putManifest(ref: string, data: ManifestData): Promise<void>;
   deleteManifest(ref: string): Promise<void>;
+  /** PUT under `tag` only while it points at `expected` (undefined: absent); false on 412. Only where features() has `tag-cas`. */
+  putManifestIf?(tag: string, data: ManifestData, expected: string | undefined): Promise<boolean>;
+  /** What the registry advertises beyond the distribution API (`Regctl-Features` on /v2/). */
+  features?(): Promise<Set<string>>;
   hasBlob(desc: Descriptor): Promise<boolean>;
   /** Cross-repository mount on the same registry; false when the registry did not mount it. */
   mountBlob(desc: Descriptor, fromRepository: string): Promise<boolean>;
