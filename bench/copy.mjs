@@ -40,7 +40,7 @@ for (const tool of ['/usr/bin/skopeo', '/usr/bin/docker-registry', '/usr/bin/tim
   }
 }
 
-const { createRegistryClient } = await import(join(ROOT, 'dist', 'registry', 'open.js'));
+const { createRegistryClient } = await import(join(ROOT, 'dist', 'wiring', 'registry-client.js'));
 const work = await mkdtemp(join(tmpdir(), 'regctl-bench-'));
 const env = { ...process.env, REGCTL_CONFIG_DIR: join(work, 'regctl-config'), DOCKER_CONFIG: join(work, 'docker-config'), NO_COLOR: '1' };
 delete env.CI;

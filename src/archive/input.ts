@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { InvalidContentError } from '../errors.js';
-import { makeTempDir } from './fsutil.js';
+import { makeTempDir } from './temp-files.js';
 import { TarIndex } from './tar-index.js';
 
 export interface ArchiveIo {

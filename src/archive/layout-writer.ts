@@ -10,7 +10,7 @@ import type { Descriptor, ManifestData } from '../oci/manifest.js';
 import { MediaType } from '../oci/mediatypes.js';
 import { DirFiles } from './files.js';
 import { blobPath, entryTag, LAYOUT_VERSION, LayoutReader, REF_NAME } from './layout.js';
-import { tempSibling, writeFileAtomic } from './fsutil.js';
+import { tempSibling, writeFileAtomic } from './temp-files.js';
 
 /** Counts bytes for progress callbacks. */
 function progressTap(onProgress?: (bytes: number) => void): Transform {

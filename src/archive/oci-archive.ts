@@ -8,7 +8,7 @@ import { InvalidContentError } from '../errors.js';
 import { DirFiles, TarFiles } from './files.js';
 import { LayoutReader } from './layout.js';
 import { LayoutWriter } from './layout-writer.js';
-import { makeTempDir, removeDir, writeFileAtomic } from './fsutil.js';
+import { makeTempDir, removeDir, writeFileAtomic } from './temp-files.js';
 import { TarIndex } from './tar-index.js';
 import { indexTar, type ArchiveIo } from './input.js';
 import { openTarSink } from './tar-writer.js';

@@ -3,7 +3,7 @@ import { rename, rm } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
-import { tempSibling } from './fsutil.js';
+import { tempSibling } from './temp-files.js';
 
 /** Fixed mtime so archives of the same content are byte-identical. */
 const EPOCH = new Date(0);

@@ -1,4 +1,4 @@
-import { COMMANDS, DESCRIPTION, EXAMPLES, GLOBAL_OPTIONS } from './table.js';
+import { COMMANDS, DESCRIPTION, EXAMPLES, GLOBAL_OPTIONS } from './command-table.js';
 
 /**
  * `regctl --help` without loading commander (~15-20 ms of start-up): the same text commander

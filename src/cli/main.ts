@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
 import type { Streams } from './output.js';
-import type { CommandEntry } from './table.js';
+import type { CommandEntry } from './command-table.js';
 import { VERSION } from './version.js';
 
 // Everything else is imported where it is needed: `regctl --version` and `--help` load this
-// module, version.js and (for help) table.js + help.js, and nothing more.
+// module, version.js and (for help) command-table.js + help.js, and nothing more.
 
 /** Global options take no value, so the first word that is not an option names the command. */
 function commandNamed(COMMANDS: readonly CommandEntry[], argv: string[]): CommandEntry | undefined {
@@ -20,7 +20,7 @@ function commandNamed(COMMANDS: readonly CommandEntry[], argv: string[]): Comman
  */
 export async function buildProgram(streams: Streams, onExitCode: (code: number) => void, argv?: string[]): Promise<Command> {
   const { Command, Help } = await import('commander');
-  const { COMMANDS, DESCRIPTION, EXAMPLES, GLOBAL_OPTIONS } = await import('./table.js');
+  const { COMMANDS, DESCRIPTION, EXAMPLES, GLOBAL_OPTIONS } = await import('./command-table.js');
   const { createContext } = await import('./context.js');
   const wanted = argv === undefined ? undefined : commandNamed(COMMANDS, argv);
   const real = new Set(argv === undefined ? COMMANDS.map((c) => c.load) : wanted ? [wanted.load] : []);

@@ -6,7 +6,7 @@ import { UsageError } from '../errors.js';
 import { formatPlatform } from '../oci/platform.js';
 import { ensureReferrersListed } from './referrers.js';
 import { placeStreamed } from './streamed.js';
-import { isDigestRef, withContext, type CopySession } from './session.js';
+import { isDigestRef, withContext, type CopySession } from './blob-transfer.js';
 import type { ImageResult, TagResult } from './types.js';
 
 /** A manifest to copy: its bytes, the blobs it needs, and the child manifests it needs first. */

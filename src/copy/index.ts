@@ -1,10 +1,10 @@
 import { copyOne } from './image.js';
-import { CopySession } from './session.js';
+import { CopySession } from './blob-transfer.js';
 import { copyTags } from './tags.js';
 import type { CopyImageOptions, CopyReport, CopyTagsOptions } from './types.js';
 
 export { Limiter, mapLimit } from './limiter.js';
-export { DEFAULT_JOBS } from './session.js';
+export { DEFAULT_JOBS } from './blob-transfer.js';
 export type * from './types.js';
 
 /**

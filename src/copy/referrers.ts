@@ -3,7 +3,7 @@ import { NotFoundError } from '../errors.js';
 import { digestOf } from '../oci/digest.js';
 import { isIndex, parseManifest, type Descriptor } from '../oci/manifest.js';
 import { MediaType } from '../oci/mediatypes.js';
-import type { CopySession } from './session.js';
+import type { CopySession } from './blob-transfer.js';
 
 /**
  * After copying referrers of `subject`, make sure the target lists them. A registry with the

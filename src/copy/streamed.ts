@@ -1,6 +1,6 @@
 import type { StreamedImage } from '../content/types.js';
 import type { Descriptor, ManifestData } from '../oci/manifest.js';
-import type { CopySession } from './session.js';
+import type { CopySession } from './blob-transfer.js';
 
 /**
  * Put a streamed image's blobs in place (a docker-archive's layers gzipped on the way, whose

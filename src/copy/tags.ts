@@ -2,7 +2,7 @@ import type { ManifestHead } from '../content/types.js';
 import { NotFoundError } from '../errors.js';
 import { mapLimit } from './limiter.js';
 import { copyOne } from './image.js';
-import type { CopySession } from './session.js';
+import type { CopySession } from './blob-transfer.js';
 import type { CopyTagsOptions, ImageResult, TagResult } from './types.js';
 
 export const DEFAULT_TAG_JOBS = 8;

@@ -1,7 +1,7 @@
+import pLimit from 'p-limit';
 import { HttpError, NotFoundError, RegctlError } from '../errors.js';
 import type { ManifestData } from '../oci/manifest.js';
 import { floatingTargets, type FloatingOptions } from './floating.js';
-import { mapLimit } from './limit.js';
 import type { RetagRepository } from './repository.js';
 
 /**
@@ -54,11 +54,11 @@ export async function convergeFloating(repository: RetagRepository, floating: st
 
   for (let round = 1; round <= MAX_ROUNDS; round++) {
     // 1. where the floating tags point now, 2. the releases present (this order matters, see above).
-    const current = await mapLimit(floating, limit, async (t) => (await withRetries(() => repository.headManifest(t)))?.digest);
+    const current = await pLimit(limit).map(floating, async (t) => (await withRetries(() => repository.headManifest(t)))?.digest);
     const targets = floatingTargets(await listTagsOrNone(repository), options);
     const releases = [...new Set(floating.map((t) => targets.get(t)).filter((r): r is string => r !== undefined))];
     const releaseDigests = new Map<string, string | undefined>();
-    const heads = await mapLimit(releases, limit, (r) => withRetries(() => repository.headManifest(r)));
+    const heads = await pLimit(limit).map(releases, (r) => withRetries(() => repository.headManifest(r)));
     releases.forEach((r, i) => releaseDigests.set(r, heads[i]?.digest));
 
     let again = false;

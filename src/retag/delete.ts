@@ -1,6 +1,6 @@
 import { HttpError, NotFoundError, RegctlError } from '../errors.js';
 import { isValidDigest } from '../oci/digest.js';
-import { mapLimit } from './limit.js';
+import pLimit from 'p-limit';
 import type { RetagRepository } from './repository.js';
 
 /**
@@ -35,7 +35,7 @@ export async function tagsPointingAt(
   const all = await repository.listTags();
   const max = options.maxTags ?? 500;
   const checked = all.slice(0, max);
-  const heads = await mapLimit(checked, options.concurrency ?? 8, (t) => repository.headManifest(t));
+  const heads = await pLimit(options.concurrency ?? 8).map(checked, (t) => repository.headManifest(t));
   return { tags: checked.filter((_, i) => heads[i]?.digest === digest).sort(), complete: all.length <= max };
 }
 

@@ -1,6 +1,6 @@
 import { RegctlError } from '../errors.js';
 import { isIndex, parseManifest, referencedBlobs, type Descriptor, type ManifestData } from '../oci/manifest.js';
-import { mapLimit } from './limit.js';
+import pLimit from 'p-limit';
 import type { RetagRepository } from './repository.js';
 
 /**
@@ -40,7 +40,7 @@ export async function mountManifestContent(
     return stats;
   }
   const blobs = referencedBlobs(m).filter((d) => !isExternal(d));
-  await mapLimit(blobs, concurrency, async (desc) => {
+  await pLimit(concurrency).map(blobs, async (desc) => {
     if (await target.mountBlob(desc, sourceName)) {
       stats.blobsMounted++;
       return;

@@ -1,8 +1,8 @@
+import pLimit from 'p-limit';
 import { NotFoundError } from '../errors.js';
 import type { ManifestData } from '../oci/manifest.js';
 import { convergeFloating } from './converge.js';
 import { floatingTargets, isFloatingTag, type FloatingOptions } from './floating.js';
-import { mapLimit } from './limit.js';
 import type { RetagRepository } from './repository.js';
 
 /**
@@ -37,8 +37,8 @@ export async function rebuildFloating(
   const floating = [...targets.keys()].sort();
   const releases = [...new Set(targets.values())];
   const [now, rel] = await Promise.all([
-    mapLimit(floating, limit, (t) => repository.headManifest(t)),
-    mapLimit(releases, limit, (r) => repository.headManifest(r)),
+    pLimit(limit).map(floating, (t) => repository.headManifest(t)),
+    pLimit(limit).map(releases, (r) => repository.headManifest(r)),
   ]);
   const relDigest = new Map(releases.map((r, i) => [r, rel[i]?.digest]));
   const entries: RebuildEntry[] = floating.map((tag, i) => {

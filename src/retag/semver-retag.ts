@@ -1,7 +1,7 @@
 import { DigestMismatchError, NotFoundError, UsageError } from '../errors.js';
 import { isValidDigest } from '../oci/digest.js';
+import pLimit from 'p-limit';
 import { convergeFloating, listTagsOrNone, withRetries } from './converge.js';
-import { mapLimit } from './limit.js';
 import { parseReleaseVersion, planChanges, planSemverTags, planTagNames, type PlanEntry, type SemverPlan } from './plan.js';
 import type { RetagRepository } from './repository.js';
 
@@ -49,7 +49,7 @@ export async function planSemverRetag(options: SemverRetagOptions): Promise<Semv
   // Only the tags the plan may touch need their digests; the comparison itself uses tag names.
   const present = new Set(tags);
   const wanted = planTagNames(version, { noLatest: options.noLatest, prereleaseTags: options.prereleaseTags }).filter((t) => present.has(t));
-  const heads = await mapLimit(wanted, options.concurrency ?? 8, (t) => withRetries(() => repository.headManifest(t)));
+  const heads = await pLimit(options.concurrency ?? 8).map(wanted, (t) => withRetries(() => repository.headManifest(t)));
   const digests = new Map<string, string>();
   wanted.forEach((t, i) => {
     const h = heads[i];

@@ -6,7 +6,7 @@
  *   ...
  *   await reg.close(); // in-flight requests finish first
  *
- * `guard` is the front door (auth, limits, health, metrics; ops/guard.ts); without one the
+ * `guard` is the front door (auth, limits, health, metrics; http/guard.ts); without one the
  * server refuses to start unless `open: true` asks for anonymous access explicitly.
  * `reg.handler` mounts in another node:http server; `createServer` swaps in node:https for TLS.
  */
@@ -14,5 +14,5 @@ export { createRegistryServer, type RegistryServer, type RegistryServerOptions }
 export { FilesystemStorage } from './storage/fs.js';
 export { MemoryStorage } from './storage/memory.js';
 export type { RegistryStorage, BlobInfo, UploadInfo, StoredManifest, ManifestRecord, ByteRange } from './storage/types.js';
-export { formatAccessLog, type AccessLogEntry, type AccessLogFormat } from './access-log.js';
-export { OciError } from './errors.js';
+export { formatAccessLog, type AccessLogEntry, type AccessLogFormat } from './http/access-log-entry.js';
+export { OciError } from './protocol/errors.js';

@@ -11,10 +11,10 @@ import { loadTls, type TlsInfo } from './security/tls.js';
 import { createRegistryServer, type RegistryServer } from './server.js';
 import { describeLeftovers } from './storage/fs-startup.js';
 import type { RegistryStorage } from './storage/types.js';
-import { formatAccessLog, type AccessLogRecord } from './ops/access-log.js';
+import { formatAccessLog, type AccessLogRecord } from './http/access-log.js';
 import type { ServeSettings } from './ops/config.js';
 import { scheduleGc, type GcReport, type GcSchedule } from './ops/gc.js';
-import { createGuard } from './ops/guard.js';
+import { createGuard } from './http/guard.js';
 import { createHealthCheck, probeWritable } from './ops/health.js';
 import { applyServerTimeouts, effectiveMaxConnections, httpServerOptions, UploadSessionLimiter, type HttpLimits } from './ops/limits.js';
 import { RegistryMetrics } from './ops/metrics.js';
@@ -86,7 +86,7 @@ export async function createServeRuntime(options: ServeRuntimeOptions): Promise<
   };
   const storage =
     options.storage ??
-    (await (await import('./storage/open.js')).openStorage({
+    (await (await import('./storage/open-storage.js')).openStorage({
       root: options.root,
       readOnly: settings.readOnly,
       onLeftovers: (report) => {

@@ -1,20 +1,20 @@
 import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { AccessLogEntry } from './access-log.js';
-import type { RequestContext, ServerPolicy } from './context.js';
-import { OciError } from './errors.js';
-import { meterResponse } from './http/response-meter.js';
+import type { AccessLogEntry } from './http/access-log-entry.js';
+import type { RequestContext, ServerPolicy } from './handlers/context.js';
+import { OciError } from './protocol/errors.js';
+import { meterResponse } from './ops/response-meter.js';
 import { handleBlob } from './handlers/blobs.js';
 import { handleCatalog, handleReferrers, handleTags } from './handlers/listing.js';
 import { handleManifest } from './handlers/manifests.js';
 import { handleUpload, handleUploadStart } from './handlers/uploads.js';
-import { answerEarlySafely, API_VERSION_HEADER, sendError, sendJson, storageFullError } from './http.js';
-import type { Admitted } from './ops/guard.js';
+import { answerEarlySafely, API_VERSION_HEADER, sendError, sendJson, storageFullError } from './http/http-io.js';
+import type { Admitted } from './http/guard.js';
 import { handleClientError, type UploadSessionLimiter } from './ops/limits.js';
-import { splitTarget, stripUserinfo } from './request-target.js';
-import { route } from './router.js';
+import { splitTarget, stripUserinfo } from './protocol/request-target.js';
+import { route } from './protocol/router.js';
 import type { RegistryStorage } from './storage/types.js';
-import { checkRepository } from './validate.js';
+import { checkRepository } from './content/syntax.js';
 
 export interface RegistryServerOptions {
   /** Directory for the filesystem backend (created if missing). */
@@ -35,7 +35,7 @@ export interface RegistryServerOptions {
   /** How long close() waits for in-flight requests before cutting connections (default 30 s). */
   shutdownGraceMs?: number;
   /**
-   * The security/operations front door (ops/guard.ts createGuard): answers /healthz, /metrics,
+   * The security/operations front door (http/guard.ts createGuard): answers /healthz, /metrics,
    * 414, 401, 403 and 429 itself; its decision (user, readable repositories, mount) reaches the
    * handlers. Required unless `open` says, explicitly, that everyone may do everything.
    */
@@ -72,11 +72,11 @@ const DAY = 24 * 60 * 60 * 1000;
 
 export async function createRegistryServer(options: RegistryServerOptions): Promise<RegistryServer> {
   if (!options.guard && options.open !== true) {
-    throw new TypeError('createRegistryServer needs a guard (ops/guard.ts createGuard, as `regctl serve` builds it) or open: true to serve everyone anonymously');
+    throw new TypeError('createRegistryServer needs a guard (http/guard.ts createGuard, as `regctl serve` builds it) or open: true to serve everyone anonymously');
   }
   // A read-only registry may sit on a read-only mount: create and clean nothing.
   // open.ts is imported when needed only: it is the one door to the S3 backend (and its SDK).
-  const storage = options.storage ?? (await (await import('./storage/open.js')).openStorage({ ...(options.root !== undefined ? { root: options.root } : { memory: true }), readOnly: options.readOnly ?? false }));
+  const storage = options.storage ?? (await (await import('./storage/open-storage.js')).openStorage({ ...(options.root !== undefined ? { root: options.root } : { memory: true }), readOnly: options.readOnly ?? false }));
   const policy: ServerPolicy = {
     readOnly: options.readOnly ?? false,
     deleteEnabled: options.deleteEnabled ?? true,

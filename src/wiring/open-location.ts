@@ -1,4 +1,4 @@
-import type { ArchiveOpenOptions } from '../archive/opened.js';
+import type { ArchiveOpenOptions } from '../archive/types.js';
 import { formatLocation, parseLocation, type Location } from '../content/location.js';
 import type { ImageSource, ImageTarget } from '../content/types.js';
 import { manifestRef } from '../ref/reference.js';
@@ -57,11 +57,11 @@ export async function openSource(input: string | Location, opts: OpenOptions = {
     }
     case 'oci':
     case 'oci-archive': {
-      const { openLayoutSource } = await import('../archive/open.js');
+      const { openLayoutSource } = await import('../archive/open-archive.js');
       return { location, description, ...(await openLayoutSource(location, opts)) };
     }
     case 'docker-archive': {
-      const { openDockerArchiveSource } = await import('../archive/open.js');
+      const { openDockerArchiveSource } = await import('../archive/open-archive.js');
       return { location, description, ...(await openDockerArchiveSource(location, opts)) };
     }
   }
@@ -77,11 +77,11 @@ export async function openTarget(input: string | Location, opts: OpenOptions = {
     }
     case 'oci':
     case 'oci-archive': {
-      const { openLayoutTarget } = await import('../archive/open.js');
+      const { openLayoutTarget } = await import('../archive/open-archive.js');
       return { location, description, ...(await openLayoutTarget(location, opts)) };
     }
     case 'docker-archive': {
-      const { openDockerArchiveTarget } = await import('../archive/open.js');
+      const { openDockerArchiveTarget } = await import('../archive/open-archive.js');
       return { location, description, ...(await openDockerArchiveTarget(location, opts)) };
     }
   }

@@ -3,7 +3,7 @@ import { Command, Help } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { renderHelp } from '../../src/cli/help.js';
 import { buildProgram } from '../../src/cli/main.js';
-import { COMMANDS, EXAMPLES } from '../../src/cli/table.js';
+import { COMMANDS, EXAMPLES } from '../../src/cli/command-table.js';
 import { createContext } from '../../src/cli/context.js';
 import { runCli } from '../helpers/cli.js';
 

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveServeSettings, type ServeSettings } from '../../src/server/ops/config.js';
-import type { AccessLogRecord } from '../../src/server/ops/access-log.js';
+import type { AccessLogRecord } from '../../src/server/http/access-log.js';
 import { createServeRuntime, type ServeRuntime } from '../../src/server/runtime.js';
 import { addUser } from '../../src/server/security/htpasswd.js';
 

@@ -41,7 +41,7 @@ describe('import graph of src/ (TypeScript parser and resolver)', () => {
     expect(check(graph, DEPENDENCIES)).toEqual([]);
   });
 
-  it('has no upward or sideways import between folders', () => {
+  it('has no upward or sideways import between folders or parts of server/', () => {
     expect(upwardImports(graph).map((e) => `${e.from} -> ${e.to}`)).toEqual([]);
   });
 });
@@ -105,6 +105,30 @@ describe('the check cannot be fooled (synthetic files)', () => {
     ]);
     expect(problemsOf('content/probe.ts', "import '../transport/http.js';\n")).toEqual(['content/probe.ts:1 layer: sideways: content -> transport (same row) (../transport/http.js)']);
     expect(problemsOf('transport/probe.ts', "import '../config/store.js';\n")).toEqual(['transport/probe.ts:1 layer: only cli, wiring may import config/ (../config/store.js)']);
+  });
+
+  it('keeps the one-way order inside src/server/ (SERVER_LAYERS)', () => {
+    // Allowed: top -> anything below, handlers -> http -> ops -> storage -> protocol.
+    expect(problemsOf('server/probe.ts', "import './http/guard.js';\nimport './protocol/errors.js';\n")).toEqual([]);
+    expect(problemsOf('server/handlers/probe.ts', "import '../http/http-io.js';\nimport '../storage/types.js';\n")).toEqual([]);
+    expect(problemsOf('server/storage/s3/probe.ts', "import '../../protocol/errors.js';\nimport '../types.js';\n")).toEqual([]);
+    // Upward, sideways, up to the top, and a sub-folder with no row.
+    expect(problemsOf('server/storage/probe.ts', "import type { RequestContext } from '../handlers/context.js';\n")).toEqual([
+      'server/storage/probe.ts:1 layer: upward in server/: storage -> handlers (../handlers/context.js)',
+    ]);
+    expect(problemsOf('server/storage/s3/probe.ts', "import '../../http/http-io.js';\n")).toEqual([
+      'server/storage/s3/probe.ts:1 layer: upward in server/: storage -> http (../../http/http-io.js)',
+    ]);
+    expect(problemsOf('server/protocol/probe.ts', "export type { RegistryStorage } from '../storage/types.js';\n")).toEqual([
+      'server/protocol/probe.ts:1 layer: upward in server/: protocol -> storage (../storage/types.js)',
+    ]);
+    expect(problemsOf('server/security/probe.ts', "import '../content/syntax.js';\n")).toEqual([
+      'server/security/probe.ts:1 layer: sideways in server/: security -> content (same row) (../content/syntax.js)',
+    ]);
+    expect(problemsOf('server/ops/probe.ts', "import '../runtime.js';\n")).toEqual(['server/ops/probe.ts:1 layer: upward in server/: ops -> top (../runtime.js)']);
+    expect(problemsOf('server/attic/probe.ts', "import '../protocol/errors.js';\n")).toEqual([
+      'server/attic/probe.ts:1 layer: server part "attic" has no row in SERVER_LAYERS (../protocol/errors.js)',
+    ]);
   });
 
   it('flags an import circle, even inside one folder', () => {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { digestOf } from '../../src/oci/digest.js';
 import { collectGarbage } from '../../src/server/ops/gc.js';
 import { createRegistryServer } from '../../src/server/server.js';
-import { openStorage, parseStorageUrl } from '../../src/server/storage/open.js';
+import { openStorage, parseStorageUrl } from '../../src/server/storage/open-storage.js';
 import type { S3Storage } from '../../src/server/storage/s3/s3.js';
 import { runCli } from '../helpers/cli.js';
 import { makeImage, makeReferrer } from '../helpers/images.js';
@@ -357,7 +357,7 @@ describe('start-up cost', () => {
         const text = await readFile(p, 'utf8');
         // Static imports (type-only ones cost nothing at run time).
         for (const m of text.matchAll(/^import (?!type )[^;]*from '([^']+)'/gm)) {
-          if (m[1]!.startsWith('@aws-sdk/') || m[1]!.includes('/s3/') || m[1]!.endsWith('storage/open.js')) offenders.push(`${p}: ${m[1]}`);
+          if (m[1]!.startsWith('@aws-sdk/') || m[1]!.includes('/s3/') || m[1]!.endsWith('storage/open-storage.js')) offenders.push(`${p}: ${m[1]}`);
         }
       }
     };

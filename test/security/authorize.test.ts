@@ -6,7 +6,7 @@ import { formatBasicAuth } from '../../src/server/security/basic-auth.js';
 import { HtpasswdFile } from '../../src/server/security/htpasswd.js';
 import { LoginRateLimiter } from '../../src/server/security/rate-limit.js';
 import { parseRegistryRoute } from '../../src/server/security/routes.js';
-import { route } from '../../src/server/router.js';
+import { route } from '../../src/server/protocol/router.js';
 
 const HTPASSWD = fileURLToPath(new URL('./fixtures/htpasswd-bcryptjs', import.meta.url));
 const D = `sha256:${'a'.repeat(64)}`;

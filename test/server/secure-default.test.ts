@@ -3,7 +3,7 @@ import { createRegistryServer } from '../../src/server/server.js';
 
 test('createRegistryServer without a guard refuses to start instead of serving everyone anonymously', async () => {
   await expect(createRegistryServer({})).rejects.toThrow(
-    'createRegistryServer needs a guard (ops/guard.ts createGuard, as `regctl serve` builds it) or open: true to serve everyone anonymously',
+    'createRegistryServer needs a guard (http/guard.ts createGuard, as `regctl serve` builds it) or open: true to serve everyone anonymously',
   );
 });
 

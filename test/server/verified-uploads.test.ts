@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { expect, test } from 'vitest';
 import { digestOf } from '../../src/oci/digest.js';
-import { VerifiedUploads, type UploadBytes } from '../../src/server/content/verified-uploads.js';
+import { VerifiedUploads, type UploadBytes } from '../../src/server/storage/verified-uploads.js';
 
 /** Sessions as arrays, counting how often verification reads them back. */
 function sessions() {

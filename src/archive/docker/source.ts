@@ -8,7 +8,7 @@ import type { ImageSource, ManifestHead, StreamedBlob, StreamedImage } from '../
 import { Digester, digestOf, VerifyingStream } from '../../oci/digest.js';
 import type { Descriptor, ManifestData } from '../../oci/manifest.js';
 import { MediaType } from '../../oci/mediatypes.js';
-import { makeTempDir, removeDir } from '../fsutil.js';
+import { makeTempDir, removeDir } from '../temp-files.js';
 import type { TarIndex } from '../tar-index.js';
 import { DOCKER_LAYER_TAR, tagOf } from './format.js';
 import type { SavedImage, SavedLayer } from './image.js';

@@ -1,12 +1,7 @@
+import { text } from 'node:stream/consumers';
 import type { Command } from 'commander';
 import { AuthError, UsageError } from '../../errors.js';
 import type { CommandContext } from '../context.js';
-
-async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(typeof c === 'string' ? Buffer.from(c) : (c as Buffer));
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 export function register(program: Command, ctx: CommandContext): void {
   program
@@ -35,7 +30,7 @@ Examples:
         throw new UsageError('pass the password on standard input with --password-stdin (it never goes on the command line)');
       }
       if (ctx.streams.stdin.isTTY) throw new UsageError('--password-stdin: standard input is a terminal; pipe the password in');
-      const password = (await readAll(ctx.streams.stdin)).replace(/\r?\n$/, '');
+      const password = (await text(ctx.streams.stdin)).replace(/\r?\n$/, '');
       if (password === '') throw new UsageError('--password-stdin: no password on standard input');
       if (flags.username === '') throw new UsageError('--username is empty');
 

@@ -1,8 +1,8 @@
 import { pipeline } from 'node:stream/promises';
-import { OciError } from '../errors.js';
-import { methodNotAllowed, requireDelete, type RequestContext } from '../context.js';
-import { parseRangeHeader, sendEmpty } from '../http.js';
-import { checkDigest } from '../validate.js';
+import { OciError } from '../protocol/errors.js';
+import { methodNotAllowed, requireDelete, type RequestContext } from './context.js';
+import { parseRangeHeader, sendEmpty } from '../http/http-io.js';
+import { checkDigestSyntax } from '../content/syntax.js';
 
 /** GET/HEAD/DELETE /v2/NAME/blobs/DIGEST */
 export async function handleBlob(ctx: RequestContext, name: string, digest: string): Promise<void> {
@@ -10,7 +10,7 @@ export async function handleBlob(ctx: RequestContext, name: string, digest: stri
   const method = req.method ?? 'GET';
   if (method === 'DELETE') {
     requireDelete(ctx);
-    checkDigest(digest);
+    checkDigestSyntax(digest);
     // A manifest's bytes are a blob too, but removing them would leave its tags (and a cached
     // copy) pointing at nothing: a manifest goes through the manifests endpoint.
     if (await storage.getManifest(name, digest)) {
@@ -24,7 +24,7 @@ export async function handleBlob(ctx: RequestContext, name: string, digest: stri
     return;
   }
   if (method !== 'GET' && method !== 'HEAD') methodNotAllowed(ctx, ['GET', 'HEAD', 'DELETE']);
-  checkDigest(digest);
+  checkDigestSyntax(digest);
   // A HEAD usually decides that an upload can be skipped: mark the blob used so a gc running
   // now keeps it until the manifest that needs it arrives.
   const touch = method === 'HEAD' && !ctx.policy.readOnly && storage.touchBlob;

@@ -1,10 +1,10 @@
 import { MediaType } from '../../oci/mediatypes.js';
-import { OciError } from '../errors.js';
-import { methodNotAllowed, type RequestContext } from '../context.js';
-import { sendJson } from '../http.js';
+import { OciError } from '../protocol/errors.js';
+import { methodNotAllowed, type RequestContext } from './context.js';
+import { sendJson } from '../http/http-io.js';
 import type { Descriptor } from '../../oci/manifest.js';
-import { listableReferrer } from '../manifest-content.js';
-import { checkDigest } from '../validate.js';
+import { listableReferrer } from '../content/manifest-content.js';
+import { checkDigestSyntax } from '../content/syntax.js';
 
 /**
  * One page of a sorted list: entries after `last`, at most `n`. n=0 is an empty page;
@@ -70,7 +70,7 @@ export async function handleCatalog(ctx: RequestContext): Promise<void> {
 /** GET /v2/NAME/referrers/DIGEST[?artifactType=] */
 export async function handleReferrers(ctx: RequestContext, name: string, digest: string): Promise<void> {
   onlyGet(ctx);
-  checkDigest(digest);
+  checkDigestSyntax(digest);
   let manifests = listable(name, await ctx.storage.listReferrers(name, digest));
   const headers: Record<string, string> = {};
   const artifactType = ctx.url.searchParams.get('artifactType');

@@ -1,10 +1,10 @@
 import { digestOf } from '../../oci/digest.js';
 import { isIndex, type Descriptor, type Manifest } from '../../oci/manifest.js';
-import { OciError, type TagCondition } from '../errors.js';
-import { methodNotAllowed, requireDelete, requireWritable, type RequestContext } from '../context.js';
-import { readBody, sendEmpty } from '../http.js';
-import { acceptManifest, servedMediaType } from '../manifest-content.js';
-import { checkDigest, checkTag, isDigestRef } from '../validate.js';
+import { OciError, type TagCondition } from '../protocol/errors.js';
+import { methodNotAllowed, requireDelete, requireWritable, type RequestContext } from './context.js';
+import { readBody, sendEmpty } from '../http/http-io.js';
+import { acceptManifest, servedMediaType } from '../content/manifest-content.js';
+import { checkDigestSyntax, checkTag, isDigestRef } from '../content/syntax.js';
 import { isValidTag } from '../../ref/reference.js';
 import type { ManifestRecord } from '../storage/types.js';
 
@@ -22,7 +22,7 @@ export async function handleManifest(ctx: RequestContext, name: string, referenc
 
 async function resolve(ctx: RequestContext, name: string, reference: string): Promise<string> {
   if (isDigestRef(reference)) {
-    checkDigest(reference);
+    checkDigestSyntax(reference);
     return reference;
   }
   // A tag that breaks the grammar cannot exist.
@@ -55,7 +55,7 @@ async function putManifest(ctx: RequestContext, name: string, reference: string)
   requireWritable(ctx);
   const { req, storage, url } = ctx;
   const byDigest = isDigestRef(reference);
-  if (byDigest) checkDigest(reference);
+  if (byDigest) checkDigestSyntax(reference);
   else checkTag(reference);
   const tags = byDigest ? [] : [reference];
   const tagParams: string[] = [];
@@ -120,7 +120,7 @@ function tagCondition(ctx: RequestContext, tag: string): TagCondition | undefine
   if (ifMatch === undefined) return undefined;
   const m = QUOTED_DIGEST.exec(ifMatch.trim());
   if (!m) throw new OciError('UNSUPPORTED', 'If-Match on a manifest PUT takes one quoted digest, e.g. "sha256:..."', { status: 400 });
-  checkDigest(m[1]!);
+  checkDigestSyntax(m[1]!);
   return { tag, digest: m[1]! };
 }
 
@@ -149,7 +149,7 @@ async function checkReferences(ctx: RequestContext, name: string, m: Manifest): 
 async function deleteManifest(ctx: RequestContext, name: string, reference: string): Promise<void> {
   requireDelete(ctx);
   if (isDigestRef(reference)) {
-    checkDigest(reference);
+    checkDigestSyntax(reference);
     if (!(await ctx.storage.deleteManifest(name, reference))) throw new OciError('MANIFEST_UNKNOWN', `manifest ${reference} not found in ${name}`);
   } else {
     if (!isValidTag(reference) || !(await ctx.storage.deleteTag(name, reference))) {

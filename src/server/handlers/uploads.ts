@@ -1,8 +1,8 @@
-import { OciError } from '../errors.js';
+import { OciError } from '../protocol/errors.js';
 import { uploadOwner } from '../ops/limits.js';
-import { hasBody, methodNotAllowed, requireWritable, type RequestContext } from '../context.js';
-import { parseUploadRange, sendEmpty } from '../http.js';
-import { checkDigest, checkUploadId, isAllowedRepository } from '../validate.js';
+import { hasBody, methodNotAllowed, requireWritable, type RequestContext } from './context.js';
+import { parseUploadRange, sendEmpty } from '../http/http-io.js';
+import { checkDigestSyntax, checkUploadId, isAllowedRepository } from '../content/syntax.js';
 import type { UploadInfo } from '../storage/types.js';
 
 function uploadLocation(name: string, id: string): string {
@@ -29,7 +29,7 @@ export async function handleUploadStart(ctx: RequestContext, name: string): Prom
   const { storage, url } = ctx;
   const mount = url.searchParams.get('mount');
   if (mount !== null) {
-    checkDigest(mount);
+    checkDigestSyntax(mount);
     if (await tryMount(ctx, name, mount, url.searchParams.get('from'))) {
       drain(ctx);
       created(ctx, name, mount);
@@ -37,7 +37,7 @@ export async function handleUploadStart(ctx: RequestContext, name: string): Prom
     }
   }
   const digest = url.searchParams.get('digest');
-  if (digest !== null) checkDigest(digest);
+  if (digest !== null) checkDigestSyntax(digest);
   // socket is null once a request was destroyed; such a request counts as address "unknown".
   const slot = ctx.uploads?.acquire(name, uploadOwner(ctx.access?.user, ctx.req.socket?.remoteAddress));
   if (slot && !slot.ok) {
@@ -119,7 +119,7 @@ export async function handleUpload(ctx: RequestContext, name: string, id: string
   if (method === 'PUT') {
     digest = url.searchParams.get('digest');
     if (digest === null) throw new OciError('DIGEST_INVALID', 'PUT needs ?digest=');
-    checkDigest(digest);
+    checkDigestSyntax(digest);
   }
   try {
     if (method === 'PATCH' || hasBody(ctx)) {

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { meterResponse } from '../http/response-meter.js';
+import { meterResponse } from './response-meter.js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { parseRegistryRoute } from '../security/routes.js';
 

@@ -1,10 +1,10 @@
 import { isValidRepository } from '../../ref/reference.js';
-import { route } from '../router.js';
-import { firstValues, splitTarget } from '../request-target.js';
+import { route } from '../protocol/router.js';
+import { firstValues, splitTarget } from '../protocol/request-target.js';
 
 /**
  * Which registry endpoint a request names, for authorization, metrics and logs. It is the
- * router's own parse (src/server/router.ts on src/server/request-target.ts), so authorization
+ * router's own parse (src/server/protocol/router.ts on src/server/protocol/request-target.ts), so authorization
  * decides on exactly the repository the router serves: the raw path, with no resolution of
  * `.`/`..`/`%2e` segments, `\` or `//`. `/v2/secret/tags/x/../list` is no endpoint at all
  * (`unknown`), and `/v2/public/../secret/...` names the invalid repository `public/../secret`

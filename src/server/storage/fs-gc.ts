@@ -2,7 +2,7 @@ import { link, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promi
 import { basename, dirname, join } from 'node:path';
 import type { DeleteGuard, GcObject, GcStore } from './gc-store.js';
 import type { LayoutIndexes } from './fs-layout.js';
-import { isErrno, tombstoneOf } from './fs-util.js';
+import { isErrno, tombstoneOf } from './fs-file-ops.js';
 import { subjectOf } from './referrers.js';
 
 /**

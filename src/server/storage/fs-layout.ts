@@ -2,10 +2,10 @@ import { mkdir, open, readFile, stat, unlink, writeFile } from 'node:fs/promises
 import { join } from 'node:path';
 import type { Descriptor } from '../../oci/manifest.js';
 import { MediaType } from '../../oci/mediatypes.js';
-import { checkTagCondition, type TagCondition } from '../errors.js';
+import { checkTagCondition, type TagCondition } from '../protocol/errors.js';
 import { KeyedMutex } from './mutex.js';
 import { checkTagCap } from './tag-cap.js';
-import { isErrno, writeFileAtomic } from './fs-util.js';
+import { isErrno, writeFileAtomic } from './fs-file-ops.js';
 
 /** The annotation OCI image layouts use to name a manifest (our tags). */
 export const REF_NAME = 'org.opencontainers.image.ref.name';

@@ -3,9 +3,9 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { OciError, uploadRangeError } from '../errors.js';
+import { OciError, uploadRangeError } from '../protocol/errors.js';
 import { KeyedMutex } from './mutex.js';
-import { isErrno } from './fs-util.js';
+import { isErrno } from './fs-file-ops.js';
 import type { UploadInfo } from './types.js';
 
 interface SessionMeta {
@@ -51,7 +51,7 @@ export const ORPHAN_IDLE_MS = 10 * 60 * 1000;
 
 /**
  * Upload sessions on disk (ROOT/_uploads/ID/{info.json,data}) so they survive restarts. The
- * data file is always the truth; hashing is content/verified-uploads.ts's business.
+ * data file is always the truth; hashing is storage/verified-uploads.ts's business.
  */
 export class UploadSessions {
   readonly dir: string;

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Descriptor } from '../../oci/manifest.js';
-import { VerifiedUploads } from '../content/verified-uploads.js';
-import { checkTagCondition, OciError, uploadRangeError } from '../errors.js';
+import { VerifiedUploads } from './verified-uploads.js';
+import { checkTagCondition, OciError, uploadRangeError } from '../protocol/errors.js';
 import { compareCodeUnits } from './fs-layout.js';
 import { checkTagCap } from './tag-cap.js';
 import { referrerDescriptor } from './referrers.js';

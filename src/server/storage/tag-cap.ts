@@ -1,4 +1,4 @@
-import { OciError } from '../errors.js';
+import { OciError } from '../protocol/errors.js';
 
 /**
  * The per-repository tag cap, shared by the backends that enforce it where tags are written

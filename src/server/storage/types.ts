@@ -1,6 +1,6 @@
 import type { Readable, Writable } from 'node:stream';
 import type { Descriptor } from '../../oci/manifest.js';
-import type { TagCondition } from '../errors.js';
+import type { TagCondition } from '../protocol/errors.js';
 import type { GcStore } from './gc-store.js';
 
 /**

@@ -28,14 +28,14 @@ export function registerGc(serve: Command, ctx: CommandContext): void {
       const s3 = { ...(cmd.optsWithGlobals() as typeof flags), ...flags };
       if (s3.storage !== undefined) {
         // GC never creates upload sessions: no upload secret needed, no warning about one.
-        storage = await (await import('../../../server/storage/open.js')).openServeStorage({ ...s3, storage: s3.storage }, env, () => undefined);
+        storage = await (await import('../../../server/storage/open-storage.js')).openServeStorage({ ...s3, storage: s3.storage }, env, () => undefined);
         root = s3.storage;
       } else {
         const { stat } = await import('node:fs/promises');
         const s = await stat(root).catch(() => undefined);
         if (!s?.isDirectory()) throw new UsageError(`no registry storage at ${root} (pass --root DIR)`);
         // Never prepare: that clears scratch files a running server may be using.
-        const { openStorage } = await import('../../../server/storage/open.js');
+        const { openStorage } = await import('../../../server/storage/open-storage.js');
         storage = await openStorage({ root, prepare: false });
       }
       const { collectGarbage } = await import('../../../server/ops/gc.js');

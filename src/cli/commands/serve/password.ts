@@ -1,11 +1,6 @@
+import { text } from 'node:stream/consumers';
 import { InterruptedError, UsageError } from '../../../errors.js';
 import type { CommandContext } from '../../context.js';
-
-async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(typeof c === 'string' ? Buffer.from(c) : (c as Buffer));
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 /** Read a line from a terminal without echoing it. */
 async function promptHidden(ctx: CommandContext, question: string): Promise<string> {
@@ -46,7 +41,7 @@ export async function readPassword(ctx: CommandContext, fromStdin: boolean): Pro
   if (fromStdin) {
     if (!stdin) throw new UsageError('--password-stdin: no standard input');
     if (stdin.isTTY) throw new UsageError('--password-stdin: standard input is a terminal; pipe the password in');
-    const password = (await readAll(stdin)).replace(/\r?\n$/, '');
+    const password = (await text(stdin)).replace(/\r?\n$/, '');
     if (password === '') throw new UsageError('--password-stdin: no password on standard input');
     return password;
   }

@@ -45,7 +45,7 @@ Examples:
       const storage =
         flags.storage === undefined
           ? undefined
-          : await (await import('../../../server/storage/open.js')).openServeStorage(
+          : await (await import('../../../server/storage/open-storage.js')).openServeStorage(
               { ...flags, storage: flags.storage, readOnly: settings.readOnly },
               env,
               (m) => out.warn(m),

@@ -1,5 +1,5 @@
+import pLimit from 'p-limit';
 import type { DeleteGuard, GcObject, GcStore } from '../gc-store.js';
-import { mapLimit } from './bucket.js';
 import { digestFromKey } from './keys.js';
 import type { StoredManifest } from '../types.js';
 import type { Bucket } from './bucket.js';
@@ -63,7 +63,7 @@ export class S3GcStore implements GcStore {
   async listBlobs(repository: string): Promise<GcObject[]> {
     const links = await this.s3.bucket.listAll(this.s3.keys.links(repository));
     // Links are empty objects that carry the blob's size in metadata.
-    const found = await mapLimit(links, 16, async (o): Promise<GcObject | undefined> => {
+    const found = await pLimit(16).map(links, async (o): Promise<GcObject | undefined> => {
       const digest = digestFromKey(o.key);
       if (!digest) return undefined;
       const head = await this.s3.bucket.head(o.key);

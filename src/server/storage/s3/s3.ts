@@ -1,17 +1,18 @@
+import pLimit from 'p-limit';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
 import { isValidDigest } from '../../../oci/digest.js';
 import type { Descriptor } from '../../../oci/manifest.js';
-import { checkTagCondition, OciError } from '../../errors.js';
+import { checkTagCondition, OciError } from '../../protocol/errors.js';
 import { compareCodeUnits } from '../fs-layout.js';
 import type { BlobInfo, ByteRange, ManifestRecord, PutManifestOptions, RegistryStorage, StoredManifest, UploadInfo } from '../types.js';
 import type { GcStore } from '../gc-store.js';
 import { S3GcStore } from './gc-store.js';
-import { Bucket, createS3Client, mapLimit, type S3ConnectOptions } from './bucket.js';
+import { Bucket, createS3Client, type S3ConnectOptions } from './bucket.js';
 import { KeyLayout } from './keys.js';
 import { UploadIds } from './upload-ids.js';
 import { S3UploadSessions } from './uploads.js';
-import { VerifiedUploads } from '../../content/verified-uploads.js';
+import { VerifiedUploads } from '../verified-uploads.js';
 import { referrerDescriptor, subjectOf } from '../referrers.js';
 import { checkTagCap } from '../tag-cap.js';
 
@@ -258,7 +259,7 @@ export class S3Storage implements RegistryStorage {
     if (!stored) return false;
     // Tags first, so no tag is left pointing at a manifest that is gone.
     const tagKeys = (await this.bucket.listAll(this.keys.tags(repo))).map((o) => o.key);
-    const targets = await mapLimit(tagKeys, 16, async (k) => (await this.bucket.getText(k))?.trim());
+    const targets = await pLimit(16).map(tagKeys, async (k) => (await this.bucket.getText(k))?.trim());
     await this.bucket.deleteMany(tagKeys.filter((_, i) => targets[i] === digest));
     const subject = subjectOf(stored.bytes);
     if (subject) await this.bucket.delete(this.keys.referrer(repo, subject, digest));
@@ -285,7 +286,7 @@ export class S3Storage implements RegistryStorage {
   async listTagTargets(repo: string): Promise<Array<{ tag: string; digest: string }>> {
     const prefix = this.keys.tags(repo);
     const keys = (await this.bucket.listAll(prefix)).map((o) => o.key);
-    const digests = await mapLimit(keys, 16, async (k) => (await this.bucket.getText(k))?.trim());
+    const digests = await pLimit(16).map(keys, async (k) => (await this.bucket.getText(k))?.trim());
     const out: Array<{ tag: string; digest: string }> = [];
     keys.forEach((k, i) => {
       const d = digests[i];
@@ -296,7 +297,7 @@ export class S3Storage implements RegistryStorage {
 
   async listReferrers(repo: string, digest: string): Promise<Descriptor[]> {
     const keys = (await this.bucket.listAll(this.keys.referrers(repo, digest))).map((o) => o.key);
-    const records = await mapLimit(keys, 16, async (k) => {
+    const records = await pLimit(16).map(keys, async (k) => {
       try {
         return JSON.parse((await this.bucket.getText(k)) ?? 'null') as Descriptor | null;
       } catch {

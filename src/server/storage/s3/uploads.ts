@@ -1,9 +1,10 @@
+import pLimit from 'p-limit';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { OciError, uploadRangeError } from '../../errors.js';
+import { OciError, uploadRangeError } from '../../protocol/errors.js';
 import { KeyedMutex } from '../mutex.js';
 import type { BlobInfo, UploadInfo } from '../types.js';
-import { mapLimit, type Bucket, type ObjectInfo } from './bucket.js';
+import { type Bucket, type ObjectInfo } from './bucket.js';
 import type { KeyLayout } from './keys.js';
 import type { UploadIds } from './upload-ids.js';
 
@@ -35,7 +36,7 @@ const MAX_COPY = 5 * 1024 ** 3;
 /**
  * Upload sessions kept entirely in the bucket, so any instance can continue any session:
  * each append is its own object `parts/OFFSET-NONCE`; the received size is derived from the
- * listing; completion (after content/verified-uploads.ts checked the digest) copies a single
+ * listing; completion (after storage/verified-uploads.ts checked the digest) copies a single
  * part inside the store, or streams the parts in order into it.
  * A chunk whose request fails midway leaves no part (the object only appears when whole), so
  * the session stays at its previous size and the client resumes from there.
@@ -201,7 +202,7 @@ export class S3UploadSessions {
         g.modified = Math.max(g.modified, Number.isSafeInteger(t) ? t : o.modified);
       }
     }
-    return mapLimit([...groups], 16, async ([id, g]) => {
+    return pLimit(16).map([...groups], async ([id, g]) => {
       let repository = '';
       let started = 0;
       try {

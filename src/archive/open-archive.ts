@@ -5,7 +5,7 @@ import { LayoutReader } from './layout.js';
 import { LayoutWriter } from './layout-writer.js';
 import { NotFoundError } from '../errors.js';
 import { OciArchiveWriter, openOciArchiveReader } from './oci-archive.js';
-import type { ArchiveOpenOptions as OpenOptions, ArchiveSource, ArchiveTarget } from './opened.js';
+import type { ArchiveOpenOptions as OpenOptions, ArchiveSource, ArchiveTarget } from './types.js';
 
 type LayoutLocation = Extract<Location, { kind: 'oci' | 'oci-archive' }>;
 type DockerLocation = Extract<Location, { kind: 'docker-archive' }>;
@@ -45,11 +45,11 @@ export async function openLayoutTarget(loc: LayoutLocation, opts: OpenOptions): 
 }
 
 export async function openDockerArchiveSource(loc: DockerLocation, opts: OpenOptions): Promise<ArchiveSource> {
-  const { openDockerSource } = await import('./docker/open.js');
+  const { openDockerSource } = await import('./docker/open-docker-archive.js');
   return openDockerSource(loc, opts, io(opts));
 }
 
 export async function openDockerArchiveTarget(loc: DockerLocation, opts: OpenOptions): Promise<ArchiveTarget> {
-  const { openDockerTarget } = await import('./docker/open.js');
+  const { openDockerTarget } = await import('./docker/open-docker-archive.js');
   return openDockerTarget(loc, opts, io(opts));
 }

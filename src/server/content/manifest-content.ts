@@ -1,8 +1,8 @@
-import { jsonDepth } from '../oci/json-depth.js';
-import { isIndex, manifestFromJson, type Descriptor, type Manifest } from '../oci/manifest.js';
-import { isIndexMediaType, isSchema1MediaType, isValidMediaType, MediaType } from '../oci/mediatypes.js';
-import { isValidDigest } from '../oci/digest.js';
-import { OciError } from './errors.js';
+import { jsonDepth } from '../../oci/json-depth.js';
+import { isIndex, manifestFromJson, type Descriptor, type Manifest } from '../../oci/manifest.js';
+import { isIndexMediaType, isSchema1MediaType, isValidMediaType, MediaType } from '../../oci/mediatypes.js';
+import { isValidDigest } from '../../oci/digest.js';
+import { OciError } from '../protocol/errors.js';
 
 /**
  * What the registry accepts as a manifest body, before anything is stored. Whatever passes is

@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { OciError } from './errors.js';
-import type { UploadSessionLimiter } from './ops/limits.js';
-import type { Allowed } from './security/authorize.js';
-import type { RegistryStorage } from './storage/types.js';
+import { OciError } from '../protocol/errors.js';
+import type { UploadSessionLimiter } from '../ops/limits.js';
+import type { Allowed } from '../security/authorize.js';
+import type { RegistryStorage } from '../storage/types.js';
 
 export interface ServerPolicy {
   readOnly: boolean;

@@ -1,8 +1,8 @@
 import type { Readable } from 'node:stream';
 import { Digester, parseDigest } from '../../oci/digest.js';
-import { OciError } from '../errors.js';
-import { KeyedMutex } from '../storage/mutex.js';
-import type { BlobInfo, UploadInfo } from '../storage/types.js';
+import { OciError } from '../protocol/errors.js';
+import { KeyedMutex } from './mutex.js';
+import type { BlobInfo, UploadInfo } from './types.js';
 
 /**
  * What a backend provides for upload sessions: bytes in, bytes back, commit. It never hashes;

@@ -1,7 +1,7 @@
 import type { Location } from '../../content/location.js';
-import { makeTempDir, removeDir } from '../fsutil.js';
+import { makeTempDir, removeDir } from '../temp-files.js';
 import { indexTar, type ArchiveIo } from '../input.js';
-import type { ArchiveOpenOptions as OpenOptions, ArchiveSource, ArchiveTarget } from '../opened.js';
+import type { ArchiveOpenOptions as OpenOptions, ArchiveSource, ArchiveTarget } from '../types.js';
 import { tagOf } from './format.js';
 import { loadSavedImage } from './image.js';
 import { DockerArchiveSource } from './source.js';

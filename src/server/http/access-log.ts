@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { stripUserinfo } from '../request-target.js';
-import { meterResponse } from '../http/response-meter.js';
+import { stripUserinfo } from '../protocol/request-target.js';
+import { meterResponse } from '../ops/response-meter.js';
 
 /**
  * One access-log record per request, built from fields chosen one by one: no headers, no

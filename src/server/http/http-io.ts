@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { OciError } from './errors.js';
+import { OciError } from '../protocol/errors.js';
 
 /** Small response helpers shared by the handlers. */
 

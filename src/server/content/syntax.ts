@@ -1,6 +1,6 @@
-import { isValidDigest } from '../oci/digest.js';
-import { isValidRepository, isValidTag } from '../ref/reference.js';
-import { OciError } from './errors.js';
+import { isValidDigest } from '../../oci/digest.js';
+import { isValidRepository, isValidTag } from '../../ref/reference.js';
+import { OciError } from '../protocol/errors.js';
 
 /**
  * Grammar checks for everything that comes from a URL and may end up in a file path.
@@ -32,7 +32,7 @@ export function isAllowedRepository(name: string): boolean {
   }
 }
 
-export function checkDigest(digest: string, code: 'DIGEST_INVALID' | 'BLOB_UNKNOWN' | 'MANIFEST_UNKNOWN' = 'DIGEST_INVALID'): void {
+export function checkDigestSyntax(digest: string, code: 'DIGEST_INVALID' | 'BLOB_UNKNOWN' | 'MANIFEST_UNKNOWN' = 'DIGEST_INVALID'): void {
   if (!isValidDigest(digest)) throw new OciError(code, `invalid digest "${clip(digest)}"`, code === 'DIGEST_INVALID' ? {} : { status: 400 });
 }
 

@@ -1,10 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Allowed, Authorize } from '../security/authorize.js';
-import { meterResponse } from '../http/response-meter.js';
+import { meterResponse } from '../ops/response-meter.js';
 import { accessLogRecord, type AccessLogRecord } from './access-log.js';
-import type { HealthResult } from './health.js';
-import { checkUrlLength, type HttpLimits } from './limits.js';
-import type { RegistryMetrics } from './metrics.js';
+import type { HealthResult } from '../ops/health.js';
+import { checkUrlLength, type HttpLimits } from '../ops/limits.js';
+import type { RegistryMetrics } from '../ops/metrics.js';
 
 /**
  * The front door, run first for every request: URL length, /healthz, /metrics, then
