@@ -1,7 +1,7 @@
 import pLimit from 'p-limit';
 import { HttpError, NotFoundError, RegctlError } from '../errors.js';
 import type { ManifestData } from '../oci/manifest.js';
-import { floatingTargets, type FloatingOptions } from './floating.js';
+import { floatingTargets, type FloatingOptions } from '../policy/floating-tags.js';
 import type { RetagRepository } from './repository.js';
 
 /**

@@ -1,7 +1,7 @@
 import semver from 'semver';
 import { UsageError } from '../errors.js';
-import { prereleaseLine } from './floating.js';
-import { floatingTags, isPrerelease, parseVersionTag, type VersionTag } from './version.js';
+import { prereleaseLine } from '../policy/floating-tags.js';
+import { floatingTags, isPrerelease, parseVersionTag, type VersionTag } from '../policy/version-tags.js';
 
 /**
  * The semver tag planner: given the version being released, the digest it is released as and

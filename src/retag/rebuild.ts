@@ -2,7 +2,7 @@ import pLimit from 'p-limit';
 import { NotFoundError } from '../errors.js';
 import type { ManifestData } from '../oci/manifest.js';
 import { convergeFloating } from './converge.js';
-import { floatingTargets, isFloatingTag, type FloatingOptions } from './floating.js';
+import { floatingTargets, isFloatingTag, type FloatingOptions } from '../policy/floating-tags.js';
 import type { RetagRepository } from './repository.js';
 
 /**

@@ -1,5 +1,5 @@
 import semver from 'semver';
-import { floatingTags, isPrerelease, parseVersionTag, type VersionTag } from './version.js';
+import { floatingTags, isPrerelease, parseVersionTag, type VersionTag } from './version-tags.js';
 
 /**
  * Where every floating tag belongs, from the release tags alone: `X.Y` and `X` at the highest
