@@ -94,7 +94,7 @@ describe('the check cannot be fooled (synthetic files)', () => {
     expect(problemsOf('server/probe.ts', "import '@aws-sdk/client-s3';\n")).toEqual(['server/probe.ts:1 package: @aws-sdk/client-s3 belongs to server/storage/s3/']);
     expect(problemsOf('copy/probe.ts', "import 'vitest';\n")).toEqual(['copy/probe.ts:1 package: vitest is not a dependency in package.json']);
     expect(problemsOf('server/probe.ts', "import '../transport/http.js';\n")).toEqual([
-      'server/probe.ts:1 layer: server/ may import only ref, oci, errors.ts (../transport/http.js)',
+      'server/probe.ts:1 layer: server/ may import only policy, ref, oci, errors.ts (../transport/http.js)',
     ]);
     expect(problemsOf('wiring/probe.ts', "import '../server/index.js';\n")).toEqual(['wiring/probe.ts:1 layer: only cli may import server/ (../server/index.js)']);
     expect(problemsOf('registry/probe.ts', "import '../archive/layout.js';\n")).toEqual([
