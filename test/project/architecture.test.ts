@@ -101,7 +101,7 @@ describe('the check cannot be fooled (synthetic files)', () => {
       'registry/probe.ts:1 layer: sideways: registry -> archive (same row) (../archive/layout.js)',
     ]);
     expect(problemsOf('retag/probe.ts', "import '../registry/client.js';\n")).toEqual([
-      'retag/probe.ts:1 layer: retag/ may import only content, ref, oci, errors.ts (../registry/client.js)',
+      'retag/probe.ts:1 layer: retag/ may import only content, policy, ref, oci, errors.ts (../registry/client.js)',
     ]);
     expect(problemsOf('content/probe.ts', "import '../transport/http.js';\n")).toEqual(['content/probe.ts:1 layer: sideways: content -> transport (same row) (../transport/http.js)']);
     expect(problemsOf('transport/probe.ts', "import '../config/store.js';\n")).toEqual(['transport/probe.ts:1 layer: only cli, wiring may import config/ (../config/store.js)']);
