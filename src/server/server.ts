@@ -260,6 +260,11 @@ export function logPath(url: string | undefined): string {
   return stripUserinfo((url ?? '/').split('?')[0]!);
 }
 
+/** `tag-cas`: conditional manifest PUT by tag; `tag-delete`: DELETE /v2/NAME/manifests/TAG removes that tag only. */
+function features(storage: RegistryStorage): string {
+  return [...(storage.tagCas ? ['tag-cas'] : []), 'tag-delete'].join(', ');
+}
+
 function internalError(e: unknown): OciError {
   // Storage failures (disk full, permissions) are ours, not the client's; say little.
   const code = (e as NodeJS.ErrnoException)?.code;
@@ -280,7 +285,8 @@ async function dispatch(base: Omit<RequestContext, 'url'>, ui: UiDeps | undefine
   switch (r.kind) {
     case 'base':
       if (req.method !== 'GET' && req.method !== 'HEAD') throw new OciError('UNSUPPORTED', 'GET only', { headers: { Allow: 'GET, HEAD' } });
-      sendJson(res, 200, {}, {}, req.method);
+      // What this server offers beyond the distribution API (regctl's clients look here).
+      sendJson(res, 200, {}, { 'Regctl-Features': features(base.storage) }, req.method);
       return;
     case 'catalog':
       return handleCatalog(ctx);
