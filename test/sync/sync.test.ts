@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RegistryClient } from '../../src/registry/client.js';
-import { syncOnce } from '../../src/sync/index.js';
+import { syncEvery, syncOnce, type SyncReport } from '../../src/sync/index.js';
 import { openSource } from '../../src/wiring/open-location.js';
 import { syncOpener } from '../../src/wiring/sync-opener.js';
 import { startFaultProxy, type FaultProxy } from '../copy/fault-proxy.js';
@@ -185,6 +185,19 @@ describe('sync command', () => {
     ]);
     expect(serve.requests.slice(before).filter((e) => WRITES.has(e.method))).toEqual([]);
     await expect(readFile(join(layout, 'index.json'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('--interval: a pass, a pause, another pass (up to date); an abort ends the pause', async () => {
+    await pushImage(client.repository(serve.registry, 'every/app'), makeImage({ layers: [200] }), 'v2.0.0');
+    const file = join(dir, 'every.yaml');
+    await writeFile(file, `sync:\n  - source: ${serve.registry}/every/app\n    target: ${serve.registry}/every/copy\n`);
+    const open = (hooks: { onResponse: Parameters<typeof syncOpener>[0]['onResponse'] }) => syncOpener({ registry: { env }, onResponse: hooks.onResponse });
+    const rounds: SyncReport[] = [];
+    await syncEvery({ file, open, intervalMs: 10, rounds: 2, onRound: (r) => void rounds.push(r) });
+    expect(rounds.map((r) => [r.totals.copied, r.totals.skipped])).toEqual([[1, 0], [0, 1]]);
+    const controller = new AbortController();
+    const endless = syncEvery({ file, open, intervalMs: 3_600_000, signal: controller.signal, onRound: () => controller.abort() });
+    await expect(endless).rejects.toMatchObject({ name: 'AbortError' });
   });
 
   it("ratelimit shows Docker Hub's headers from one HEAD", async () => {
