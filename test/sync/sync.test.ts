@@ -200,6 +200,33 @@ describe('sync command', () => {
     await expect(endless).rejects.toMatchObject({ name: 'AbortError' });
   });
 
+  it('stops before a registry that reports fewer pulls left than rate-limit.min-remaining', async () => {
+    const seen: string[] = [];
+    const server: Server = createServer((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      if (req.url === '/v2/') return res.writeHead(200).end('{}');
+      const name = /^\/v2\/(.+)\/tags\/list/.exec(req.url ?? '')?.[1];
+      res.writeHead(name ? 200 : 404, { 'content-type': 'application/json', 'ratelimit-limit': '100;w=21600', 'ratelimit-remaining': '4;w=21600' });
+      res.end(JSON.stringify(name ? { name, tags: [] } : { errors: [{ code: 'NAME_UNKNOWN' }] }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const file = join(dir, 'limits.yaml');
+      await writeFile(file, `concurrency: 1\nrate-limit: { min-remaining: 5 }\nsync:\n  - source: ${host}/a\n    target: ${serve.registry}/rl/a\n  - source: ${host}/b\n    target: ${serve.registry}/rl/b\n`);
+      const r = await runCli(['sync', '--json', file], { env });
+      expect(r.code).toBe(1);
+      const report = JSON.parse(r.stdout) as SyncReport;
+      expect(report.images.map((i) => [i.selected, i.failed, i.error?.code])).toEqual([[0, 0, undefined], [0, 1, 'RATE_LIMITED']]);
+      expect(report.images[1]!.error!.message).toBe(`${host} reports 4 pulls left (below rate-limit.min-remaining 5): not started`);
+      // b was never asked for anything.
+      expect(seen.filter((s) => s.includes('/b/'))).toEqual([]);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
+
   it("ratelimit shows Docker Hub's headers from one HEAD", async () => {
     const seen: string[] = [];
     const server: Server = createServer((req, res) => {
