@@ -54,6 +54,8 @@ const del = (): Promise<CommandModule> => import('./commands/delete.js');
 const archive = (): Promise<CommandModule> => import('./commands/archive.js');
 const login = (): Promise<CommandModule> => import('./commands/login.js');
 const config = (): Promise<CommandModule> => import('./commands/config.js');
+const sync = (): Promise<CommandModule> => import('./commands/sync.js');
+const ratelimit = (): Promise<CommandModule> => import('./commands/ratelimit.js');
 const blob = (): Promise<CommandModule> => import('./commands/blob.js');
 const image = (): Promise<CommandModule> => import('./commands/image.js');
 const completion = (): Promise<CommandModule> => import('./commands/completion.js');
@@ -69,6 +71,8 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'blob', term: 'blob', summary: 'download or upload one blob, streamed and verified', load: blob },
   { name: 'copy', alias: 'cp', term: 'copy|cp [options] <src> <dst>', summary: 'copy an image, an index with all its platforms, or a whole repository', load: copy },
   { name: 'retag', term: 'retag [options] <ref> [tags...]', summary: 'put an image under more tags, or keep the 1 / 1.9 / 1.9.2 / latest scheme (--semver)', load: retag },
+  { name: 'sync', term: 'sync [options] <file>', summary: 'mirror the repositories a YAML file lists (tag filters, whole registries, layouts)', load: sync },
+  { name: 'ratelimit', term: 'ratelimit <image>', summary: "show the pulls left at a registry that limits them (Docker Hub's RateLimit headers)", load: ratelimit },
   { name: 'delete', term: 'delete [options] <ref>', summary: 'delete an image manifest (and with it every tag on its digest)', load: del },
   { name: 'tag', term: 'tag', summary: 'manage tags (tag rm)', load: del },
   { name: 'import', term: 'import [options] <file> <ref>', summary: 'push a docker save archive or an OCI layout (dir or tar) to a registry', load: archive },

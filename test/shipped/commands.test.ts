@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,8 +11,9 @@ import { runShipped, screenText, shellQuote, type Ran } from './run.js';
 
 /**
  * Every command of the INSTALLED product (npm pack -> npm install -g --prefix -> `regctl` on
- * PATH), piped and on a pseudo-terminal, on Node 20 and Node 24. The command list is read from
- * the installed CLI's own help, so a command without a row here fails the coverage test.
+ * PATH), piped and on a pseudo-terminal, on Node 20 and Node 24, and of the single executable
+ * (`npm run package`) on a PATH without node. The command list is read from the CLI's own help,
+ * so a command without a row here fails the coverage test.
  */
 
 const s: Shipped = await shipped();
@@ -395,12 +396,25 @@ for (const runtime of s.runtimes) {
       await locked?.stop();
     });
 
-    test('the package holds the bin and the bundle, and no sources or tests', async () => {
-      const files = await installedFiles(s);
-      expect(files).toContain('bin/regctl.js');
-      expect(files).toContain('dist/bundle/regctl.mjs');
-      expect(files.filter((f) => f.startsWith('src/') || f.startsWith('test/'))).toEqual([]);
-    });
+    if (runtime.name === 'sea') {
+      test('the single executable runs with only itself and sh, script, stty on PATH: no node', async () => {
+        const env = { PATH: runtime.path, HOME: work };
+        const r = await runShipped(s, ['--version'], { tty: false, runtime, env: {} });
+        expect(r).toMatchObject({ code: 0, out: `${JSON.parse(await readFile(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8')).version}\n`, err: '' });
+        const which = spawnSync('sh', ['-c', 'command -v node nodejs npm npx; command -v regctl'], { env, encoding: 'utf8' });
+        expect(which.stdout.trim()).toBe(join(runtime.path, 'regctl'));
+        expect(readdirSync(runtime.path).sort()).toEqual(['regctl', 'script', 'sh', 'stty']);
+        // an ELF executable, not a script run by some interpreter
+        expect(readFileSync(join(runtime.path, 'regctl')).subarray(0, 4)).toEqual(Buffer.from('\x7fELF', 'latin1'));
+      });
+    } else {
+      test('the package holds the bin and the bundle, and no sources, tests or single executable', async () => {
+        const files = await installedFiles(s);
+        expect(files).toContain('bin/regctl.js');
+        expect(files).toContain('dist/bundle/regctl.mjs');
+        expect(files.filter((f) => f.startsWith('src/') || f.startsWith('test/') || f.startsWith('dist/sea'))).toEqual([]);
+      });
+    }
 
     test('every command and sub-command the help lists has a row', async () => {
       const listed = await listedCommands(runtime, await freshEnv());
@@ -441,7 +455,7 @@ for (const runtime of s.runtimes) {
         const root = join(work, `serve-${runtime.name}-${tty}`);
         const line = `regctl serve --port 0 --address 127.0.0.1 --root ${shellQuote(root)}`;
         const child = spawn(tty ? 'script' : 'sh', tty ? ['-qefc', line, '/dev/null'] : ['-c', `exec ${line}`], {
-          env: { PATH: `${runtime.binDir}:${s.binDir}:/usr/bin:/bin`, TERM: 'xterm', ...env },
+          env: { PATH: runtime.path, TERM: 'xterm', ...env },
           stdio: ['ignore', 'pipe', 'pipe'],
           detached: true,
         });
