@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -97,12 +98,36 @@ describe('bash completion', () => {
     expect(Date.now() - t0).toBeLessThan(10_000);
   });
 
-  it('zsh and fish scripts call the same entry point', async () => {
-    for (const shell of ['zsh', 'fish']) {
-      const r = await runCli(['completion', shell]);
-      expect(r.code).toBe(0);
-      expect(r.stdout).toContain('regctl __complete');
-    }
+  it('an unknown shell is a usage error', async () => {
     expect((await runCli(['completion', 'tcsh'])).code).toBe(2);
+  });
+});
+
+describe('fish and zsh completion', () => {
+  const scriptFor = async (shell: string): Promise<string> => {
+    const r = await runCli(['completion', shell]);
+    expect(r.code).toBe(0);
+    const file = join(dir, `regctl.${shell}`);
+    await writeFile(file, r.stdout);
+    return file;
+  };
+
+  it.skipIf(!existsSync('/usr/bin/fish'))('fish: complete -C', async () => {
+    const file = await scriptFor('fish');
+    const run = async (line: string) =>
+      (await promisify(execFile)('fish', ['--no-config', '-c', `source '${file}'; complete -C '${line}'`], { env, timeout: 20_000 })).stdout.split('\n').filter(Boolean);
+    expect(await run('regctl co')).toEqual(['completion', 'config', 'copy']);
+    expect(await run('regctl copy --pl')).toEqual(['--platform']);
+  });
+
+  it.skipIf(!existsSync('/usr/bin/zsh'))('zsh: the function hands the replies to compadd (stubbed), files when there are none', async () => {
+    const file = await scriptFor('zsh');
+    const run = async (words: string[]) => {
+      const program = `compadd() { [[ $1 == -- ]] && shift; print -l -- "$@"; }; _files() { print '<files>'; }; source '${file}'; words=(${words.map((w) => `'${w}'`).join(' ')}); CURRENT=${words.length}; _regctl`;
+      return (await promisify(execFile)('zsh', ['-f', '-c', program], { env, timeout: 20_000 })).stdout.split('\n').filter(Boolean);
+    };
+    expect(await run(['regctl', 'co'])).toEqual(['completion', 'config', 'copy']);
+    expect(await run(['regctl', 'copy', '--pl'])).toEqual(['--platform']);
+    expect(await run(['regctl', 'copy', 'x'])).toEqual(['<files>']);
   });
 });
