@@ -45,6 +45,7 @@ export interface CommandEntry {
 const serve = (): Promise<CommandModule> => import('./commands/serve.js');
 const catalog = (): Promise<CommandModule> => import('./commands/catalog.js');
 const tags = (): Promise<CommandModule> => import('./commands/tags.js');
+const search = (): Promise<CommandModule> => import('./commands/search.js');
 const inspect = (): Promise<CommandModule> => import('./commands/inspect.js');
 const digest = (): Promise<CommandModule> => import('./commands/digest.js');
 const manifest = (): Promise<CommandModule> => import('./commands/manifest.js');
@@ -63,6 +64,7 @@ const completion = (): Promise<CommandModule> => import('./commands/completion.j
 export const COMMANDS: readonly CommandEntry[] = [
   { name: 'serve', term: 'serve [options]', summary: 'run an OCI registry (data kept on disk)', load: serve },
   { name: 'catalog', term: 'catalog [options] <host>', summary: 'list the repositories of a registry', load: catalog },
+  { name: 'search', term: 'search [options] <host> <term>', summary: 'find repositories of a registry by name', load: search },
   { name: 'tags', term: 'tags [options] <repository>', summary: 'list the tags of a repository', load: tags },
   { name: 'inspect', term: 'inspect [options] <ref>', summary: 'show media type, digest, size, platforms or config and layers of an image', load: inspect },
   { name: 'digest', term: 'digest [options] <ref>', summary: 'print the digest of an image (HEAD request), for pinning', load: digest },

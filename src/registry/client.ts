@@ -23,6 +23,7 @@ export interface RegistryClientOptions extends RepositoryOptions {
 }
 
 const CATALOG_LIMIT = 64 * 1024 * 1024;
+const SEARCH_LIMIT = 4 * 1024 * 1024;
 
 /** Entry point to registries: one transport (auth state, token cache) shared by its repositories. */
 export class RegistryClient {
@@ -64,6 +65,24 @@ export class RegistryClient {
       maxBytes: CATALOG_LIMIT,
       notFound: () => new NotFoundError(`${reg} does not offer a catalog (/v2/_catalog)`, 'UNSUPPORTED'),
     });
+  }
+
+  /**
+   * One page of GET /v1/search (Docker Registry v1 search). Undefined when the registry has no
+   * such endpoint (404/405/501, e.g. docker-registry), so the caller can fall back to the catalog.
+   */
+  async search(registry: string, term: string, opts: { n: number; page: number }): Promise<{ names: string[]; pages: number } | undefined> {
+    const reg = normalizeRegistry(registry);
+    const path = `/v1/search?q=${encodeURIComponent(term)}&n=${opts.n}&page=${opts.page}`;
+    const res = await this.transport.request({ method: 'GET', registry: reg, path, ok: [200, 400, 404, 405, 501] });
+    if (res.status !== 200) {
+      await drain(res);
+      return undefined;
+    }
+    const body = JSON.parse((await readBytesLimited(res, SEARCH_LIMIT, 'search')).toString('utf8')) as { results?: unknown; num_pages?: unknown };
+    const results = Array.isArray(body.results) ? body.results : [];
+    const names = results.map((r) => (r as { name?: unknown })?.name).filter((n): n is string => typeof n === 'string');
+    return { names, pages: typeof body.num_pages === 'number' && Number.isSafeInteger(body.num_pages) ? body.num_pages : 1 };
   }
 
   repository(registry: string, name: string): Repository {

@@ -141,6 +141,37 @@ export class Repository implements ImageSource, ImageTarget {
     }
   }
 
+  /**
+   * PUT under `tag` only if the tag still points at `expected` (undefined: does not exist yet),
+   * on registries that advertise `tag-cas` (see features()). False when the registry answered
+   * 412: the tag moved meanwhile.
+   */
+  async putManifestIf(tag: string, data: ManifestData, expected: string | undefined): Promise<boolean> {
+    validateTag(tag);
+    if (expected !== undefined) parseDigest(expected);
+    const condition: Record<string, string> = expected === undefined ? { 'if-none-match': '*' } : { 'if-match': `"${expected}"` };
+    const res = await this.transport.request({
+      method: 'PUT',
+      registry: this.registry,
+      path: this.path(`manifests/${tag}`),
+      headers: { 'content-type': data.mediaType, 'content-length': String(data.bytes.length), ...condition },
+      body: data.bytes,
+      scopes: this.push,
+      ok: [200, 201, 202, 204, 412],
+    });
+    await drain(res);
+    return res.status !== 412;
+  }
+
+  /** What the registry advertises on /v2/ in `Regctl-Features` (regctl serve): e.g. tag-cas, tag-delete. */
+  async features(): Promise<Set<string>> {
+    const res = await this.transport.request({ method: 'GET', registry: this.registry, path: '/v2/', scopes: this.pull, ok: [200, 401, 403, 404] });
+    await drain(res);
+    if (res.status !== 200) return new Set();
+    const raw = res.header('regctl-features') ?? '';
+    return new Set(raw.split(',').map((f) => f.trim()).filter((f) => /^[a-z][a-z0-9-]{0,40}$/.test(f)));
+  }
+
   async deleteManifest(ref: string): Promise<void> {
     this.checkRef(ref);
     const res = await this.transport.request({

@@ -76,6 +76,12 @@ const ROWS: Row[] = [
     check: (r, c) => expect(shown(r)).toContain(`cat-${c.id}`),
   },
   {
+    command: 'search', what: 'finds repositories by name', code: 0,
+    before: (c) => c.prep(['copy', `oci:${c.src}:1`, `${c.reg}/find-${c.id}:1`]).then(() => undefined),
+    args: (c) => ['search', c.reg, `find-${c.id}`],
+    check: (r, c) => expect(shown(r).split('\n').map((l) => l.trim()).filter(Boolean)).toEqual([`find-${c.id}`]),
+  },
+  {
     command: 'tags', what: 'lists tags', code: 0,
     before: (c) => c.prep(['copy', `oci:${c.src}:1`, `${c.reg}/tags-${c.id}:1.0.0`, '--tag', '1']).then(() => undefined),
     args: (c) => ['tags', `${c.reg}/tags-${c.id}`],

@@ -2,6 +2,7 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Descriptor } from '../../oci/manifest.js';
 import { MediaType } from '../../oci/mediatypes.js';
+import { checkTagCondition, type TagCondition } from '../protocol/errors.js';
 import { KeyedMutex } from './mutex.js';
 import { checkTagCap } from './tag-cap.js';
 import { acquireLockFile, isErrno, writeFileAtomic } from './fs-file-ops.js';
@@ -229,7 +230,7 @@ export class LayoutIndexes {
 /** What can happen to index.json. */
 export type IndexOp =
   /** Store `desc` under each of `tags` (moving them), or untagged when `tags` is empty. */
-  | { op: 'put'; desc: Descriptor; tags: string[]; maxTags?: number }
+  | { op: 'put'; desc: Descriptor; tags: string[]; maxTags?: number; ifTag?: TagCondition }
   /** Remove one tag; its manifest stays, untagged if no other tag names it. */
   | { op: 'untag'; tag: string }
   /** Remove every entry of a digest. */
@@ -275,7 +276,8 @@ class IndexModel {
     switch (op.op) {
       case 'put': {
         const { desc, tags } = op;
-        // Throws before changing anything.
+        // Both throw before changing anything; decided on the index.json read under the locks.
+        if (op.ifTag) checkTagCondition(this.repo, op.ifTag, this.map.get(`t${op.ifTag.tag}`)?.digest);
         checkTagCap(this.repo, this.tagCount, (t) => this.map.has(`t${t}`), tags, op.maxTags);
         for (const tag of tags) {
           const old = this.map.get(`t${tag}`);
