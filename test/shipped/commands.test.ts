@@ -156,6 +156,11 @@ const ROWS: Row[] = [
     },
   },
   {
+    command: 'completion', what: 'prints the bash script', code: 0,
+    args: () => ['completion', 'bash'],
+    check: (r) => expect(screenText(r.out)).toContain('complete -o default -F _regctl_complete regctl'),
+  },
+  {
     command: 'copy', what: 'layout -> registry, with progress', code: 0,
     args: (c) => ['copy', `oci:${c.src}:1`, `${c.reg}/copy-${c.id}:1`],
     check: async (r, c) => {
