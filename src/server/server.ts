@@ -7,6 +7,7 @@ import { meterResponse } from './ops/response-meter.js';
 import { handleBlob } from './handlers/blobs.js';
 import { handleCatalog, handleReferrers, handleTags } from './handlers/listing.js';
 import { handleManifest } from './handlers/manifests.js';
+import { EXTENSIONS_HEADER, handleTagDigests, TAG_DIGESTS, wantsTagDigests } from './handlers/tag-digests.js';
 import { handleUpload, handleUploadStart } from './handlers/uploads.js';
 import { answerEarlySafely, API_VERSION_HEADER, sendError, sendJson, storageFullError } from './http/http-io.js';
 import type { Admitted } from './http/guard.js';
@@ -259,7 +260,7 @@ async function dispatch(base: Omit<RequestContext, 'url'>): Promise<void> {
   switch (r.kind) {
     case 'base':
       if (req.method !== 'GET' && req.method !== 'HEAD') throw new OciError('UNSUPPORTED', 'GET only', { headers: { Allow: 'GET, HEAD' } });
-      sendJson(res, 200, {}, {}, req.method);
+      sendJson(res, 200, {}, { [EXTENSIONS_HEADER]: TAG_DIGESTS }, req.method);
       return;
     case 'catalog':
       return handleCatalog(ctx);
@@ -269,7 +270,7 @@ async function dispatch(base: Omit<RequestContext, 'url'>): Promise<void> {
   checkRepository(r.name);
   switch (r.kind) {
     case 'tags':
-      return handleTags(ctx, r.name);
+      return wantsTagDigests(ctx) ? handleTagDigests(ctx, r.name) : handleTags(ctx, r.name);
     case 'manifest':
       return handleManifest(ctx, r.name, r.reference);
     case 'blob':
