@@ -100,6 +100,8 @@ try {
   const base = results[0].median * 1000;
   console.log('\nmedian ms (delta vs node -e 0):');
   for (const x of results) console.log(`  ${x.command.padEnd(34)} ${(x.median * 1000).toFixed(1).padStart(7)}  ${x === results[0] ? '' : `+${(x.median * 1000 - base).toFixed(1)}`}`);
+  const jsonAt = process.argv.indexOf('--json');
+  if (jsonAt >= 0) await (await import('node:fs/promises')).writeFile(process.argv[jsonAt + 1], JSON.stringify(results.map((x) => ({ command: x.command, medianMs: x.median * 1000 })), null, 2));
 } finally {
   registry.kill('SIGTERM');
   await rm(root, { recursive: true, force: true });

@@ -410,6 +410,6 @@ const line = (r) => r.map((c, i) => c.padEnd(widths[i])).join('  ');
 console.log(`\n${SIZE_MIB} MiB image, ${LAYERS} layers, ${RUNS} run(s), medians\n`);
 console.log(line(['', 'regctl serve', 'docker-registry', 'ratio', 'target']));
 for (const r of rows) console.log(line(r));
-if (JSON_OUT) await writeFile(JSON_OUT, JSON.stringify(results, null, 2));
+if (JSON_OUT) await writeFile(JSON_OUT, JSON.stringify({ ...results, meta: { sizeMiB: SIZE_MIB, layers: LAYERS, tags: TAGS, runs: RUNS } }, null, 2));
 await rm(work, { recursive: true, force: true });
 agent.destroy();

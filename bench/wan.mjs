@@ -31,6 +31,8 @@ const TAGS = Number(value('--tags', QUICK ? '100' : '250'));
 const LATENCY = Number(value('--latency-ms', '20'));
 const MBIT = Number(value('--mbit', '200'));
 const RTT = (2 * LATENCY) / 1000;
+// --only serve: just the serve -> serve row (the tag-digests extension).
+const ONLY = value('--only', undefined);
 
 if (!existsSync(join(ROOT, 'dist', 'cli', 'main.js'))) {
   console.error('bench: dist/ is missing: run `npm run build` first');
@@ -202,6 +204,26 @@ async function startRemote() {
   return h;
 }
 
+/** A `regctl serve` (the BUILT CLI) behind a WAN proxy. */
+async function startRemoteServe() {
+  const d = await startServe();
+  const proxy = await startWanProxy({ target: d.registry, latencyMs: LATENCY, mbit: MBIT, countRequests: true });
+  const h = { registry: proxy.address, direct: d.registry, proxy, close: async () => { await proxy.close(); await d.close(); } };
+  cleanups.push(h.close);
+  return h;
+}
+
+/** The many-tag repository only (for the serve pair). */
+async function seedMany(src) {
+  const many = client.repository(src.direct, 'bench/many');
+  const imgs = [];
+  for (let i = 0; i < 4; i++) imgs.push(await pushImage(many, `wan-many/${i}`, [64 * 1024, 32 * 1024]));
+  const names = Array.from({ length: TAGS }, (_, i) => `t${String(i).padStart(4, '0')}`);
+  for (let i = 0; i < names.length; i += 32) {
+    await Promise.all(names.slice(i, i + 32).map((t, j) => many.putManifest(t, imgs[(i + j) % imgs.length].data)));
+  }
+}
+
 async function seed(src) {
   const t0 = performance.now();
   const medium = client.repository(src.direct, 'bench/medium');
@@ -307,73 +329,98 @@ const row = (name, r, s, target, limit, note = '') => {
 
 try {
   console.error(`bench: WAN ${LATENCY} ms each way (RTT ${RTT * 1000} ms), ${MBIT} Mbit/s per direction; ${RUNS} run(s) per row; ${TAGS} tags`);
-  const src = await startRemote();
-  console.error('bench: seeding the source...');
-  await seed(src);
+  const src = ONLY === 'serve' ? undefined : await startRemote();
+  if (src) {
+    console.error('bench: seeding the source...');
+    await seed(src);
 
-  // Cold copies into a fresh destination each run, regctl and skopeo alternating.
-  for (const [label, path, limit] of [
-    ['cold ~50 MB image (4 layers)', 'bench/medium:v1', 0.6],
-    ['cold 3-platform index', 'bench/multi:v1', 0.6],
-  ]) {
-    console.error(`bench: ${label}`);
-    const rs = [];
-    const ss = [];
-    for (let i = 0; i < RUNS; i++) {
-      for (const tool of i % 2 ? ['skopeo', 'regctl'] : ['regctl', 'skopeo']) {
-        const dst = await startRemote();
-        try {
-          const r = await copyOnce(tool, src, dst, path);
-          await sameImage(src, dst, path, tool);
-          (tool === 'regctl' ? rs : ss).push(r);
-        } finally {
-          await dst.close();
+    // Cold copies into a fresh destination each run, regctl and skopeo alternating.
+    for (const [label, path, limit] of [
+      ['cold ~50 MB image (4 layers)', 'bench/medium:v1', 0.6],
+      ['cold 3-platform index', 'bench/multi:v1', 0.6],
+    ]) {
+      console.error(`bench: ${label}`);
+      const rs = [];
+      const ss = [];
+      for (let i = 0; i < RUNS; i++) {
+        for (const tool of i % 2 ? ['skopeo', 'regctl'] : ['regctl', 'skopeo']) {
+          const dst = await startRemote();
+          try {
+            const r = await copyOnce(tool, src, dst, path);
+            await sameImage(src, dst, path, tool);
+            (tool === 'regctl' ? rs : ss).push(r);
+          } finally {
+            await dst.close();
+          }
         }
       }
+      row(label, mid(rs), mid(ss), '<= 0.6x', limit);
     }
-    row(label, mid(rs), mid(ss), '<= 0.6x', limit);
+
+    // Re-copy when the destination is up to date.
+    {
+      console.error('bench: re-copy, up to date');
+      const dst = await startRemote();
+      await copyOnce('regctl', src, dst, 'bench/medium:v1');
+      const rs = [];
+      const ss = [];
+      for (let i = 0; i < Math.max(RUNS, 3); i++) {
+        const r = await copyOnce('regctl', src, dst, 'bench/medium:v1');
+        if (!JSON.parse(r.stdout).upToDate) throw new Error('re-copy was not up to date');
+        rs.push(r);
+        ss.push(await copyOnce('skopeo', src, dst, 'bench/medium:v1'));
+      }
+      row('re-copy ~50 MB image, up to date', mid(rs), mid(ss), '<= 0.3x', 0.3, 'API minimum: 2 requests (manifest HEAD at each side, in parallel) = 1 RTT + connection set-up');
+      await dst.close();
+    }
+
+    // --all-tags against skopeo sync: cold (fresh destination per tool), then up to date.
+    {
+      console.error(`bench: --all-tags of ${TAGS} tags, cold`);
+      const dstR = await startRemote();
+      const dstS = await startRemote();
+      const r1 = await allTagsOnce('regctl', src, dstR);
+      const s1 = await allTagsOnce('skopeo', src, dstS);
+      const tagsR = (await client.repository(dstR.direct, 'bench/many').listTags()).length;
+      const tagsS = (await client.repository(dstS.direct, 'bench/many').listTags()).length;
+      if (tagsR !== TAGS || tagsS !== TAGS) throw new Error(`tag counts: regctl ${tagsR}, skopeo ${tagsS}, expected ${TAGS}`);
+      row(`--all-tags, ${TAGS} tags, cold (vs skopeo sync)`, r1, s1, '<= 0.2x', 0.2);
+      console.error(`bench: --all-tags of ${TAGS} tags, up to date`);
+      const rs = [];
+      const ss = [];
+      for (let i = 0; i < RUNS; i++) {
+        const r = await allTagsOnce('regctl', src, dstR);
+        if (!JSON.parse(r.stdout).upToDate) throw new Error('all-tags re-copy was not up to date');
+        rs.push(r);
+        ss.push(await allTagsOnce('skopeo', src, dstS));
+      }
+      row(`--all-tags, ${TAGS} tags, up to date (vs skopeo sync)`, mid(rs), mid(ss), '<= 0.1x', 0.1, `standard API minimum: 1 tag list + ${2 * TAGS} manifest HEADs (one per tag and side)`);
+      await dstR.close();
+      await dstS.close();
+    }
   }
 
-  // Re-copy when the destination is up to date.
+  // The same up-to-date check between two regctl serve: the tag-digests extension.
   {
-    console.error('bench: re-copy, up to date');
-    const dst = await startRemote();
-    await copyOnce('regctl', src, dst, 'bench/medium:v1');
-    const rs = [];
-    const ss = [];
-    for (let i = 0; i < Math.max(RUNS, 3); i++) {
-      const r = await copyOnce('regctl', src, dst, 'bench/medium:v1');
-      if (!JSON.parse(r.stdout).upToDate) throw new Error('re-copy was not up to date');
-      rs.push(r);
-      ss.push(await copyOnce('skopeo', src, dst, 'bench/medium:v1'));
-    }
-    row('re-copy ~50 MB image, up to date', mid(rs), mid(ss), '<= 0.3x', 0.3, 'API minimum: 2 requests (manifest HEAD at each side, in parallel) = 1 RTT + connection set-up');
-    await dst.close();
-  }
-
-  // --all-tags against skopeo sync: cold (fresh destination per tool), then up to date.
-  {
-    console.error(`bench: --all-tags of ${TAGS} tags, cold`);
-    const dstR = await startRemote();
-    const dstS = await startRemote();
-    const r1 = await allTagsOnce('regctl', src, dstR);
-    const s1 = await allTagsOnce('skopeo', src, dstS);
-    const tagsR = (await client.repository(dstR.direct, 'bench/many').listTags()).length;
-    const tagsS = (await client.repository(dstS.direct, 'bench/many').listTags()).length;
-    if (tagsR !== TAGS || tagsS !== TAGS) throw new Error(`tag counts: regctl ${tagsR}, skopeo ${tagsS}, expected ${TAGS}`);
-    row(`--all-tags, ${TAGS} tags, cold (vs skopeo sync)`, r1, s1, '<= 0.2x', 0.2);
-    console.error(`bench: --all-tags of ${TAGS} tags, up to date`);
+    console.error(`bench: --all-tags of ${TAGS} tags, up to date, serve -> serve`);
+    const srcS = await startRemoteServe();
+    await seedMany(srcS);
+    const dstR = await startRemoteServe();
+    const dstS = await startRemoteServe();
+    await allTagsOnce('regctl', srcS, dstR);
+    await allTagsOnce('skopeo', srcS, dstS);
     const rs = [];
     const ss = [];
     for (let i = 0; i < RUNS; i++) {
-      const r = await allTagsOnce('regctl', src, dstR);
+      const r = await allTagsOnce('regctl', srcS, dstR);
       if (!JSON.parse(r.stdout).upToDate) throw new Error('all-tags re-copy was not up to date');
       rs.push(r);
-      ss.push(await allTagsOnce('skopeo', src, dstS));
+      ss.push(await allTagsOnce('skopeo', srcS, dstS));
     }
-    row(`--all-tags, ${TAGS} tags, up to date (vs skopeo sync)`, mid(rs), mid(ss), '<= 0.1x', 0.1, `standard API minimum: 1 tag list + ${2 * TAGS} manifest HEADs (one per tag and side)`);
+    row(`--all-tags, ${TAGS} tags, up to date, serve -> serve (tag-digests)`, mid(rs), mid(ss), '<= 0.1x', 0.1, `2 requests (one tag list with digests per side) instead of ${2 + 2 * TAGS}`);
     await dstR.close();
     await dstS.close();
+    await srcS.close();
   }
 } finally {
   for (const c of cleanups.reverse()) await c().catch(() => {});

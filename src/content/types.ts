@@ -13,6 +13,11 @@ export interface ManifestHead {
   size: number;
 }
 
+export interface TagHeads {
+  tags: string[];
+  heads?: Map<string, ManifestHead>;
+}
+
 export interface ImageSource {
   /** Human-readable location for messages, without credentials, e.g. `localhost:5000/app`. */
   readonly description: string;
@@ -26,6 +31,11 @@ export interface ImageSource {
    */
   getBlob(desc: Descriptor): Promise<Readable>;
   listTags(): Promise<string[]>;
+  /**
+   * Optional: every tag (sorted) and, where the store can say in the same answer, each tag's
+   * manifest head (regctl serve's tag-digests extension); `heads` undefined means "HEAD each".
+   */
+  listTagHeads?(): Promise<TagHeads>;
   /** Manifests whose `subject` is `digest` (referrers API or fallback); optional. */
   referrers?(digest: string, artifactType?: string): Promise<Descriptor[]>;
   /**

@@ -1,4 +1,4 @@
-import type { ManifestHead } from '../content/types.js';
+import type { ManifestHead, TagHeads } from '../content/types.js';
 import { NotFoundError } from '../errors.js';
 import { mapLimit } from './limiter.js';
 import { copyOne } from './image.js';
@@ -13,13 +13,21 @@ export const DEFAULT_TAG_JOBS = 8;
  * PUTs); groups run concurrently and share the session's blob limiter and blob dedupe.
  */
 export async function copyTags(session: CopySession, options: CopyTagsOptions): Promise<{ images: ImageResult[]; tags: TagResult[] }> {
-  const all = options.tags ?? (await session.source.listTags());
+  // Both listings at once. Where a side offers the tag-digests extension (regctl serve), its
+  // listing also says what each tag points at, and no HEAD per tag is needed on that side.
+  const [sourceList, targetList] = await Promise.all([
+    options.tags !== undefined ? undefined : session.source.listTagHeads ? session.source.listTagHeads() : session.source.listTags().then((tags) => ({ tags, heads: undefined })),
+    listTargetTags(session),
+  ]);
+  const all = options.tags ?? sourceList!.tags;
+  const sourceHeads = sourceList?.heads;
   const selected = all.filter((t) => (!options.include || options.include.test(t)) && !(options.exclude && options.exclude.test(t)));
   const tagResults: TagResult[] = [];
 
   let toCopy = selected;
   // One tag listing at the target (when it can list) spares a HEAD for every tag it lacks.
-  const targetTags = await listTargetTags(session);
+  const targetTags = targetList?.tags;
+  const targetHeadsListed = targetList?.heads;
   if (options.skipExisting) {
     const immutable = selected.filter((t) => options.skipExisting!.test(t));
     const present = targetTags ?? (await headPresent(session, immutable));
@@ -38,10 +46,10 @@ export async function copyTags(session: CopySession, options: CopyTagsOptions): 
   const heads = await Promise.all(
     toCopy.map(async (t) => {
       session.checkAlive();
-      const atTarget = targetTags && !targetTags.has(t) ? Promise.resolve(undefined) : session.headTarget(t);
+      const atTarget = targetHeadsListed?.has(t) || (targetTags && !targetTags.has(t)) ? Promise.resolve(targetHeadsListed?.get(t)) : session.headTarget(t);
       atTarget.catch(() => {});
       targetHeads.set(t, atTarget);
-      return session.headSource(t);
+      return sourceHeads?.get(t) ?? session.headSource(t);
     }),
   );
   const groups = new Map<string, { head: ManifestHead; tags: string[] }>();
@@ -69,14 +77,21 @@ export async function copyTags(session: CopySession, options: CopyTagsOptions): 
   return { images, tags: tagResults };
 }
 
-/** The target's tags, when it can list them (a repository that does not exist yet has none). */
-async function listTargetTags(session: CopySession): Promise<Set<string> | undefined> {
-  const lister = (session.target as { listTags?: () => Promise<string[]> }).listTags;
-  if (typeof lister !== 'function') return undefined;
+/**
+ * The target's tags, when it can list them (a repository that does not exist yet has none), and
+ * their manifest heads when its listing carries them (tag-digests extension).
+ */
+async function listTargetTags(session: CopySession): Promise<{ tags: Set<string>; heads?: Map<string, ManifestHead> } | undefined> {
+  const target = session.target as { listTags?: () => Promise<string[]>; listTagHeads?: () => Promise<TagHeads> };
+  if (typeof target.listTags !== 'function' && typeof target.listTagHeads !== 'function') return undefined;
   try {
-    return new Set(await lister.call(session.target));
+    if (typeof target.listTagHeads === 'function') {
+      const r = await target.listTagHeads();
+      return { tags: new Set(r.tags), heads: r.heads };
+    }
+    return { tags: new Set(await target.listTags!()) };
   } catch (e) {
-    if (e instanceof NotFoundError || (e as { exitCode?: number }).exitCode === 3) return new Set();
+    if (e instanceof NotFoundError || (e as { exitCode?: number }).exitCode === 3) return { tags: new Set() };
     throw e;
   }
 }

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { ImageSource, ImageTarget, ManifestHead } from '../content/types.js';
+import type { ImageSource, ImageTarget, ManifestHead, TagHeads } from '../content/types.js';
 import { DigestMismatchError, HttpError, InvalidContentError, NotFoundError } from '../errors.js';
 import { digestOf, isValidDigest, parseDigest } from '../oci/digest.js';
 import { isIndex, manifestMediaType, parseManifest, type Descriptor, type ManifestData } from '../oci/manifest.js';
@@ -8,6 +8,7 @@ import { validateRepository, validateTag } from '../ref/reference.js';
 import { drain, readBytesLimited, type HttpResponse, type Transport } from '../transport/http.js';
 import { repositoryScope } from '../transport/scope.js';
 import { resumingStream } from './download.js';
+import { nextLink } from './link.js';
 import { listPaged } from './paging.js';
 import { uploadBlob, uploadComputed, cancelUpload, locationOf, type UploadTarget } from './upload.js';
 
@@ -62,6 +63,49 @@ export class Repository implements ImageSource, ImageTarget {
       notFound: () => new NotFoundError(`repository ${this.description} not found`, 'NAME_UNKNOWN'),
     });
     return tags.sort();
+  }
+
+  /**
+   * Tags with their manifest heads in one request where the registry offers regctl's tag-digests
+   * extension (`tags/list?digests=1`, answered with `Regctl-Extensions: tag-digests`). Other
+   * registries ignore the parameter and answer a plain list, which is used as it is (one request,
+   * as listTags); a paginated plain answer is listed again the standard way.
+   */
+  async listTagHeads(): Promise<TagHeads> {
+    const res = await this.transport.request({ method: 'GET', registry: this.registry, path: this.path('tags/list?digests=1'), scopes: this.pull, ok: [200, 400, 404] });
+    if (res.status === 404) {
+      await drain(res);
+      throw new NotFoundError(`repository ${this.description} not found`, 'NAME_UNKNOWN');
+    }
+    if (res.status === 400) {
+      await drain(res);
+      return { tags: await this.listTags() };
+    }
+    let page = await readTagPage(res);
+    const extension = /(^|[\s,])tag-digests($|[\s,])/.test(res.header('regctl-extensions') ?? '') && page.digests !== undefined;
+    let next = nextLink(res.header('link'));
+    if (!extension) return next ? { tags: await this.listTags() } : { tags: [...new Set(page.tags)].sort() };
+    const heads = new Map<string, ManifestHead>();
+    const tags = new Set<string>();
+    for (;;) {
+      let added = 0;
+      for (const t of page.tags) {
+        if (tags.has(t)) continue;
+        tags.add(t);
+        added++;
+        const d = page.digests && Object.hasOwn(page.digests, t) ? page.digests[t] : undefined;
+        const size = d?.size;
+        if (d && typeof d === 'object' && typeof d.digest === 'string' && isValidDigest(d.digest) && typeof d.mediaType === 'string' && typeof size === 'number' && Number.isSafeInteger(size) && size >= 0) {
+          heads.set(t, { digest: d.digest, mediaType: d.mediaType, size });
+        }
+      }
+      if (!next || added === 0) break;
+      const more = await this.transport.request({ method: 'GET', registry: this.registry, path: next, scopes: this.pull });
+      page = await readTagPage(more);
+      next = nextLink(more.header('link'));
+    }
+    // A tag without a usable descriptor is HEADed by the caller, as with any registry.
+    return { tags: [...tags].sort(), heads };
   }
 
   private checkRef(ref: string): void {
@@ -311,4 +355,16 @@ function filterArtifact(list: Descriptor[], artifactType: string | undefined): D
 function contentType(res: HttpResponse): string | undefined {
   const ct = res.header('content-type');
   return ct ? ct.split(';')[0]!.trim() : undefined;
+}
+
+interface TagPage {
+  tags: string[];
+  digests?: Record<string, { digest?: unknown; mediaType?: unknown; size?: unknown } | undefined>;
+}
+
+async function readTagPage(res: HttpResponse): Promise<TagPage> {
+  const body = JSON.parse((await readBytesLimited(res, TAG_LIST_LIMIT, 'tag list')).toString('utf8')) as { tags?: unknown; digests?: unknown };
+  const tags = Array.isArray(body.tags) ? body.tags.filter((t): t is string => typeof t === 'string') : [];
+  const digests = body.digests && typeof body.digests === 'object' && !Array.isArray(body.digests) ? (body.digests as TagPage['digests']) : undefined;
+  return { tags, digests };
 }

@@ -8,6 +8,7 @@ import { handleBlob } from './handlers/blobs.js';
 import { handleCatalog, handleReferrers, handleTags } from './handlers/listing.js';
 import { handleManifest } from './handlers/manifests.js';
 import { handleSearch } from './handlers/search.js';
+import { EXTENSIONS_HEADER, handleTagDigests, TAG_DIGESTS, wantsTagDigests } from './handlers/tag-digests.js';
 import { handleUpload, handleUploadStart } from './handlers/uploads.js';
 import { answerEarlySafely, API_VERSION_HEADER, sendError, sendJson, storageFullError } from './http/http-io.js';
 import type { Admitted } from './http/guard.js';
@@ -286,7 +287,7 @@ async function dispatch(base: Omit<RequestContext, 'url'>, ui: UiDeps | undefine
     case 'base':
       if (req.method !== 'GET' && req.method !== 'HEAD') throw new OciError('UNSUPPORTED', 'GET only', { headers: { Allow: 'GET, HEAD' } });
       // What this server offers beyond the distribution API (regctl's clients look here).
-      sendJson(res, 200, {}, { 'Regctl-Features': features(base.storage) }, req.method);
+      sendJson(res, 200, {}, { 'Regctl-Features': features(base.storage), [EXTENSIONS_HEADER]: TAG_DIGESTS }, req.method);
       return;
     case 'catalog':
       return handleCatalog(ctx);
@@ -299,7 +300,7 @@ async function dispatch(base: Omit<RequestContext, 'url'>, ui: UiDeps | undefine
   if (mirror && (await mirror.handle(ctx, r))) return;
   switch (r.kind) {
     case 'tags':
-      return handleTags(ctx, r.name);
+      return wantsTagDigests(ctx) ? handleTagDigests(ctx, r.name) : handleTags(ctx, r.name);
     case 'manifest':
       return handleManifest(ctx, r.name, r.reference);
     case 'blob':

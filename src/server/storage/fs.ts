@@ -345,6 +345,15 @@ export class FilesystemStorage implements RegistryStorage {
     return (await this.layouts.read(repo))?.sortedTags;
   }
 
+  async listTagDescriptors(repo: string): Promise<Array<[string, { mediaType: string; digest: string; size: number }]> | undefined> {
+    const state = await this.layouts.read(repo);
+    if (!state) return undefined;
+    return state.sortedTags.map((t) => {
+      const d = state.tags.get(t)!;
+      return [t, { mediaType: d.mediaType, digest: d.digest, size: d.size }];
+    });
+  }
+
   // ---- referrers
 
   private referrerPath(repo: string, subject: string, digest: string): string {

@@ -192,6 +192,15 @@ export class MemoryStorage implements RegistryStorage {
     return r ? [...r.tags.keys()].sort(compareCodeUnits) : undefined;
   }
 
+  async listTagDescriptors(repo: string): Promise<Array<[string, { mediaType: string; digest: string; size: number }]> | undefined> {
+    const r = this.repo(repo);
+    if (!r) return undefined;
+    return [...r.tags.keys()].sort(compareCodeUnits).flatMap((t): Array<[string, { mediaType: string; digest: string; size: number }]> => {
+      const m = r.manifests.get(r.tags.get(t)!);
+      return m ? [[t, { mediaType: m.mediaType, digest: m.digest, size: m.bytes.length }]] : [];
+    });
+  }
+
   async listReferrers(repo: string, digest: string): Promise<Descriptor[]> {
     const r = this.repo(repo);
     if (!r) return [];

@@ -105,6 +105,11 @@ export interface RegistryStorage {
   deleteTag(repo: string, tag: string): Promise<boolean>;
   /** Sorted tags; undefined when the repository does not exist. */
   listTags(repo: string): Promise<string[] | undefined>;
+  /**
+   * Optional (the tag-digests extension): every tag with its manifest's descriptor, sorted by tag;
+   * undefined when the repository does not exist. Backends without it answer plain tag lists.
+   */
+  listTagDescriptors?(repo: string): Promise<Array<[string, { mediaType: string; digest: string; size: number }]> | undefined>;
   /** Descriptors of manifests whose subject is `digest`. */
   listReferrers(repo: string, digest: string): Promise<Descriptor[]>;
 
