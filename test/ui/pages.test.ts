@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SCRIPT, STYLE } from '../../src/server/ui/assets.js';
-import { basic, PASSWORDS } from '../e2e-serve/harness.js';
+import { basic, PASSWORDS, startSecureServe } from '../e2e-serve/harness.js';
 import { startUiFixture, XSS, XSS_MEDIA_TYPE, type UiFixture } from './fixture.js';
 
 /**
@@ -231,5 +231,21 @@ describe('sign in, CSRF, delete', () => {
     const form = await b.fetch('/ui/signin');
     const r = await b.fetch('/ui/signin', { method: 'POST', form: { csrf: Browser.csrf(form.body), username: 'reader', password: PASSWORDS.reader, next: '//evil.example/' } });
     expect(r.headers.get('location')).toBe('/ui/');
+  });
+});
+
+describe('--no-ui', () => {
+  it('no pages, no sign-in: / and /ui/ are the API 404 for a browser too', async () => {
+    const s = await startSecureServe({ ui: false });
+    try {
+      for (const path of ['/', '/ui/', '/ui/signin', STYLE.path]) {
+        const res = await fetch(`${s.url}${path}`, { headers: { accept: 'text/html' } });
+        expect(res.status, path).toBe(404);
+        expect(res.headers.get('content-type'), path).toBe('application/json');
+        expect(((await res.json()) as { errors: Array<{ code: string }> }).errors[0]!.code).toBe('UNSUPPORTED');
+      }
+    } finally {
+      await s.close();
+    }
   });
 });
