@@ -19,6 +19,8 @@ import { createGuard } from './http/guard.js';
 import { createHealthCheck, probeWritable } from './ops/health.js';
 import { applyServerTimeouts, effectiveMaxConnections, httpServerOptions, UploadSessionLimiter, type HttpLimits } from './ops/limits.js';
 import { RegistryMetrics } from './ops/metrics.js';
+import { createMirror, registerMirrorMetrics, withEviction } from './mirror/setup.js';
+import type { PullThroughMirror } from './mirror/index.js';
 
 /**
  * `regctl serve` assembled from resolved settings (ops/config.ts): users, access rules, the
@@ -50,6 +52,8 @@ export interface ServeRuntime {
   uploads: UploadSessionLimiter;
   metrics?: RegistryMetrics;
   gc?: GcSchedule;
+  /** The pull-through cache (--mirror). */
+  mirror?: PullThroughMirror;
   /** Listen; the URL says https when TLS is on. */
   listen(port?: number, host?: string): Promise<{ port: number; host: string; url: string }>;
   close(): Promise<void>;
@@ -127,6 +131,9 @@ export async function createServeRuntime(options: ServeRuntimeOptions): Promise<
     ...(log ? { log, onLogError: (e: unknown) => warn(`access log line not written: ${e instanceof Error ? e.message : String(e)}`) } : {}),
   });
 
+  const mirror = settings.mirror && settings.mirror.length > 0 ? await createMirror(settings, store, options) : undefined;
+  if (mirror && metrics) registerMirrorMetrics(metrics.registry, mirror.stats);
+
   const createServer = (base: ServerOptions, listener: (req: IncomingMessage, res: ServerResponse) => void) => {
     const merged = { ...base, ...httpServerOptions(limits) };
     const server = tls ? createHttpsServer({ ...merged, ...tls.options }, listener) : createHttpServer(merged, listener);
@@ -143,6 +150,7 @@ export async function createServeRuntime(options: ServeRuntimeOptions): Promise<
     guard,
     uploadLimiter: uploads,
     createServer,
+    ...(mirror ? { mirror } : {}),
     ...(options.onError ? { onError: options.onError } : {}),
     ...(sessions
       ? {
@@ -171,7 +179,7 @@ export async function createServeRuntime(options: ServeRuntimeOptions): Promise<
 
   let gc: GcSchedule | undefined;
   if (settings.gcIntervalMs > 0 && !settings.readOnly && store.gcStore) {
-    gc = scheduleGc(store.gcStore(), settings.gcIntervalMs, {
+    gc = scheduleGc(mirror ? withEviction(store.gcStore(), mirror) : store.gcStore(), settings.gcIntervalMs, {
       graceMs: settings.gcGraceMs,
       onReport: (r) => {
         // gc removed manifests behind the index's back: rebuild tag maps on next use.
@@ -188,6 +196,7 @@ export async function createServeRuntime(options: ServeRuntimeOptions): Promise<
     uploads,
     ...(metrics ? { metrics } : {}),
     ...(gc ? { gc } : {}),
+    ...(mirror ? { mirror } : {}),
     async listen(port = 0, host = '127.0.0.1') {
       const bound = await registry.listen(port, host);
       return tls ? { ...bound, url: bound.url.replace(/^http:/, 'https:') } : bound;

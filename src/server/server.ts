@@ -13,7 +13,7 @@ import { answerEarlySafely, API_VERSION_HEADER, sendError, sendJson, storageFull
 import type { Admitted } from './http/guard.js';
 import { handleClientError, type UploadSessionLimiter } from './ops/limits.js';
 import { splitTarget, stripUserinfo } from './protocol/request-target.js';
-import { route } from './protocol/router.js';
+import { route, type Route } from './protocol/router.js';
 import { ManifestIndex } from './storage/manifest-index.js';
 import type { RegistryStorage } from './storage/types.js';
 import { handleUi, isUiRequest, type UiDeps, type UiOptions } from './ui/handler.js';
@@ -54,6 +54,11 @@ export interface RegistryServerOptions {
   onError?: (error: unknown, request: { method: string; path: string }) => void;
   /** The web UI (browsers asking for `/` and everything under /ui/); absent: no UI. */
   ui?: UiOptions;
+  /**
+   * Asked before the registry's own handlers (mirror/index.ts PullThroughMirror): answers
+   * (true) for the names it serves, e.g. pull-through from upstream registries.
+   */
+  mirror?: { handle(ctx: RequestContext, r: Route): Promise<boolean>; close?(): Promise<void> };
   /** Build the listening server (e.g. node:https with TLS options); default node:http. */
   createServer?: (options: ServerOptions, listener: (req: IncomingMessage, res: ServerResponse) => void) => Server;
 }
@@ -159,7 +164,7 @@ export async function createRegistryServer(options: RegistryServerOptions): Prom
         ctx.setBytesIn = (n) => admitted.setBytesIn(n);
       }
       if (options.uploadLimiter) ctx.uploads = options.uploadLimiter;
-      await dispatch(ctx, ui);
+      await dispatch(ctx, ui, options.mirror);
     };
     run().catch((e: unknown) => {
       try {
@@ -231,6 +236,7 @@ export async function createRegistryServer(options: RegistryServerOptions): Prom
         }
         server.closeAllConnections();
         if (server.listening) await stopped;
+        await options.mirror?.close?.();
         await storage.close();
       })();
       return closing;
@@ -254,13 +260,18 @@ export function logPath(url: string | undefined): string {
   return stripUserinfo((url ?? '/').split('?')[0]!);
 }
 
+/** `tag-cas`: conditional manifest PUT by tag; `tag-delete`: DELETE /v2/NAME/manifests/TAG removes that tag only. */
+function features(storage: RegistryStorage): string {
+  return [...(storage.tagCas ? ['tag-cas'] : []), 'tag-delete'].join(', ');
+}
+
 function internalError(e: unknown): OciError {
   // Storage failures (disk full, permissions) are ours, not the client's; say little.
   const code = (e as NodeJS.ErrnoException)?.code;
   return new OciError('UNKNOWN', `internal error${code ? ` (${code})` : ''}`, { status: 500 });
 }
 
-async function dispatch(base: Omit<RequestContext, 'url'>, ui: UiDeps | undefined): Promise<void> {
+async function dispatch(base: Omit<RequestContext, 'url'>, ui: UiDeps | undefined, mirror?: RegistryServerOptions['mirror']): Promise<void> {
   const { req, res } = base;
   // Route on the path exactly as sent (request-target.ts, shared with authorization): URL
   // parsing would resolve "..", "%2e" and "//" segments, and names must be judged as written.
@@ -274,7 +285,8 @@ async function dispatch(base: Omit<RequestContext, 'url'>, ui: UiDeps | undefine
   switch (r.kind) {
     case 'base':
       if (req.method !== 'GET' && req.method !== 'HEAD') throw new OciError('UNSUPPORTED', 'GET only', { headers: { Allow: 'GET, HEAD' } });
-      sendJson(res, 200, {}, {}, req.method);
+      // What this server offers beyond the distribution API (regctl's clients look here).
+      sendJson(res, 200, {}, { 'Regctl-Features': features(base.storage) }, req.method);
       return;
     case 'catalog':
       return handleCatalog(ctx);
@@ -284,6 +296,7 @@ async function dispatch(base: Omit<RequestContext, 'url'>, ui: UiDeps | undefine
       break;
   }
   checkRepository(r.name);
+  if (mirror && (await mirror.handle(ctx, r))) return;
   switch (r.kind) {
     case 'tags':
       return handleTags(ctx, r.name);
