@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { removeUser } from '../../src/server/security/htpasswd.js';
 import { SCRIPT, STYLE } from '../../src/server/ui/assets.js';
 import { basic, PASSWORDS, startSecureServe } from '../e2e-serve/harness.js';
 import { startUiFixture, XSS, XSS_MEDIA_TYPE, type UiFixture } from './fixture.js';
@@ -224,6 +226,19 @@ describe('sign in, CSRF, delete', () => {
     expect(page.body).toContain('Signed in as');
     const r = await b.fetch('/ui/delete', { method: 'POST', form: { csrf: Browser.csrf(page.body), name: 'public/app', tag: 'dev', digest: f.index.digest, what: 'tag' } });
     expect(r.status).toBe(403);
+  });
+
+  it('a session of a user removed from the htpasswd file stops working (once the file is re-read)', async () => {
+    const b = new Browser();
+    const form = await b.fetch('/ui/signin');
+    await b.fetch('/ui/signin', { method: 'POST', form: { csrf: Browser.csrf(form.body), username: 'writer', password: PASSWORDS.writer, next: '/ui/' } });
+    expect(repoLinks((await b.fetch('/ui/')).body)).toEqual(['public/app', 'public/tools', 'team/app']);
+    expect(await removeUser(join(f.dir, 'htpasswd'), 'writer')).toBe(true);
+    // any login makes the server re-read a changed file (checked at most once a second)
+    await expect.poll(async () => {
+      await get('/v2/', 'reader');
+      return repoLinks((await b.fetch('/ui/')).body);
+    }, { timeout: 20_000, interval: 300 }).toEqual(['public/app', 'public/tools']);
   });
 
   it('sign-in redirects only to UI pages', async () => {
