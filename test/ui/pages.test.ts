@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { removeUser } from '../../src/server/security/htpasswd.js';
 import { SCRIPT, STYLE } from '../../src/server/ui/assets.js';
-import { basic, PASSWORDS } from '../e2e-serve/harness.js';
+import { basic, PASSWORDS, startSecureServe } from '../e2e-serve/harness.js';
 import { startUiFixture, XSS, XSS_MEDIA_TYPE, type UiFixture } from './fixture.js';
 
 /**
@@ -226,10 +228,39 @@ describe('sign in, CSRF, delete', () => {
     expect(r.status).toBe(403);
   });
 
+  it('a session of a user removed from the htpasswd file stops working (once the file is re-read)', async () => {
+    const b = new Browser();
+    const form = await b.fetch('/ui/signin');
+    await b.fetch('/ui/signin', { method: 'POST', form: { csrf: Browser.csrf(form.body), username: 'writer', password: PASSWORDS.writer, next: '/ui/' } });
+    expect(repoLinks((await b.fetch('/ui/')).body)).toEqual(['public/app', 'public/tools', 'team/app']);
+    expect(await removeUser(join(f.dir, 'htpasswd'), 'writer')).toBe(true);
+    // any login makes the server re-read a changed file (checked at most once a second)
+    await expect.poll(async () => {
+      await get('/v2/', 'reader');
+      return repoLinks((await b.fetch('/ui/')).body);
+    }, { timeout: 20_000, interval: 300 }).toEqual(['public/app', 'public/tools']);
+  });
+
   it('sign-in redirects only to UI pages', async () => {
     const b = new Browser();
     const form = await b.fetch('/ui/signin');
     const r = await b.fetch('/ui/signin', { method: 'POST', form: { csrf: Browser.csrf(form.body), username: 'reader', password: PASSWORDS.reader, next: '//evil.example/' } });
     expect(r.headers.get('location')).toBe('/ui/');
+  });
+});
+
+describe('--no-ui', () => {
+  it('no pages, no sign-in: / and /ui/ are the API 404 for a browser too', async () => {
+    const s = await startSecureServe({ ui: false });
+    try {
+      for (const path of ['/', '/ui/', '/ui/signin', STYLE.path]) {
+        const res = await fetch(`${s.url}${path}`, { headers: { accept: 'text/html' } });
+        expect(res.status, path).toBe(404);
+        expect(res.headers.get('content-type'), path).toBe('application/json');
+        expect(((await res.json()) as { errors: Array<{ code: string }> }).errors[0]!.code).toBe('UNSUPPORTED');
+      }
+    } finally {
+      await s.close();
+    }
   });
 });

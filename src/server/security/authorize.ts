@@ -15,6 +15,8 @@ import { parseRegistryRoute, type RegistryRoute } from './routes.js';
 export interface CredentialVerifier {
   /** `client` (the caller's address key) lets the verifier bound each client's share of the work. */
   verify(username: string, password: string, client?: string): Promise<boolean>;
+  /** Whether the user still exists (UI sessions of removed users stop working). */
+  hasUser?(username: string): boolean;
 }
 
 export interface AuthorizerOptions {
@@ -148,6 +150,7 @@ export function createAuthorizer(options: AuthorizerOptions = {}): Authorize {
     } else if (users && options.sessions && route.kind === 'other') {
       const cookie = req.headers.cookie;
       user = options.sessions.userFor(Array.isArray(cookie) ? cookie.join('; ') : cookie);
+      if (user !== undefined && users.hasUser && !users.hasUser(user)) user = undefined;
     }
 
     const allowed = (extra: Partial<Allowed> = {}): Allowed => ({

@@ -153,6 +153,11 @@ export class HtpasswdFile {
     return [...this.users.keys()].sort();
   }
 
+  /** Whether the file (as last loaded: any login re-reads a changed file) has this user: a UI session of a removed user ends. */
+  hasUser(username: string): boolean {
+    return this.users.has(username);
+  }
+
   /**
    * True when the user exists and the password matches. Unknown users cost a compare at the
    * file's highest cost too. Compares run on the worker pool; `client` (the caller's address)

@@ -45,7 +45,11 @@ export interface RepositorySummary {
 interface RepoState {
   loadedAt: number;
   tags: Map<string, string>;
-  loading?: Promise<void>;
+  /** The rows and totals computed from `tags`; dropped whenever `tags` changes. */
+  rows?: TagRow[];
+  summary?: RepositorySummary;
+  /** Bumped by every change to `tags`: rows computed across a change are not kept. */
+  gen: number;
 }
 
 export interface ManifestIndexOptions {
@@ -91,17 +95,27 @@ export class ManifestIndex {
       await put(repo, m, tags, options);
       this.pushed.set(`${repo}\0${m.digest}`, this.now());
       const state = this.repos.get(repo);
-      if (state) for (const t of tags) state.tags.set(t, m.digest);
+      if (state) {
+        for (const t of tags) state.tags.set(t, m.digest);
+        dropRows(state);
+      }
     };
     s.deleteManifest = async (repo, digest) => {
       const ok = await delManifest(repo, digest);
       const state = this.repos.get(repo);
-      if (state) for (const [t, d] of state.tags) if (d === digest) state.tags.delete(t);
+      if (state) {
+        for (const [t, d] of state.tags) if (d === digest) state.tags.delete(t);
+        dropRows(state);
+      }
       return ok;
     };
     s.deleteTag = async (repo, tag) => {
       const ok = await delTag(repo, tag);
-      this.repos.get(repo)?.tags.delete(tag);
+      const state = this.repos.get(repo);
+      if (state) {
+        state.tags.delete(tag);
+        dropRows(state);
+      }
       return ok;
     };
   }
@@ -112,17 +126,13 @@ export class ManifestIndex {
     else this.repos.delete(repo);
   }
 
-  private async tagMap(repo: string): Promise<Map<string, string> | undefined> {
-    let state = this.repos.get(repo);
+  private async state(repo: string): Promise<RepoState | undefined> {
+    const state = this.repos.get(repo);
     if (state && this.now() - state.loadedAt < this.ttl) {
       // Most recently used last: the first entry is the one to drop.
       this.repos.delete(repo);
       this.repos.set(repo, state);
-      return state.tags;
-    }
-    if (state?.loading) {
-      await state.loading;
-      return this.repos.get(repo)?.tags;
+      return state;
     }
     const names = await this.storage.listTags(repo);
     if (!names) {
@@ -130,40 +140,54 @@ export class ManifestIndex {
       return undefined;
     }
     const tags = new Map<string, string>();
-    for (let i = 0; i < names.length; i += 64) {
-      const chunk = names.slice(i, i + 64);
+    for (let i = 0; i < names.length; i += 256) {
+      const chunk = names.slice(i, i + 256);
       const digests = await Promise.all(chunk.map((t) => this.storage.resolveTag(repo, t)));
       chunk.forEach((t, j) => {
         if (digests[j] !== undefined) tags.set(t, digests[j]!);
       });
     }
-    state = { loadedAt: this.now(), tags };
+    // A refresh that finds the same tags keeps the rows computed from them.
+    const fresh: RepoState = state && sameTags(state.tags, tags) ? { ...state, loadedAt: this.now() } : { loadedAt: this.now(), tags, gen: 0 };
     this.repos.delete(repo);
-    this.repos.set(repo, state);
+    this.repos.set(repo, fresh);
     while (this.repos.size > this.maxRepos) this.repos.delete(this.repos.keys().next().value!);
-    return tags;
+    return fresh;
   }
 
   /** Every tag of a repository with its summary; undefined when the repository does not exist. */
   async tags(repo: string): Promise<TagRow[] | undefined> {
-    const map = await this.tagMap(repo);
-    if (!map) return undefined;
-    const entries = [...map];
-    const digests = [...new Set(entries.map(([, d]) => d))];
+    const state = await this.state(repo);
+    if (!state) return undefined;
+    if (state.rows) return state.rows;
+    const tags = state.tags;
+    const gen = state.gen;
     const sums = new Map<string, ManifestSummary | undefined>();
-    for (let i = 0; i < digests.length; i += 32) {
-      const chunk = digests.slice(i, i + 32);
-      const got = await Promise.all(chunk.map((d) => this.summary(repo, d)));
+    const missing: string[] = [];
+    for (const d of new Set(tags.values())) {
+      const hit = this.summaries.get(d);
+      if (hit) sums.set(d, hit);
+      else missing.push(d);
+    }
+    for (let i = 0; i < missing.length; i += 32) {
+      const chunk = missing.slice(i, i + 32);
+      const got = await Promise.all(chunk.map((d) => this.summary(repo, d).catch(() => undefined)));
       chunk.forEach((d, j) => sums.set(d, got[j]));
     }
-    return entries.map(([tag, digest]) => {
+    const rows: TagRow[] = [];
+    for (const [tag, digest] of tags) {
       const summary = sums.get(digest);
       const pushed = this.pushed.get(`${repo}\0${digest}`) ?? summary?.created;
-      return { tag, digest, ...(summary ? { summary } : {}), ...(pushed !== undefined ? { pushed } : {}) };
-    });
+      rows.push({ tag, digest, ...(summary ? { summary } : {}), ...(pushed !== undefined ? { pushed } : {}) });
+    }
+    // Kept only if nothing changed the tags meanwhile.
+    if (state.gen === gen && this.repos.get(repo) === state) state.rows = rows;
+    return rows;
   }
 
   async repository(repo: string): Promise<RepositorySummary | undefined> {
+    const state = await this.state(repo);
+    if (state?.summary && state.rows) return state.summary;
     const rows = await this.tags(repo);
     if (!rows) return undefined;
     const seen = new Set<string>();
@@ -175,7 +199,10 @@ export class ManifestIndex {
       seen.add(r.digest);
       size += r.summary?.size ?? 0;
     }
-    return { name: repo, tags: rows.length, size, ...(lastPush !== undefined ? { lastPush } : {}) };
+    const summary: RepositorySummary = { name: repo, tags: rows.length, size, ...(lastPush !== undefined ? { lastPush } : {}) };
+    const now = this.repos.get(repo);
+    if (now?.rows === rows) now.summary = summary;
+    return summary;
   }
 
   /** When this process saw `digest` pushed to `repo`. */
@@ -241,6 +268,18 @@ export class ManifestIndex {
       return undefined;
     }
   }
+}
+
+function dropRows(state: RepoState): void {
+  state.gen++;
+  delete state.rows;
+  delete state.summary;
+}
+
+function sameTags(a: Map<string, string>, b: Map<string, string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [t, d] of a) if (b.get(t) !== d) return false;
+  return true;
 }
 
 function isImageConfig(mt: string): boolean {

@@ -9,7 +9,7 @@ import type { RequestContext } from '../handlers/context.js';
 import { readBody } from '../http/http-io.js';
 import { listableReferrer } from '../content/manifest-content.js';
 import { CSRF_COOKIE, readCookie, SESSION_COOKIE, type SessionStore } from '../security/sessions.js';
-import type { ManifestIndex } from '../storage/manifest-index.js';
+import type { ManifestIndex, TagRow } from '../storage/manifest-index.js';
 import { isAllowedRepository } from '../content/syntax.js';
 import { ASSETS } from './assets.js';
 import type { Html } from './html.js';
@@ -215,10 +215,8 @@ async function repository(ctx: RequestContext, deps: UiDeps, pc: Ctx, params: UR
   const filter = (params.get('filter') ?? '').slice(0, 128);
   const f = filter.toLowerCase();
   const rows = f ? all.filter((r) => r.tag.toLowerCase().includes(f)) : all;
-  const groups = groupTags(rows);
-  const flat: Array<{ header: string; row: Row }> = [];
-  for (const l of groups.lines) for (const r of l.releases) flat.push({ header: `line:${l.line}`, row: { kind: 'release', row: r } });
-  for (const r of groups.others) flat.push({ header: 'others', row: { kind: 'other', row: r } });
+  const flat = f ? flatten(rows) : (flatCache.get(all) ?? flatten(all));
+  if (!f) flatCache.set(all, flat);
   const pages = Math.max(1, Math.ceil(flat.length / TAGS_PER_PAGE));
   const page = Math.min(pageParam(params), pages);
   const out: Row[] = [];
@@ -229,6 +227,18 @@ async function repository(ctx: RequestContext, deps: UiDeps, pc: Ctx, params: UR
     out.push(e.row);
   }
   return new Page(200, repositoryPage(pc, { name, rows: out, total: rows.length, page, pages, filter, canDelete: canDelete(ctx, name) }));
+}
+
+type Flat = Array<{ header: string; row: Row }>;
+/** Grouped rows per (cached, immutable) tag list of the manifest index: a 10,000-tag repository is grouped once. */
+const flatCache = new WeakMap<readonly TagRow[], Flat>();
+
+function flatten(rows: readonly TagRow[]): Flat {
+  const groups = groupTags(rows);
+  const flat: Flat = [];
+  for (const l of groups.lines) for (const r of l.releases) flat.push({ header: `line:${l.line}`, row: { kind: 'release', row: r } });
+  for (const r of groups.others) flat.push({ header: 'others', row: { kind: 'other', row: r } });
+  return flat;
 }
 
 async function resolve(ctx: RequestContext, name: string, ref: string): Promise<string | undefined> {

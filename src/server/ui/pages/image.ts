@@ -37,6 +37,11 @@ function kv(entries: Array<[string, string]>): Part {
   return entries.map(([k, v]) => html`<div><code>${k}</code> = <code>${v}</code></div>`);
 }
 
+function ports(v: unknown): Part {
+  const list = typeof v === 'object' && v !== null && !Array.isArray(v) ? Object.keys(v) : [];
+  return list.length ? list.map((p) => html`<span class="chip">${p}</span>`) : html`<span class="muted">none</span>`;
+}
+
 export function imagePage(ctx: PageContext, v: ImageView): Html {
   const isDigest = v.ref.includes(':');
   const pullRef = `${ctx.host}/${v.name}${isDigest ? `@${v.ref}` : `:${v.ref}`}`;
@@ -79,7 +84,7 @@ ${v.config ? html`<h2>Config</h2>
     str(inner.User) && ['User', html`<code>${str(inner.User)}</code>`],
     ['Env', strList(inner.Env)?.length ? strList(inner.Env)!.map((e) => html`<div><code>${e}</code></div>`) : html`<span class="muted">none</span>`],
     ['Labels', kv(strMap(inner.Labels))],
-    ['Exposed ports', Object.keys((inner.ExposedPorts as object | undefined) ?? {}).map((p) => html`<span class="chip">${p}</span>`)],
+    ['Exposed ports', ports(inner.ExposedPorts)],
   ])}</div>` : ''}
 ${v.layers ? html`<h2>Layers</h2>
 <div class="card"><table>
