@@ -7,6 +7,7 @@ import { createAuthorizer } from './security/authorize.js';
 import { AccessPolicyFile } from './security/access.js';
 import { HtpasswdFile } from './security/htpasswd.js';
 import { LoginRateLimiter } from './security/rate-limit.js';
+import { SessionStore } from './security/sessions.js';
 import { loadTls, type TlsInfo } from './security/tls.js';
 import { createRegistryServer, type RegistryServer } from './server.js';
 import { describeLeftovers } from './storage/fs-startup.js';
@@ -67,8 +68,10 @@ export async function createServeRuntime(options: ServeRuntimeOptions): Promise<
   const accessFile = settings.access
     ? await AccessPolicyFile.open(settings.access, { onReloadError: (e) => warn(`access file not reloaded: ${e.message}`) })
     : undefined;
+  const sessions = settings.ui ? new SessionStore() : undefined;
   const authorize = createAuthorizer({
     ...(users ? { users } : {}),
+    ...(sessions ? { sessions } : {}),
     ...(accessFile ? { access: accessFile } : {}),
     realm: settings.realm,
     limiter: new LoginRateLimiter({ refillPerMinute: settings.loginAttemptsPerMinute, burst: settings.loginAttemptsPerMinute }),
@@ -149,13 +152,40 @@ export async function createServeRuntime(options: ServeRuntimeOptions): Promise<
     createServer,
     ...(mirror ? { mirror } : {}),
     ...(options.onError ? { onError: options.onError } : {}),
+    ...(sessions
+      ? {
+          ui: {
+            sessions,
+            ...(tls ? { secureCookies: true } : {}),
+            // Sign-in goes through the front door's own check: same users, bcrypt pool and rate limit.
+            ...(users
+              ? {
+                  login: async (username: string, password: string, remote: string | undefined) => {
+                    const d = await authorize({
+                      method: 'GET',
+                      path: '/v2/',
+                      headers: { authorization: `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}` },
+                      ...(remote !== undefined ? { remoteAddress: remote } : {}),
+                    });
+                    if (d.ok && d.user !== undefined) return { ok: true as const, user: d.user };
+                    return { ok: false as const, status: d.ok ? 401 : d.status, message: d.ok ? 'invalid username or password' : d.message };
+                  },
+                }
+              : {}),
+          },
+        }
+      : {}),
   });
 
   let gc: GcSchedule | undefined;
   if (settings.gcIntervalMs > 0 && !settings.readOnly && store.gcStore) {
     gc = scheduleGc(mirror ? withEviction(store.gcStore(), mirror) : store.gcStore(), settings.gcIntervalMs, {
       graceMs: settings.gcGraceMs,
-      ...(options.onGcReport ? { onReport: options.onGcReport } : {}),
+      onReport: (r) => {
+        // gc removed manifests behind the index's back: rebuild tag maps on next use.
+        registry.index?.invalidate();
+        options.onGcReport?.(r);
+      },
       onError: (e) => warn(`gc failed: ${e instanceof Error ? e.message : String(e)}`),
     });
   }

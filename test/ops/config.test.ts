@@ -40,6 +40,7 @@ describe('serve settings precedence', () => {
       maxConnections: 1000,
       loginAttemptsPerMinute: 10,
       metrics: true,
+      ui: true,
       mirrorTagTtlMs: 300_000,
     });
     expect(new Set(Object.values(sources))).toEqual(new Set(['default']));
@@ -90,6 +91,7 @@ describe('serve settings precedence', () => {
       REGCTL_SERVE_MAX_CONNECTIONS: '20',
       REGCTL_SERVE_LOGIN_ATTEMPTS_PER_MINUTE: '3',
       REGCTL_SERVE_METRICS: 'off',
+      REGCTL_SERVE_UI: 'off',
       REGCTL_SERVE_MIRROR: 'docker.io=https://registry-1.docker.io, ghcr.io=https://ghcr.io',
       REGCTL_SERVE_MIRROR_DEFAULT: 'docker.io',
       REGCTL_SERVE_MIRROR_TAG_TTL: '30s',
@@ -125,6 +127,7 @@ describe('serve settings precedence', () => {
       maxConnections: 20,
       loginAttemptsPerMinute: 3,
       metrics: false,
+      ui: false,
       mirror: ['docker.io=https://registry-1.docker.io', 'ghcr.io=https://ghcr.io'],
       mirrorDefault: 'docker.io',
       mirrorTagTtlMs: 30_000,

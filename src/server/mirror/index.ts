@@ -90,7 +90,7 @@ export class PullThroughMirror {
 
   /** Answer the request if it is the mirror's; false: the registry's own handlers go on. */
   async handle(ctx: RequestContext, r: Route): Promise<boolean> {
-    if (r.kind === 'base' || r.kind === 'catalog') return false;
+    if (r.kind === 'base' || r.kind === 'catalog' || r.kind === 'search') return false;
     const method = ctx.req.method ?? 'GET';
     const read = method === 'GET' || method === 'HEAD';
     const ns = this.namespaces.namespaced(r.name);

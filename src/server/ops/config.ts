@@ -43,6 +43,8 @@ export interface ServeSettings {
   /** Failed logins allowed per client address per minute. */
   loginAttemptsPerMinute: number;
   metrics: boolean;
+  /** The web UI and sign-in pages for browsers (`--no-ui` turns them off). */
+  ui: boolean;
   /** Pull-through upstreams, `PREFIX=URL` each (docs/mirror.md). */
   mirror?: string[];
   /** Names matching no local repository pull through this upstream prefix (docker registry-mirrors mode). */
@@ -92,6 +94,7 @@ const SPECS: Spec[] = [
   { key: 'maxConnections', name: 'max-connections', kind: 'count', default: 1000 },
   { key: 'loginAttemptsPerMinute', name: 'login-attempts-per-minute', kind: 'count', default: 10 },
   { key: 'metrics', name: 'metrics', kind: 'bool', default: true },
+  { key: 'ui', name: 'ui', kind: 'bool', default: true },
   { key: 'mirror', name: 'mirror', kind: 'list' },
   { key: 'mirrorDefault', name: 'mirror-default', kind: 'string' },
   { key: 'mirrorTagTtlMs', name: 'mirror-tag-ttl', kind: 'duration', default: 5 * 60_000 },

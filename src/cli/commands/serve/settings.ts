@@ -53,6 +53,7 @@ export const SETTING_OPTIONS: Array<[string, string]> = [
   ['--headers-timeout <duration>', 'time allowed to send the request headers (default 30s)'],
   ['--login-attempts-per-minute <n>', 'failed logins allowed per client address per minute (default 10)'],
   ['--no-metrics', 'no Prometheus /metrics endpoint'],
+  ['--no-ui', 'no web UI for browsers (the API is the same either way)'],
   ['--mirror <prefix=url>', 'pull through from an upstream registry, e.g. docker.io=https://registry-1.docker.io (repeatable; HOST/docker.io/library/alpine; see docs/mirror.md)'],
   ['--mirror-default <prefix>', 'docker registry-mirrors mode: names no local repository has pull through this --mirror prefix'],
   ['--mirror-tag-ttl <duration>', 'trust a cached tag this long before re-checking it upstream with a HEAD (default 5m)'],
