@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Pull-through cache over a simulated WAN (docs/mirror.md): Debian's docker-registry is the
-// upstream, reached through a loopback proxy adding 20 ms each way and 200 Mbit/s (shared by
-// all connections, each direction). Measures:
+// upstream, reached through bench/wan-proxy.mjs adding 20 ms each way and 200 Mbit/s (its cap
+// is per connection and direction). Measures:
 //   - skopeo pull of a SIZE image directly from upstream (over the WAN) - the reference;
 //   - the first (cold) and second (warm) skopeo pull through `regctl serve --mirror`;
 //   - 20 concurrent cold pulls through a fresh mirror: bytes that crossed the WAN (must be
@@ -13,11 +13,11 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, randomStream } from './lib.mjs';
+import { startWanProxy } from './wan-proxy.mjs';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -29,7 +29,7 @@ const MiB = 1024 * 1024;
 const SIZE_MIB = Number(opt('size-mib', '500'));
 const LAYERS = Number(opt('layers', '5'));
 const CONCURRENT = Number(opt('concurrent', '20'));
-const RATE = (Number(opt('rate-mbit', '200')) * 1e6) / 8; // bytes per second
+const MBIT = Number(opt('rate-mbit', '200'));
 const DELAY = Number(opt('delay-ms', '20'));
 const JSON_OUT = opt('json', undefined);
 
@@ -50,48 +50,6 @@ process.on('exit', () => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
 });
 for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, () => rm(work, { recursive: true, force: true }).finally(() => process.exit(130)));
-
-/**
- * A TCP proxy that behaves like a WAN link: every chunk is released no earlier than the link
- * (one token bucket per direction, shared by all connections) can carry it, and then `DELAY`
- * ms later. Counts the bytes sent from upstream to the client side.
- */
-async function startWan(targetPort) {
-  const link = { down: 0, up: 0 };
-  const stats = { down: 0 };
-  const shape = (dir, from, to) => {
-    let queue = Promise.resolve();
-    from.on('data', (chunk) => {
-      const now = performance.now();
-      const start = Math.max(now, link[dir]);
-      link[dir] = start + (chunk.length / RATE) * 1000;
-      const at = link[dir] + DELAY;
-      if (dir === 'down') stats.down += chunk.length;
-      // Backpressure: stop reading when far ahead of the link.
-      if (at - now > 500) from.pause();
-      queue = queue.then(
-        () =>
-          new Promise((resolve) =>
-            setTimeout(() => {
-              to.write(chunk);
-              if (from.isPaused() && performance.now() + 500 > link[dir]) from.resume();
-              resolve();
-            }, Math.max(0, at - performance.now())),
-          ),
-      );
-    });
-    from.on('end', () => queue.then(() => to.end()));
-    from.on('error', () => to.destroy());
-    to.on('error', () => from.destroy());
-  };
-  const server = net.createServer((client) => {
-    const upstream = net.connect(targetPort, '127.0.0.1');
-    shape('up', client, upstream);
-    shape('down', upstream, client);
-  });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  return { port: server.address().port, stats, close: () => new Promise((r) => server.close(r)) };
-}
 
 async function waitReady(url) {
   for (let i = 0; i < 400; i++) {
@@ -201,9 +159,9 @@ const rows = [];
 try {
   const upstream = await startDistribution(join(work, 'upstream'));
   const image = await pushImage(upstream.url, 'bench/big', 'v1');
-  const wan = await startWan(upstream.port);
+  const wan = await startWanProxy({ target: `127.0.0.1:${upstream.port}`, latencyMs: DELAY, mbit: MBIT });
   const wanUrl = `http://127.0.0.1:${wan.port}`;
-  console.log(`image ${SIZE_MIB} MiB in ${LAYERS} layers (${image.digest.slice(0, 19)}); WAN ${(RATE * 8) / 1e6} Mbit/s, ${DELAY} ms each way`);
+  console.log(`image ${SIZE_MIB} MiB in ${LAYERS} layers (${image.digest.slice(0, 19)}); WAN (bench/wan-proxy.mjs) ${MBIT} Mbit/s per connection, ${DELAY} ms each way`);
 
   const check = async (dir, what) => {
     const d = await manifestDigestOf(dir);
@@ -247,7 +205,7 @@ try {
   console.log('');
   console.log(`image size ${(image.bytes / MiB).toFixed(1)} MiB; warm / direct = ${(warm / direct).toFixed(2)}x; cold / direct = ${(cold / direct).toFixed(2)}x`);
   console.log(`concurrent cold pulls moved ${((rows[3].wanBytes / image.bytes) * 100).toFixed(1)}% of one image over the WAN (HTTP headers included)`);
-  if (JSON_OUT) await writeFile(JSON_OUT, JSON.stringify({ sizeMiB: SIZE_MIB, layers: LAYERS, imageBytes: image.bytes, rateMbit: (RATE * 8) / 1e6, delayMs: DELAY, rows }, null, 2));
+  if (JSON_OUT) await writeFile(JSON_OUT, JSON.stringify({ sizeMiB: SIZE_MIB, layers: LAYERS, imageBytes: image.bytes, rateMbit: MBIT, delayMs: DELAY, rows }, null, 2));
 } finally {
   await rm(work, { recursive: true, force: true });
 }

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { resolveServeSettings, type ServeSettings } from '../../src/server/ops/config.js';
 import { createServeRuntime, type ServeRuntime } from '../../src/server/runtime.js';
+import type { RegistryStorage } from '../../src/server/storage/types.js';
 import { blob, type TestImage } from '../helpers/images.js';
 import { digestOf } from '../../src/oci/digest.js';
 import { MediaType } from '../../src/oci/mediatypes.js';
@@ -24,11 +25,11 @@ export interface MirrorServe {
   close(): Promise<void>;
 }
 
-export async function startMirror(flags: Partial<Record<keyof ServeSettings, unknown>>, options: { root?: string } = {}): Promise<MirrorServe> {
+export async function startMirror(flags: Partial<Record<keyof ServeSettings, unknown>>, options: { root?: string; storage?: RegistryStorage } = {}): Promise<MirrorServe> {
   const root = options.root ?? (await mkdtemp(join(tmpdir(), 'regctl-mirror-')));
   const { settings } = resolveServeSettings({ flags, env: {} });
   const logs: string[] = [];
-  const runtime = await createServeRuntime({ settings, root, info: (m) => logs.push(m), warn: (m) => logs.push(m) });
+  const runtime = await createServeRuntime({ settings, root, ...(options.storage ? { storage: options.storage } : {}), info: (m) => logs.push(m), warn: (m) => logs.push(m) });
   const bound = await runtime.listen(0, '127.0.0.1');
   return {
     url: bound.url,

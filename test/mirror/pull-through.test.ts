@@ -5,6 +5,7 @@ import { digestOf } from '../../src/oci/digest.js';
 import { makeImage, type TestImage } from '../helpers/images.js';
 import { startServe, type ServeHandle } from '../helpers/serve.js';
 import { startUpstreamProxy, type UpstreamProxy } from '../helpers/upstream-proxy.js';
+import { runCli } from '../helpers/cli.js';
 import { waitFor } from '../helpers/wait.js';
 import { layoutContent, pull, pushHttp, startMirror, tempDir, type MirrorServe } from './harness.js';
 
@@ -227,5 +228,32 @@ describe('pull-through', () => {
     await pull(`${m.registry}/docker.io/team/b:v1`, join(work, 'e-b2'));
     expectSameAsUpstream(await layoutContent(join(work, 'e-b2')), b);
   });
-});
 
+  test('`regctl serve gc --mirror-max-size` evicts the least recently pulled cached content (never pushes), then collects', async () => {
+    const [old, recent] = [makeImage({ layers: [200_000] }), makeImage({ layers: [200_000] })];
+    await pushHttp(upstream.url, 'team/old', old, 'v1');
+    await pushHttp(upstream.url, 'team/recent', recent, 'v1');
+    const root = await tempDir('regctl-mirror-gc-');
+    const m = await startMirror({ mirror: [`docker.io=${proxy.url}`] }, { root });
+    const local = makeImage({ layers: [250_000] });
+    await pushHttp(m.url, 'mine/app', local, 'v1');
+    await pull(`${m.registry}/docker.io/team/old:v1`, join(work, 'g-old'));
+    await pull(`${m.registry}/docker.io/team/recent:v1`, join(work, 'g-recent'));
+    await m.close();
+    const res = await runCli(['serve', 'gc', '--root', root, '--grace', '0s', '--mirror-max-size', '300KiB']);
+    expect(res.stderr).toMatch(/mirror cache: evicted \d+ items? \(/);
+    expect(res.code).toBe(0);
+    const { FilesystemStorage } = await import('../../src/server/storage/fs.js');
+    const storage = new FilesystemStorage(root);
+    try {
+      expect(await storage.statBlob('docker.io/team/old', old.layers[0]!.desc.digest)).toBeUndefined();
+      expect(await storage.resolveTag('docker.io/team/old', 'v1')).toBeUndefined();
+      expect(await storage.statBlob('docker.io/team/recent', recent.layers[0]!.desc.digest)).toBeDefined();
+      expect(await storage.statBlob('mine/app', local.layers[0]!.desc.digest)).toBeDefined();
+      expect(await storage.resolveTag('mine/app', 'v1')).toBe(local.manifest.digest);
+    } finally {
+      await storage.close();
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});

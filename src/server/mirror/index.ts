@@ -153,3 +153,14 @@ export class PullThroughMirror {
     return c;
   }
 }
+
+/**
+ * `regctl serve gc` with --mirror-max-size: evict the least recently pulled cached content of a
+ * filesystem root down to `maxBytes` before collecting (the index file says what is cache).
+ */
+export async function evictMirrorCache(storage: RegistryStorage, root: string, maxBytes: number): Promise<{ items: number; bytes: number }> {
+  const index = await CacheIndex.open(join(root, '_mirror', 'index.json'));
+  const evicted = await index.evict(storage, maxBytes);
+  await index.flush();
+  return { items: evicted.length, bytes: evicted.reduce((s, e) => s + e.size, 0) };
+}

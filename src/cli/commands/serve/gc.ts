@@ -40,6 +40,12 @@ export function registerGc(serve: Command, ctx: CommandContext): void {
       }
       const { collectGarbage } = await import('../../../server/ops/gc.js');
       const started = performance.now();
+      // The pull-through cache first: what eviction unlinks, the collection then reclaims.
+      if (settings.mirrorMaxSize !== undefined && s3.storage === undefined && flags.dryRun !== true) {
+        const { evictMirrorCache } = await import('../../../server/mirror/index.js');
+        const ev = await evictMirrorCache(storage, root, settings.mirrorMaxSize);
+        if (ev.items > 0) out.info(`mirror cache: evicted ${plural(ev.items, 'item')} (${formatBytes(ev.bytes)}) to stay under --mirror-max-size`);
+      }
       const report = await collectGarbage(storage.gcStore!(), {
         untagged: flags.untagged === true,
         dryRun: flags.dryRun === true,
