@@ -51,6 +51,7 @@ const copy = (): Promise<CommandModule> => import('./commands/copy.js');
 const retag = (): Promise<CommandModule> => import('./commands/retag.js');
 const del = (): Promise<CommandModule> => import('./commands/delete.js');
 const prune = (): Promise<CommandModule> => import('./commands/prune.js');
+const repo = (): Promise<CommandModule> => import('./commands/repo.js');
 const archive = (): Promise<CommandModule> => import('./commands/archive.js');
 const login = (): Promise<CommandModule> => import('./commands/login.js');
 const config = (): Promise<CommandModule> => import('./commands/config.js');
@@ -66,6 +67,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'retag', term: 'retag [options] <ref> [tags...]', summary: 'put an image under more tags, or keep the 1 / 1.9 / 1.9.2 / latest scheme (--semver)', load: retag },
   { name: 'delete', term: 'delete [options] <ref>', summary: 'delete an image manifest (and with it every tag on its digest)', load: del },
   { name: 'tag', term: 'tag', summary: 'manage tags (tag rm)', load: del },
+  { name: 'repo', term: 'repo', summary: 'manage repositories (repo rm)', load: repo },
   { name: 'prune', term: 'prune [options] <target>', summary: 'remove old tags by rules (keep the last N, drop what is older than 30d, never a release)', load: prune },
   { name: 'import', term: 'import [options] <file> <ref>', summary: 'push a docker save archive or an OCI layout (dir or tar) to a registry', load: archive },
   { name: 'export', term: 'export [options] <ref> <file>', summary: 'write an image to a docker-archive (for docker load) or an OCI layout', load: archive },

@@ -171,6 +171,15 @@ const ROWS: Row[] = [
     },
   },
   {
+    command: 'repo rm', what: '--yes removes the repository from the catalog', code: 0,
+    before: (c) => c.prep(['copy', `oci:${c.src}:1`, `${c.reg}/rrm-${c.id}:1`]).then(() => undefined),
+    args: (c) => ['repo', 'rm', '--yes', `${c.reg}/rrm-${c.id}`],
+    check: async (r, c) => {
+      expect(r.out).toContain(`deleted ${c.reg}/rrm-${c.id} (1 tag, 1 tagged manifest); the repository is gone`);
+      expect((await c.prep(['catalog', c.reg])).out.split('\n')).not.toContain(`rrm-${c.id}`);
+    },
+  },
+  {
     command: 'export', what: 'registry -> docker-archive file', code: 0,
     before: (c) => c.prep(['copy', `oci:${c.src}:1`, `${c.reg}/exp-${c.id}:1`]).then(() => undefined),
     args: (c) => ['export', `${c.reg}/exp-${c.id}:1`, join(c.dir, 'img.tar')],
