@@ -29,6 +29,16 @@ export interface TransportOptions {
   userAgent?: string;
   /** Extra socket options for per-host TLS pools (tests use `lookup`). */
   connect?: Record<string, unknown>;
+  /** Sees every response's status and headers before the caller does (sync reads rate limits). */
+  onResponse?: (res: ResponseObserved) => void;
+}
+
+/** What onResponse is shown of a response (never its body). */
+export interface ResponseObserved {
+  registry: string;
+  method: string;
+  status: number;
+  header(name: string): string | undefined;
 }
 
 /** A request body: bytes (replayable), a factory (replayable), or a one-shot stream. */
@@ -250,7 +260,9 @@ export class Transport {
       const scheme = authorization ? ` [${authorization.split(' ')[0]} ***]` : '';
       this.log(`${method} ${redactUrl(url)} -> ${data.statusCode} (${ms} ms)${scheme}`);
     }
-    return wrap(data, url);
+    const res = wrap(data, url);
+    this.options.onResponse?.({ registry: req.registry, method, status: res.status, header: res.header });
+    return res;
   }
 
   private async tokenRequest(r: { method: 'GET' | 'POST'; url: string; headers: Record<string, string>; body?: string }): Promise<{ status: number; json: unknown }> {

@@ -15,7 +15,8 @@ export const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../../src')
 export const LAYERS: readonly (readonly string[])[] = [
   ['cli'], // commander wiring, output, exit codes
   ['wiring'], // composition root: location strings + user settings -> backends, clients
-  ['copy', 'retag', 'server'], // features (server stands apart: see ONLY_IMPORTS)
+  ['sync'], // a feature over features: plans pairs, runs them on copy, retags with retag
+  ['copy', 'retag', 'raw', 'search', 'server'], // features (server stands apart: see ONLY_IMPORTS)
   ['registry', 'archive', 'config'], // backends; config implements transport's providers
   // The seam (ImageSource / ImageTarget, location syntax, platform choice): features drive it,
   // backends implement it, so both import it and it imports neither. transport: undici, auth,
@@ -37,6 +38,9 @@ export const LAYERS: readonly (readonly string[])[] = [
  */
 export const SERVER_LAYERS: readonly (readonly string[])[] = [
   ['top'],
+  // Served beside the registry API (the web UI, the pull-through mirror): they use the handlers
+  // and everything below, and only the top uses them.
+  ['ui', 'mirror'],
   ['handlers'], // one file per OCI endpoint group, plus the per-request context
   ['http'], // front door: guard (authorisation, limits, health, metrics), access logs, body/response helpers
   ['ops'], // gc, limits, metrics, settings, health, the response byte meter
@@ -50,6 +54,8 @@ export const ONLY_IMPORTS: Record<string, readonly string[]> = {
   // Features are plain functions over the seam: which backend they drive is the wiring's choice.
   copy: ['content', 'ref', 'oci', 'errors.ts'],
   retag: ['content', 'policy', 'ref', 'oci', 'errors.ts'],
+  sync: ['copy', 'retag', 'content', 'ref', 'oci', 'errors.ts'],
+  raw: ['content', 'ref', 'oci', 'errors.ts'],
   // The registry server never uses the client: it shares pure data and errors only.
   server: ['policy', 'ref', 'oci', 'errors.ts'],
 };
@@ -82,7 +88,7 @@ export const EXIT_ALLOWED = ['cli/'];
  * what they load. Matched on the path under src/ (a regex so a move inside server/ keeps it).
  */
 export const COMPUTED_IMPORT_ALLOWED: readonly { pattern: RegExp; why: string }[] = [
-  { pattern: /^server\/(.+\/)?bcrypt-pool\.ts$/, why: 'the hashing worker loads bcryptjs by the URL its parent resolved' },
+  { pattern: /^server\/(.+\/)?bcrypt-pool\.ts$/, why: 'the hashing worker loads bcryptjs by the URL its parent resolved (or evaluates its source in the single executable)' },
 ];
 
 /**

@@ -5,6 +5,7 @@
 export type Route =
   | { kind: 'base' }
   | { kind: 'catalog' }
+  | { kind: 'search' }
   | { kind: 'tags'; name: string }
   | { kind: 'manifest'; name: string; reference: string }
   | { kind: 'blob'; name: string; digest: string }
@@ -17,6 +18,8 @@ export type Route =
 const PATTERNS: Array<[RegExp, (m: RegExpExecArray) => Route]> = [
   [/^\/v2\/?$/, () => ({ kind: 'base' })],
   [/^\/v2\/_catalog$/, () => ({ kind: 'catalog' })],
+  // Docker Registry v1 search, still asked for by docker search and podman search.
+  [/^\/v1\/search$/, () => ({ kind: 'search' })],
   [/^\/v2\/(.+)\/tags\/list$/, (m) => ({ kind: 'tags', name: m[1]! })],
   [/^\/v2\/(.+)\/_repository$/, (m) => ({ kind: 'repository', name: m[1]! })],
   [/^\/v2\/(.+)\/manifests\/([^/]+)$/, (m) => ({ kind: 'manifest', name: m[1]!, reference: m[2]! })],

@@ -1,11 +1,11 @@
-import { mkdir, open, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Descriptor } from '../../oci/manifest.js';
 import { MediaType } from '../../oci/mediatypes.js';
 import { checkTagCondition, type TagCondition } from '../protocol/errors.js';
 import { KeyedMutex } from './mutex.js';
 import { checkTagCap } from './tag-cap.js';
-import { isErrno, writeFileAtomic } from './fs-file-ops.js';
+import { acquireLockFile, isErrno, writeFileAtomic } from './fs-file-ops.js';
 
 /** The annotation OCI image layouts use to name a manifest (our tags). */
 export const REF_NAME = 'org.opencontainers.image.ref.name';
@@ -147,37 +147,17 @@ export class LayoutIndexes {
    * `regctl serve gc` running in another process on the same root.
    */
   async withFileLock<T>(repo: string, fn: () => Promise<T>): Promise<T> {
-    const lock = join(this.dir(repo), '.index.json.lock');
-    for (let waited = 0; ; ) {
-      try {
-        const fh = await open(lock, 'wx', 0o600);
-        // The holder's pid: a lock whose process is gone (killed mid-write) is taken over at once.
-        await fh.writeFile(String(process.pid)).finally(() => fh.close());
-        break;
-      } catch (e) {
-        if (isErrno(e, 'ENOENT')) {
-          // The repository directory is gone: lay it out again, then lock.
-          this.forget(repo);
-          await mkdir(this.dir(repo), { recursive: true });
-          continue;
-        }
-        if (!isErrno(e, 'EEXIST')) throw e;
-        // Left by a process that died holding it: its pid is gone, or (pid unreadable) it is old.
-        const s = await stat(lock).catch(() => undefined);
-        const pid = Number(await readFile(lock, 'utf8').catch(() => ''));
-        if (s && ((Number.isSafeInteger(pid) && pid > 0 && !processAlive(pid)) || Date.now() - s.mtimeMs > 30_000)) {
-          await unlink(lock).catch(() => undefined);
-          continue;
-        }
-        const pause = Math.min(2 + waited / 10, 20);
-        await new Promise((r) => setTimeout(r, pause));
-        waited += pause;
-      }
-    }
+    const release = await acquireLockFile(join(this.dir(repo), '.index.json.lock'), {
+      // The repository directory is gone: lay it out again, then lock.
+      onMissingDirectory: async () => {
+        this.forget(repo);
+        await mkdir(this.dir(repo), { recursive: true });
+      },
+    });
     try {
       return await fn();
     } finally {
-      await unlink(lock).catch(() => undefined);
+      await release();
     }
   }
 
@@ -278,16 +258,6 @@ export class LayoutIndexes {
       if ('error' in r) p.reject(r.error);
       else p.resolve(r.ok);
     });
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    // EPERM: it exists, it just is not ours.
-    return isErrno(e, 'EPERM');
   }
 }
 
