@@ -52,6 +52,8 @@ const manifest = (): Promise<CommandModule> => import('./commands/manifest.js');
 const copy = (): Promise<CommandModule> => import('./commands/copy.js');
 const retag = (): Promise<CommandModule> => import('./commands/retag.js');
 const del = (): Promise<CommandModule> => import('./commands/delete.js');
+const prune = (): Promise<CommandModule> => import('./commands/prune.js');
+const repo = (): Promise<CommandModule> => import('./commands/repo.js');
 const archive = (): Promise<CommandModule> => import('./commands/archive.js');
 const login = (): Promise<CommandModule> => import('./commands/login.js');
 const config = (): Promise<CommandModule> => import('./commands/config.js');
@@ -77,6 +79,8 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'ratelimit', term: 'ratelimit <image>', summary: "show the pulls left at a registry that limits them (Docker Hub's RateLimit headers)", load: ratelimit },
   { name: 'delete', term: 'delete [options] <ref>', summary: 'delete an image manifest (and with it every tag on its digest)', load: del },
   { name: 'tag', term: 'tag', summary: 'manage tags (tag rm)', load: del },
+  { name: 'repo', term: 'repo', summary: 'manage repositories (repo rm)', load: repo },
+  { name: 'prune', term: 'prune [options] <target>', summary: 'remove old tags by rules (keep the last N, drop what is older than 30d, never a release)', load: prune },
   { name: 'import', term: 'import [options] <file> <ref>', summary: 'push a docker save archive or an OCI layout (dir or tar) to a registry', load: archive },
   { name: 'export', term: 'export [options] <ref> <file>', summary: 'write an image to a docker-archive (for docker load) or an OCI layout', load: archive },
   { name: 'login', term: 'login [options] <host>', summary: 'check credentials against a registry and store them for regctl', load: login },

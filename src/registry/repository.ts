@@ -216,6 +216,19 @@ export class Repository implements ImageSource, ImageTarget {
     return new Set(raw.split(',').map((f) => f.trim()).filter((f) => /^[a-z][a-z0-9-]{0,40}$/.test(f)));
   }
 
+  /** regctl serve (`repo-delete`): remove the repository itself. False when it did not exist. */
+  async deleteRepository(): Promise<boolean> {
+    const res = await this.transport.request({
+      method: 'DELETE',
+      registry: this.registry,
+      path: this.path('_repository'),
+      scopes: [repositoryScope(this.name, 'delete')],
+      ok: [200, 202, 204, 404],
+    });
+    await drain(res);
+    return res.status !== 404;
+  }
+
   async deleteManifest(ref: string): Promise<void> {
     this.checkRef(ref);
     const res = await this.transport.request({

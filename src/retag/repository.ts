@@ -16,6 +16,8 @@ export interface RetagRepository {
   deleteManifest(ref: string): Promise<void>;
   /** PUT under `tag` only while it points at `expected` (undefined: absent); false on 412. Only where features() has `tag-cas`. */
   putManifestIf?(tag: string, data: ManifestData, expected: string | undefined): Promise<boolean>;
+  /** Remove the whole repository; only where features() has `repo-delete`. */
+  deleteRepository?(): Promise<boolean>;
   /** What the registry advertises beyond the distribution API (`Regctl-Features` on /v2/). */
   features?(): Promise<Set<string>>;
   hasBlob(desc: Descriptor): Promise<boolean>;

@@ -6,7 +6,7 @@ import { OciError } from './protocol/errors.js';
 import { meterResponse } from './ops/response-meter.js';
 import { handleBlob } from './handlers/blobs.js';
 import { handleCatalog, handleReferrers, handleTags } from './handlers/listing.js';
-import { handleManifest } from './handlers/manifests.js';
+import { handleManifest, handleRepository } from './handlers/manifests.js';
 import { handleSearch } from './handlers/search.js';
 import { EXTENSIONS_HEADER, handleTagDigests, TAG_DIGESTS, wantsTagDigests } from './handlers/tag-digests.js';
 import { handleUpload, handleUploadStart } from './handlers/uploads.js';
@@ -261,9 +261,12 @@ export function logPath(url: string | undefined): string {
   return stripUserinfo((url ?? '/').split('?')[0]!);
 }
 
-/** `tag-cas`: conditional manifest PUT by tag; `tag-delete`: DELETE /v2/NAME/manifests/TAG removes that tag only. */
+/**
+ * `tag-cas`: conditional manifest PUT by tag; `tag-delete`: DELETE /v2/NAME/manifests/TAG removes
+ * that tag only; `repo-delete`: DELETE /v2/NAME/_repository removes the repository.
+ */
 function features(storage: RegistryStorage): string {
-  return [...(storage.tagCas ? ['tag-cas'] : []), 'tag-delete'].join(', ');
+  return [...(storage.tagCas ? ['tag-cas'] : []), 'tag-delete', ...(storage.deleteRepository ? ['repo-delete'] : [])].join(', ');
 }
 
 function internalError(e: unknown): OciError {
@@ -303,6 +306,8 @@ async function dispatch(base: Omit<RequestContext, 'url'>, ui: UiDeps | undefine
       return wantsTagDigests(ctx) ? handleTagDigests(ctx, r.name) : handleTags(ctx, r.name);
     case 'manifest':
       return handleManifest(ctx, r.name, r.reference);
+    case 'repository':
+      return handleRepository(ctx, r.name);
     case 'blob':
       return handleBlob(ctx, r.name, r.digest);
     case 'uploads':

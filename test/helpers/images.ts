@@ -39,6 +39,8 @@ export interface MakeImageOptions {
   labels?: Record<string, string>;
   subject?: Descriptor;
   artifactType?: string;
+  /** The config's `created` (default 2026-01-02T03:04:05Z). */
+  created?: string;
 }
 
 export function makeImage(options: MakeImageOptions = {}): TestImage {
@@ -46,7 +48,7 @@ export function makeImage(options: MakeImageOptions = {}): TestImage {
   const layerType = options.docker ? MediaType.dockerLayerGzip : MediaType.ociLayerGzip;
   const layers = (options.layers ?? [1024, 2048]).map((n) => blob(randomBytes(n), layerType));
   const configJson = {
-    created: '2026-01-02T03:04:05Z',
+    created: options.created ?? '2026-01-02T03:04:05Z',
     architecture: platform.architecture,
     os: platform.os,
     ...(platform.variant ? { variant: platform.variant } : {}),

@@ -245,6 +245,24 @@ const ROWS: Row[] = [
     },
   },
   {
+    command: 'prune', what: '--match --yes removes the matching tag, keeps the other on its digest', code: 0,
+    before: (c) => c.prep(['copy', `oci:${c.src}:1`, `${c.reg}/prn-${c.id}:1`, '--tag', 'old-2']).then(() => undefined),
+    args: (c) => ['prune', `${c.reg}/prn-${c.id}`, '--match', '^old-', '--yes'],
+    check: async (r, c) => {
+      expect(r.err + r.out).toContain('removed 1 tag (0 manifests deleted by digest)');
+      expect((await c.prep(['tags', `${c.reg}/prn-${c.id}`])).out.trim()).toBe('1');
+    },
+  },
+  {
+    command: 'repo rm', what: '--yes removes the repository from the catalog', code: 0,
+    before: (c) => c.prep(['copy', `oci:${c.src}:1`, `${c.reg}/rrm-${c.id}:1`]).then(() => undefined),
+    args: (c) => ['repo', 'rm', '--yes', `${c.reg}/rrm-${c.id}`],
+    check: async (r, c) => {
+      expect(r.out).toContain(`deleted ${c.reg}/rrm-${c.id} (1 tag, 1 tagged manifest); the repository is gone`);
+      expect((await c.prep(['catalog', c.reg])).out.split('\n')).not.toContain(`rrm-${c.id}`);
+    },
+  },
+  {
     command: 'export', what: 'registry -> docker-archive file', code: 0,
     before: (c) => c.prep(['copy', `oci:${c.src}:1`, `${c.reg}/exp-${c.id}:1`]).then(() => undefined),
     args: (c) => ['export', `${c.reg}/exp-${c.id}:1`, join(c.dir, 'img.tar')],

@@ -158,3 +158,12 @@ async function deleteManifest(ctx: RequestContext, name: string, reference: stri
   }
   sendEmpty(ctx.res, 202);
 }
+
+/** DELETE /v2/NAME/_repository: the repository leaves the catalog; its bytes go at the next gc. */
+export async function handleRepository(ctx: RequestContext, name: string): Promise<void> {
+  if (ctx.req.method !== 'DELETE') return methodNotAllowed(ctx, ['DELETE']);
+  requireDelete(ctx);
+  if (!ctx.storage.deleteRepository) throw new OciError('UNSUPPORTED', 'this storage cannot remove a repository', { status: 405 });
+  if (!(await ctx.storage.deleteRepository(name))) throw new OciError('NAME_UNKNOWN', `repository ${name} not found`);
+  sendEmpty(ctx.res, 202);
+}

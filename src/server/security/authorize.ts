@@ -100,6 +100,8 @@ export function requiredAction(method: string, route: RegistryRoute): Action | '
     case 'manifest':
     case 'blob':
       return reading ? 'read' : m === 'DELETE' ? 'delete' : 'write';
+    case 'repository':
+      return 'delete';
     case 'uploads':
     case 'upload':
       // Reading an upload's status and cancelling it are part of pushing.

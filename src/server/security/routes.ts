@@ -21,6 +21,7 @@ export type RouteKind =
   | 'uploads' // /v2/<name>/blobs/uploads/   (POST: start, single-shot, or mount)
   | 'upload' // /v2/<name>/blobs/uploads/<id>
   | 'referrers' // /v2/<name>/referrers/<digest>
+  | 'repository' // /v2/<name>/_repository   (DELETE: remove the repository)
   | 'unknown' // under /v2/ but no endpoint
   | 'other'; // not under /v2 at all (/healthz, /metrics, ...)
 

@@ -1,4 +1,4 @@
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Descriptor } from '../../oci/manifest.js';
 import { MediaType } from '../../oci/mediatypes.js';
@@ -159,6 +159,40 @@ export class LayoutIndexes {
     } finally {
       await release();
     }
+  }
+
+  /**
+   * Remove a repository's layout: index.json first (from then on it is not a repository: it
+   * leaves the catalog, and a crash later leaves only unreferenced files for gc), then its blob
+   * links, referrer records and oci-layout. Sub-folders that are other repositories stay.
+   */
+  async removeRepository(repo: string, contentPath: (digest: string) => string): Promise<boolean> {
+    if ((await this.read(repo)) === undefined) return false;
+    return this.locks.run(repo, () =>
+      this.withFileLock(repo, async () => {
+        const dir = this.dir(repo);
+        let existed = true;
+        await unlink(join(dir, 'index.json')).catch((e: unknown) => {
+          if (!isErrno(e, 'ENOENT')) throw e;
+          existed = false;
+        });
+        this.cache.delete(repo);
+        this.forget(repo);
+        // Each blob link, then the content-store copy when this was its last other name (nlink 1).
+        const top = join(dir, 'blobs');
+        for (const alg of await readdir(top).catch(() => [] as string[])) {
+          for (const hex of await readdir(join(top, alg)).catch(() => [] as string[])) {
+            await unlink(join(top, alg, hex)).catch(() => undefined);
+            if (hex.startsWith('.')) continue;
+            const content = contentPath(`${alg}:${hex}`);
+            const c = await stat(content).catch(() => undefined);
+            if (c && c.nlink <= 1) await unlink(content).catch(() => undefined);
+          }
+        }
+        for (const part of ['blobs', '_referrers', 'oci-layout']) await rm(join(dir, part), { recursive: true, force: true });
+        return existed;
+      }),
+    );
   }
 
   /**

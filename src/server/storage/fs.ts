@@ -336,6 +336,10 @@ export class FilesystemStorage implements RegistryStorage {
     return true;
   }
 
+  async deleteRepository(repo: string): Promise<boolean> {
+    return this.layouts.removeRepository(repo, (d) => this.contentPath(d));
+  }
+
   async deleteTag(repo: string, tag: string): Promise<boolean> {
     if ((await this.layouts.read(repo)) === undefined) return false;
     return this.layouts.apply(repo, { op: 'untag', tag });

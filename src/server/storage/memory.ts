@@ -183,6 +183,14 @@ export class MemoryStorage implements RegistryStorage {
     return true;
   }
 
+  async deleteRepository(repo: string): Promise<boolean> {
+    const r = this.repos.get(repo);
+    if (!r) return false;
+    this.repos.delete(repo);
+    for (const d of r.blobs) if (![...this.repos.values()].some((x) => x.blobs.has(d))) this.content.delete(d);
+    return true;
+  }
+
   async deleteTag(repo: string, tag: string): Promise<boolean> {
     return this.repo(repo)?.tags.delete(tag) ?? false;
   }

@@ -103,6 +103,13 @@ export interface RegistryStorage {
   deleteManifest(repo: string, digest: string): Promise<boolean>;
   /** Remove one tag; the manifest stays reachable by digest. */
   deleteTag(repo: string, tag: string): Promise<boolean>;
+  /**
+   * Optional: remove the repository itself (tags, manifests, its links to blobs): it leaves the
+   * catalog; bytes no other repository holds go with it (or at the next gc). Other repositories
+   * nested under its name stay.
+   * False when it did not exist. Advertised as `repo-delete`.
+   */
+  deleteRepository?(repo: string): Promise<boolean>;
   /** Sorted tags; undefined when the repository does not exist. */
   listTags(repo: string): Promise<string[] | undefined>;
   /**
