@@ -59,6 +59,7 @@ const sync = (): Promise<CommandModule> => import('./commands/sync.js');
 const ratelimit = (): Promise<CommandModule> => import('./commands/ratelimit.js');
 const blob = (): Promise<CommandModule> => import('./commands/blob.js');
 const image = (): Promise<CommandModule> => import('./commands/image.js');
+const completion = (): Promise<CommandModule> => import('./commands/completion.js');
 
 export const COMMANDS: readonly CommandEntry[] = [
   { name: 'serve', term: 'serve [options]', summary: 'run an OCI registry (data kept on disk)', load: serve },
@@ -81,4 +82,5 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'login', term: 'login [options] <host>', summary: 'check credentials against a registry and store them for regctl', load: login },
   { name: 'logout', term: 'logout <host>', summary: "remove a registry's credentials from regctl's store", load: login },
   { name: 'config', term: 'config', summary: 'per-registry connection settings (insecure, CA file, skip-verify), default registry', load: config },
+  { name: 'completion', term: 'completion <shell>', summary: 'print a shell completion script (bash, zsh, fish)', load: completion },
 ];

@@ -196,6 +196,11 @@ export async function run(argv: string[], streams: Streams): Promise<number> {
     streams.stderr.write(renderHelp(helpWidth(streams.stderr, streams.env)));
     return 2;
   }
+  if (argv[0] === '__complete') {
+    // The shell scripts of `regctl completion` ask here: answered from every command's definition.
+    const { runComplete } = await import('./completion.js');
+    return runComplete(() => buildProgram(streams, () => {}), argv.slice(1), streams);
+  }
   const { ExitCode, RegctlError } = await import('../errors.js');
   let exitCode: number = ExitCode.ok;
   try {
@@ -244,4 +249,6 @@ export async function runMain(): Promise<void> {
     },
   };
   process.exitCode = await run(argv, streams);
+  // A completion must not wait for a registry that is slow to answer (the answer is printed).
+  if (argv[0] === '__complete') process.exit(0);
 }

@@ -61,9 +61,21 @@ function validate(data: unknown): ErrorObject[] {
   if (!validator) {
     // ajv is CommonJS: its class is the default export's `default` under NodeNext.
     const AjvClass = ((AjvModule as unknown as { default?: typeof AjvModule }).default ?? AjvModule) as unknown as new (o: object) => Ajv;
-    validator = new AjvClass({ allErrors: false, strict: true }).compile(SYNC_SCHEMA);
+    validator = new AjvClass({ allErrors: true, strict: true }).compile(SYNC_SCHEMA);
   }
-  return validator(data) ? [] : (validator.errors ?? []);
+  return validator(data) ? [] : mostUseful(validator.errors ?? []);
+}
+
+/**
+ * The errors worth reporting first: an unknown key before a missing one (a typo such as `targt`
+ * is both, and its name is the useful part), and a failed `anyOf` instead of each branch's own
+ * complaint.
+ */
+function mostUseful(errors: ErrorObject[]): ErrorObject[] {
+  const anyOf = new Set(errors.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath));
+  const kept = errors.filter((e) => e.keyword === 'anyOf' || !anyOf.has(e.instancePath));
+  const rank = (e: ErrorObject): number => (e.keyword === 'additionalProperties' ? 0 : e.keyword === 'required' ? 2 : 1);
+  return kept.map((e, i) => ({ e, i })).sort((a, b) => rank(a.e) - rank(b.e) || a.i - b.i).map((x) => x.e);
 }
 
 /** Parse and validate a sync file's text; every error names the file and the line. */

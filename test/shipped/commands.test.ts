@@ -1,7 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -156,6 +156,11 @@ const ROWS: Row[] = [
     },
   },
   {
+    command: 'completion', what: 'prints the bash script', code: 0,
+    args: () => ['completion', 'bash'],
+    check: (r) => expect(screenText(r.out)).toContain('complete -o default -F _regctl_complete regctl'),
+  },
+  {
     command: 'copy', what: 'layout -> registry, with progress', code: 0,
     args: (c) => ['copy', `oci:${c.src}:1`, `${c.reg}/copy-${c.id}:1`],
     check: async (r, c) => {
@@ -174,6 +179,30 @@ const ROWS: Row[] = [
     before: (c) => c.prep(['copy', `oci:${c.src}:1`, `${c.reg}/cp-${c.id}:1`]).then(() => undefined),
     args: (c) => ['cp', `${c.reg}/cp-${c.id}:1`, `oci:${c.dir}/out:1`],
     check: (_r, c) => expect(existsSync(join(c.dir, 'out', 'blobs', 'sha256', c.srcDigest.slice(7)))).toBe(true),
+  },
+  {
+    command: 'sync', what: 'mirrors what a YAML file lists, with a summary', code: 0,
+    before: async (c) => {
+      await c.prep(['copy', `oci:${c.src}:1`, `${c.reg}/syncsrc-${c.id}:1.2.0`]);
+      await writeFile(join(c.dir, 'sync.yaml'), `sync:\n  - source: ${c.reg}/syncsrc-${c.id}\n    target: ${c.reg}/syncdst-${c.id}\n    tags:\n      semver: ">=1.0 <2"\n`);
+    },
+    args: (c) => ['sync', join(c.dir, 'sync.yaml')],
+    check: async (r, c) => {
+      expect(screenText(shown(r))).toMatch(/copied 1 tag, skipped 0 up to date, 0 failed in 1 repository/);
+      expect((await c.prep(['digest', `${c.reg}/syncdst-${c.id}:1.2.0`])).out.trim()).toBe(c.srcDigest);
+    },
+  },
+  {
+    command: 'sync', what: 'a bad file: its line, exit 2', code: 2,
+    before: (c) => writeFile(join(c.dir, 'bad.yaml'), 'sync:\n  - source: a.example/app\n    targt: b.example/app\n'),
+    args: (c) => ['sync', join(c.dir, 'bad.yaml')],
+    check: (r) => expect(screenText(r.out + r.err)).toMatch(/bad\.yaml:3: sync\[0\]: unknown key "targt"/),
+  },
+  {
+    command: 'ratelimit', what: 'a registry without limits says so', code: 0,
+    before: (c) => c.prep(['copy', `oci:${c.src}:1`, `${c.reg}/rl-${c.id}:1`]).then(() => undefined),
+    args: (c) => ['ratelimit', `${c.reg}/rl-${c.id}:1`],
+    check: (r, c) => expect(screenText(shown(r))).toContain(`${c.reg}: no rate limit reported`),
   },
   {
     command: 'copy', what: '--dry-run --json', code: 0,

@@ -27,6 +27,8 @@ describe('sync file', () => {
     const text = ['sync:', '  - source: a.example/app', '    target: b.example/app', '  - source: a.example/x', '    target: b.example/x', '    tags:', '      lates: 3', ''].join('\n');
     expect(bad(text)).toBe('m.yaml:7: sync[1].tags: unknown key "lates"');
     expect(bad('sync:\n  - source: a.example/app\n')).toBe('m.yaml:2: sync[0]: missing key "target"');
+    expect(bad('sync:\n  - source: a.example/app\n    targt: b.example/app\n')).toBe('m.yaml:3: sync[0]: unknown key "targt"');
+    expect(bad('sync:\n  - source: a\n    target: b\n    tags:\n      include: 5\n')).toBe('m.yaml:5: sync[0].tags.include: must be a string or a list of strings');
     expect(bad('sync:\n  - source: a.example/app\n    target: b.example/app\n    tags:\n      latest: 0\n')).toBe('m.yaml:5: sync[0].tags.latest: must be >= 1');
     expect(bad('sync:\n  - source: a\n    target: b\n    retag: yes\n')).toBe('m.yaml:4: sync[0].retag: must be one of: semver');
     expect(bad('sync:\n  - source: a\n    target: b\n    tags:\n      semver: "not a range"\n')).toBe('m.yaml:5: sync[0].tags.semver: invalid semver range "not a range"');
@@ -34,7 +36,8 @@ describe('sync file', () => {
     expect(bad('sync:\n  - source: a\n    target: b\n    platform: linux\n')).toBe('m.yaml:4: sync[0].platform: invalid value (expected os/arch[/variant], e.g. linux/amd64)');
     expect(bad('sync: []\n')).toBe('m.yaml:1: sync: must list at least 1 item');
     expect(bad('sync:\n  - source: [a\n')).toMatch(/^m\.yaml:\d+: invalid YAML: /);
-    expect(bad('other: 1\n')).toBe('m.yaml:1: missing key "sync"');
+    expect(bad('other: 1\n')).toBe('m.yaml:1: unknown key "other"');
+    expect(bad('concurrency: 2\n')).toBe('m.yaml:1: missing key "sync"');
     expect(bad('sync:\n  - {source: a, target: b}\nother: 1\n')).toBe('m.yaml:3: unknown key "other"');
     expect(bad('rate-limit:\n  wait: 7h\nsync:\n  - {source: a, target: b}\n')).toBe('m.yaml:2: rate-limit.wait: at most 6h');
   });
