@@ -6,10 +6,14 @@ import { VERSION } from './version.js';
 // Everything else is imported where it is needed: `regctl --version` and `--help` load this
 // module, version.js and (for help) command-table.js + help.js, and nothing more.
 
-/** Global options take no value, so the first word that is not an option names the command. */
+/** Global options that take a value as the next word (`--creds-file FILE`). */
+const VALUE_OPTIONS = new Set(['--creds-file']);
+
+/** The first word that is neither an option nor the value of one names the command. */
 function commandNamed(COMMANDS: readonly CommandEntry[], argv: string[]): CommandEntry | undefined {
   const end = argv.indexOf('--');
-  const words = (end < 0 ? argv : argv.slice(0, end)).filter((a) => !a.startsWith('-'));
+  const head = end < 0 ? argv : argv.slice(0, end);
+  const words = head.filter((a, i) => !a.startsWith('-') && !(i > 0 && VALUE_OPTIONS.has(head[i - 1]!)));
   const name = words[0] === 'help' ? words[1] : words[0];
   return COMMANDS.find((c) => c.name === name || c.alias === name);
 }

@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { DigestMismatchError, InvalidContentError, UsageError } from '../errors.js';
 import { digestOf, isValidDigest, parseDigest } from '../oci/digest.js';
 import { manifestFromJson } from '../oci/manifest.js';
-import { isManifestMediaType, isValidMediaType } from '../oci/mediatypes.js';
+import { isManifestMediaType, isValidMediaType, MediaType } from '../oci/mediatypes.js';
 import { MANIFEST_FILE_LIMIT, type RawRepository } from './types.js';
 
 export interface ManifestPutOptions {
@@ -46,8 +46,19 @@ async function readLimited(input: string | Readable): Promise<Buffer> {
 }
 
 /**
+ * OCI lets an image manifest or index leave `mediaType` out (umoci and older buildkit do): the
+ * shape tells which it is, as the registries decide. Anything else needs --media-type.
+ */
+function inferMediaType(json: Record<string, unknown>): string | undefined {
+  if (json.schemaVersion !== 2) return undefined;
+  if (Array.isArray(json.manifests) && json.config === undefined) return MediaType.ociIndex;
+  if (typeof json.config === 'object' && json.config !== null && Array.isArray(json.layers)) return MediaType.ociManifest;
+  return undefined;
+}
+
+/**
  * Store a manifest file byte for byte (never re-serialised, so its digest is the file's). The
- * media type is `--media-type` or the document's `mediaType`; image manifests and indexes are
+ * media type is `--media-type`, the document's `mediaType`, or its OCI shape; image manifests and indexes are
  * checked for shape first, so a typo fails here and not as a registry's MANIFEST_INVALID.
  */
 export async function putManifest(opts: ManifestPutOptions): Promise<ManifestPutResult> {
@@ -60,8 +71,8 @@ export async function putManifest(opts: ManifestPutOptions): Promise<ManifestPut
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new UsageError('the manifest file is not a JSON object');
   const own = (json as { mediaType?: unknown }).mediaType;
-  const mediaType = opts.mediaType ?? (typeof own === 'string' ? own : undefined);
-  if (mediaType === undefined) throw new UsageError('the manifest names no mediaType: pass --media-type');
+  const mediaType = opts.mediaType ?? (typeof own === 'string' ? own : inferMediaType(json as Record<string, unknown>));
+  if (mediaType === undefined) throw new UsageError('the manifest names no mediaType and is neither an OCI image manifest nor an index: pass --media-type');
   if (!isValidMediaType(mediaType)) throw new UsageError(`"${String(mediaType).slice(0, 80)}" is not a media type`);
   if (isManifestMediaType(mediaType)) {
     try {

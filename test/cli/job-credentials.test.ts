@@ -118,6 +118,9 @@ describe('credentials for jobs', () => {
     expect(r.code, r.stderr).toBe(0);
     const r2 = await cli(['copy', `${src.registry}/team/app:v1`, `${dst.registry}/mirror/app:v3`], { ...env, REGCTL_CREDS_FILE: file });
     expect(r2.code, r2.stderr).toBe(0);
+    // The global option before the command, its value as the next word (README: "any command").
+    const r3 = await cli(['--creds-file', file, 'tags', `${dst.registry}/mirror/app`], { ...env, REGCTL_AUTH: undefined });
+    expect(r3).toEqual({ code: 0, stdout: 'v1\nv2\nv3\n', stderr: '' });
     expect(await readdir(home, { recursive: true })).toEqual([]);
   });
 

@@ -102,13 +102,18 @@ for (const which of ['serve', 'docker-registry'] as const) {
       expect(put).toEqual({ code: 0, stdout: `${B.manifest.digest}\n`, stderr: '' });
       expect(await runCli(['manifest', 'get', `${reg()}/raw/rebuilt:v1`], { env })).toEqual({ code: 0, stdout: B.manifest.bytes.toString('utf8'), stderr: '' });
       expect((await runCli(['manifest', `${reg()}/raw/rebuilt@${B.manifest.digest}`], { env })).stdout).toBe(B.manifest.bytes.toString('utf8'));
-      // No mediaType in the document: --media-type supplies it, and the registry serves it with it.
+      // No mediaType in the document (umoci writes them so): an OCI image manifest by its shape
+      // (config + layers); a document of neither shape needs --media-type.
       const bare = JSON.parse(B.manifest.bytes.toString('utf8')) as Record<string, unknown>;
       delete bare.mediaType;
       const bareBytes = Buffer.from(JSON.stringify(bare));
       await writeFile(mfile, bareBytes);
-      const no = await runCli(['manifest', 'put', `${reg()}/raw/rebuilt:v2`, mfile], { env });
-      expect(no).toEqual({ code: 2, stdout: '', stderr: 'error: the manifest names no mediaType: pass --media-type\n' });
+      const inferred = await runCli(['manifest', 'put', `${reg()}/raw/rebuilt:v3`, mfile], { env });
+      expect(inferred).toEqual({ code: 0, stdout: `${sha(bareBytes)}\n`, stderr: '' });
+      const odd = join(dir, `${which}-odd.json`);
+      await writeFile(odd, '{"schemaVersion":2,"blobs":[]}');
+      const no = await runCli(['manifest', 'put', `${reg()}/raw/rebuilt:v2`, odd], { env });
+      expect(no).toEqual({ code: 2, stdout: '', stderr: 'error: the manifest names no mediaType and is neither an OCI image manifest nor an index: pass --media-type\n' });
       const yes = await runCli(['--json', 'manifest', 'put', '--media-type', MediaType.ociManifest, `${reg()}/raw/rebuilt:v2`, mfile], { env });
       expect(JSON.parse(yes.stdout)).toEqual({ reference: `${reg()}/raw/rebuilt:v2`, digest: sha(bareBytes), mediaType: MediaType.ociManifest, size: bareBytes.length });
       const got = JSON.parse((await runCli(['--json', 'manifest', 'get', `${reg()}/raw/rebuilt:v2`], { env })).stdout) as { digest: string; mediaType: string };
