@@ -150,3 +150,20 @@ export class InvalidContentError extends RegctlError {
 export function isRegctlError(e: unknown): e is RegctlError {
   return e instanceof RegctlError;
 }
+
+/**
+ * A pull-through mirror's upstream failed: unreachable or 5xx (`unavailable`), 429
+ * (`ratelimit`), refused credentials (`auth`), or sent bytes that do not match their digest
+ * (`corrupt`). The message names the upstream by its prefix, never with credentials.
+ */
+export class UpstreamError extends RegctlError {
+  readonly kind: 'unavailable' | 'ratelimit' | 'auth' | 'corrupt';
+  readonly upstream: string;
+  readonly status: number | undefined;
+  constructor(kind: UpstreamError['kind'], message: string, options: { upstream: string; status?: number; cause?: unknown }) {
+    super(`UPSTREAM_${kind.toUpperCase()}`, message, options.cause !== undefined ? { cause: options.cause } : {});
+    this.kind = kind;
+    this.upstream = options.upstream;
+    this.status = options.status;
+  }
+}

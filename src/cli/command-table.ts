@@ -20,6 +20,7 @@ export const GLOBAL_OPTIONS: readonly (readonly [string, string])[] = [
   ['--json', 'print machine-readable JSON on stdout'],
   ['-v, --verbose', 'log requests on stderr (credentials masked)'],
   ['--no-color', 'never colour the output (NO_COLOR is honoured too)'],
+  ['--creds-file <file>', 'registry credentials for this run, Docker config.json format (read only; also REGCTL_CREDS_FILE)'],
   ['-h, --help', 'display help for command'],
 ];
 
@@ -44,6 +45,7 @@ export interface CommandEntry {
 const serve = (): Promise<CommandModule> => import('./commands/serve.js');
 const catalog = (): Promise<CommandModule> => import('./commands/catalog.js');
 const tags = (): Promise<CommandModule> => import('./commands/tags.js');
+const search = (): Promise<CommandModule> => import('./commands/search.js');
 const inspect = (): Promise<CommandModule> => import('./commands/inspect.js');
 const digest = (): Promise<CommandModule> => import('./commands/digest.js');
 const manifest = (): Promise<CommandModule> => import('./commands/manifest.js');
@@ -55,14 +57,19 @@ const login = (): Promise<CommandModule> => import('./commands/login.js');
 const config = (): Promise<CommandModule> => import('./commands/config.js');
 const sync = (): Promise<CommandModule> => import('./commands/sync.js');
 const ratelimit = (): Promise<CommandModule> => import('./commands/ratelimit.js');
+const blob = (): Promise<CommandModule> => import('./commands/blob.js');
+const image = (): Promise<CommandModule> => import('./commands/image.js');
 
 export const COMMANDS: readonly CommandEntry[] = [
   { name: 'serve', term: 'serve [options]', summary: 'run an OCI registry (data kept on disk)', load: serve },
   { name: 'catalog', term: 'catalog [options] <host>', summary: 'list the repositories of a registry', load: catalog },
+  { name: 'search', term: 'search [options] <host> <term>', summary: 'find repositories of a registry by name', load: search },
   { name: 'tags', term: 'tags [options] <repository>', summary: 'list the tags of a repository', load: tags },
   { name: 'inspect', term: 'inspect [options] <ref>', summary: 'show media type, digest, size, platforms or config and layers of an image', load: inspect },
   { name: 'digest', term: 'digest [options] <ref>', summary: 'print the digest of an image (HEAD request), for pinning', load: digest },
-  { name: 'manifest', term: 'manifest [options] <ref>', summary: 'print a manifest exactly as the registry serves it', load: manifest },
+  { name: 'manifest', term: 'manifest [options] <ref>', summary: 'print a manifest exactly as the registry serves it (get), or store one (put)', load: manifest },
+  { name: 'image', term: 'image', summary: "an image's config JSON (image config), or what differs between two images (image diff)", load: image },
+  { name: 'blob', term: 'blob', summary: 'download or upload one blob, streamed and verified', load: blob },
   { name: 'copy', alias: 'cp', term: 'copy|cp [options] <src> <dst>', summary: 'copy an image, an index with all its platforms, or a whole repository', load: copy },
   { name: 'retag', term: 'retag [options] <ref> [tags...]', summary: 'put an image under more tags, or keep the 1 / 1.9 / 1.9.2 / latest scheme (--semver)', load: retag },
   { name: 'sync', term: 'sync [options] <file>', summary: 'mirror the repositories a YAML file lists (tag filters, whole registries, layouts)', load: sync },

@@ -41,7 +41,8 @@ export async function buildProgram(streams: Streams, onExitCode: (code: number) 
     .option(...GLOBAL_OPTIONS[1]!)
     .option(...GLOBAL_OPTIONS[2]!)
     .option(...GLOBAL_OPTIONS[3]!)
-    .helpOption(...GLOBAL_OPTIONS[4]!)
+    .option(...GLOBAL_OPTIONS[4]!)
+    .helpOption(...GLOBAL_OPTIONS[5]!)
     .showHelpAfterError('(run with --help for usage)')
     .configureHelp({
       subcommandTerm(this: InstanceType<typeof Help>, cmd: Command): string {
@@ -51,6 +52,11 @@ export async function buildProgram(streams: Streams, onExitCode: (code: number) 
     .configureOutput(output)
     .exitOverride();
   program.addHelpText('after', EXAMPLES);
+  // --creds-file is REGCTL_CREDS_FILE for this run: the registry client reads it from the environment.
+  program.hook('preAction', (_program, action) => {
+    const { credsFile } = action.optsWithGlobals() as { credsFile?: string };
+    if (credsFile !== undefined) streams.env = { ...(streams.env ?? process.env), REGCTL_CREDS_FILE: credsFile };
+  });
   const ctx = createContext(streams, onExitCode);
   const registered = new Set<CommandEntry['load']>();
   for (const entry of COMMANDS) {

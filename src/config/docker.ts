@@ -17,7 +17,11 @@ export function dockerConfigPath(env: NodeJS.ProcessEnv = process.env): string {
 
 /** Docker's config, or undefined when missing or unreadable (a broken file must not stop regctl). */
 export function readDockerConfig(env: NodeJS.ProcessEnv = process.env, warn?: (line: string) => void): DockerConfig | undefined {
-  const path = dockerConfigPath(env);
+  return readDockerConfigFile(dockerConfigPath(env), warn);
+}
+
+/** A file in Docker's config.json format (also podman's auth.json), or undefined when missing or unreadable. */
+export function readDockerConfigFile(path: string, warn?: (line: string) => void): DockerConfig | undefined {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');

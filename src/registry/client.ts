@@ -3,7 +3,7 @@ import { normalizeRegistry } from '../ref/reference.js';
 import { drain, readBytesLimited, Transport, type TransportOptions } from '../transport/http.js';
 import { CATALOG_SCOPE } from '../transport/scope.js';
 import type { CredentialProvider, Dispatcher, RetryPolicy, SettingsProvider } from '../transport/types.js';
-import { nextLink } from './link.js';
+import { listPaged } from './paging.js';
 import { Repository, type RepositoryOptions } from './repository.js';
 
 export interface RegistryClientOptions extends RepositoryOptions {
@@ -23,6 +23,7 @@ export interface RegistryClientOptions extends RepositoryOptions {
 }
 
 const CATALOG_LIMIT = 64 * 1024 * 1024;
+const SEARCH_LIMIT = 4 * 1024 * 1024;
 
 /** Entry point to registries: one transport (auth state, token cache) shared by its repositories. */
 export class RegistryClient {
@@ -46,36 +47,42 @@ export class RegistryClient {
     await drain(res);
   }
 
-  /** Repository names, following Link pagination. `limit` stops early; `last` starts after a name. */
+  /**
+   * Repository names, following Link pagination. `limit` stops early; `last` starts after a name.
+   * Asks with n=1000 (distribution v2 pages by 100 without n, and refuses more than 1000).
+   */
   async catalog(registry: string, opts: { limit?: number; last?: string; pageSize?: number } = {}): Promise<string[]> {
     const reg = normalizeRegistry(registry);
-    const n = opts.pageSize ?? 1000;
-    const out: string[] = [];
-    const seen = new Set<string>();
-    const query = (last?: string): string => `/v2/_catalog?n=${n}${last ? `&last=${encodeURIComponent(last)}` : ''}`;
-    let path: string | undefined = query(opts.last);
-    while (path) {
-      const res = await this.transport.request({ method: 'GET', registry: reg, path, scopes: [CATALOG_SCOPE], ok: [200, 404] });
-      if (res.status === 404) {
-        await drain(res);
-        throw new NotFoundError(`${reg} does not offer a catalog (/v2/_catalog)`, 'UNSUPPORTED');
-      }
-      const body = JSON.parse((await readBytesLimited(res, CATALOG_LIMIT, 'catalog')).toString('utf8')) as { repositories?: unknown };
-      const page = Array.isArray(body.repositories) ? body.repositories.filter((r): r is string => typeof r === 'string') : [];
-      let added = 0;
-      for (const r of page) {
-        if (seen.has(r)) continue;
-        seen.add(r);
-        out.push(r);
-        added++;
-        if (opts.limit !== undefined && out.length >= opts.limit) return out;
-      }
-      const next = nextLink(res.header('link'));
-      if (next) path = next;
-      else if (page.length >= n && added > 0) path = query(page[page.length - 1]);
-      else path = undefined;
+    return listPaged({
+      transport: this.transport,
+      registry: reg,
+      path: '/v2/_catalog',
+      key: 'repositories',
+      scopes: [CATALOG_SCOPE],
+      n: opts.pageSize ?? 1000,
+      last: opts.last,
+      limit: opts.limit,
+      maxBytes: CATALOG_LIMIT,
+      notFound: () => new NotFoundError(`${reg} does not offer a catalog (/v2/_catalog)`, 'UNSUPPORTED'),
+    });
+  }
+
+  /**
+   * One page of GET /v1/search (Docker Registry v1 search). Undefined when the registry has no
+   * such endpoint (404/405/501, e.g. docker-registry), so the caller can fall back to the catalog.
+   */
+  async search(registry: string, term: string, opts: { n: number; page: number }): Promise<{ names: string[]; pages: number } | undefined> {
+    const reg = normalizeRegistry(registry);
+    const path = `/v1/search?q=${encodeURIComponent(term)}&n=${opts.n}&page=${opts.page}`;
+    const res = await this.transport.request({ method: 'GET', registry: reg, path, ok: [200, 400, 404, 405, 501] });
+    if (res.status !== 200) {
+      await drain(res);
+      return undefined;
     }
-    return out;
+    const body = JSON.parse((await readBytesLimited(res, SEARCH_LIMIT, 'search')).toString('utf8')) as { results?: unknown; num_pages?: unknown };
+    const results = Array.isArray(body.results) ? body.results : [];
+    const names = results.map((r) => (r as { name?: unknown })?.name).filter((n): n is string => typeof n === 'string');
+    return { names, pages: typeof body.num_pages === 'number' && Number.isSafeInteger(body.num_pages) ? body.num_pages : 1 };
   }
 
   repository(registry: string, name: string): Repository {

@@ -8,7 +8,7 @@ import { validateRepository, validateTag } from '../ref/reference.js';
 import { drain, readBytesLimited, type HttpResponse, type Transport } from '../transport/http.js';
 import { repositoryScope } from '../transport/scope.js';
 import { resumingStream } from './download.js';
-import { nextLink } from './link.js';
+import { listPaged } from './paging.js';
 import { uploadBlob, uploadComputed, cancelUpload, locationOf, type UploadTarget } from './upload.js';
 
 export interface RepositoryOptions {
@@ -16,7 +16,7 @@ export interface RepositoryOptions {
   manifestLimit?: number;
   /** Upload blobs larger than this in PATCH chunks of this size; default: one streamed PUT. */
   chunkSize?: number;
-  /** Page size asked for when listing tags (default 1000). */
+  /** Page size asked for when listing tags (default: none, the registry's whole list). */
   tagPageSize?: number;
 }
 
@@ -49,33 +49,19 @@ export class Repository implements ImageSource, ImageTarget {
     return { transport: this.transport, registry: this.registry, name: this.name, scopes };
   }
 
+  /** Every tag, sorted; asks without `n` unless a page size is given (see paging.ts). */
   async listTags(opts: { pageSize?: number } = {}): Promise<string[]> {
-    const n = opts.pageSize ?? this.options.tagPageSize ?? 1000;
-    const seen = new Set<string>();
-    let path: string | undefined = this.path(`tags/list?n=${n}`);
-    while (path) {
-      const res = await this.transport.request({ method: 'GET', registry: this.registry, path, scopes: this.pull, ok: [200, 404] });
-      if (res.status === 404) {
-        await drain(res);
-        throw new NotFoundError(`repository ${this.description} not found`, 'NAME_UNKNOWN');
-      }
-      const body = JSON.parse((await readBytesLimited(res, TAG_LIST_LIMIT, 'tag list')).toString('utf8')) as { tags?: unknown };
-      const page = Array.isArray(body.tags) ? body.tags.filter((t): t is string => typeof t === 'string') : [];
-      let added = 0;
-      for (const t of page) {
-        if (!seen.has(t)) {
-          seen.add(t);
-          added++;
-        }
-      }
-      const next = nextLink(res.header('link'));
-      if (next) path = next;
-      else if (page.length >= n && added > 0) {
-        // A full page and no Link: the server may paginate without telling; ask from the last tag.
-        path = this.path(`tags/list?n=${n}&last=${encodeURIComponent(page[page.length - 1]!)}`);
-      } else path = undefined;
-    }
-    return [...seen].sort();
+    const tags = await listPaged({
+      transport: this.transport,
+      registry: this.registry,
+      path: this.path('tags/list'),
+      key: 'tags',
+      scopes: this.pull,
+      n: opts.pageSize ?? this.options.tagPageSize,
+      maxBytes: TAG_LIST_LIMIT,
+      notFound: () => new NotFoundError(`repository ${this.description} not found`, 'NAME_UNKNOWN'),
+    });
+    return tags.sort();
   }
 
   private checkRef(ref: string): void {
@@ -153,6 +139,37 @@ export class Repository implements ImageSource, ImageTarget {
     if (stored && isValidDigest(stored) && parseDigest(stored).algorithm === parseDigest(data.digest).algorithm && stored !== data.digest) {
       throw new DigestMismatchError(data.digest, stored, `manifest stored at ${this.description}:${ref}`);
     }
+  }
+
+  /**
+   * PUT under `tag` only if the tag still points at `expected` (undefined: does not exist yet),
+   * on registries that advertise `tag-cas` (see features()). False when the registry answered
+   * 412: the tag moved meanwhile.
+   */
+  async putManifestIf(tag: string, data: ManifestData, expected: string | undefined): Promise<boolean> {
+    validateTag(tag);
+    if (expected !== undefined) parseDigest(expected);
+    const condition: Record<string, string> = expected === undefined ? { 'if-none-match': '*' } : { 'if-match': `"${expected}"` };
+    const res = await this.transport.request({
+      method: 'PUT',
+      registry: this.registry,
+      path: this.path(`manifests/${tag}`),
+      headers: { 'content-type': data.mediaType, 'content-length': String(data.bytes.length), ...condition },
+      body: data.bytes,
+      scopes: this.push,
+      ok: [200, 201, 202, 204, 412],
+    });
+    await drain(res);
+    return res.status !== 412;
+  }
+
+  /** What the registry advertises on /v2/ in `Regctl-Features` (regctl serve): e.g. tag-cas, tag-delete. */
+  async features(): Promise<Set<string>> {
+    const res = await this.transport.request({ method: 'GET', registry: this.registry, path: '/v2/', scopes: this.pull, ok: [200, 401, 403, 404] });
+    await drain(res);
+    if (res.status !== 200) return new Set();
+    const raw = res.header('regctl-features') ?? '';
+    return new Set(raw.split(',').map((f) => f.trim()).filter((f) => /^[a-z][a-z0-9-]{0,40}$/.test(f)));
   }
 
   async deleteManifest(ref: string): Promise<void> {

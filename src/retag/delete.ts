@@ -1,5 +1,9 @@
 import { HttpError, NotFoundError, RegctlError } from '../errors.js';
-import { isValidDigest } from '../oci/digest.js';
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { digestOf, isValidDigest } from '../oci/digest.js';
+import type { Descriptor, ManifestData } from '../oci/manifest.js';
+import { MediaType } from '../oci/mediatypes.js';
 import pLimit from 'p-limit';
 import type { RetagRepository } from './repository.js';
 
@@ -51,13 +55,27 @@ function registryAnswer(e: HttpError): string {
   return `HTTP ${e.status}${first ? ` (${first.code}${first.message ? `: ${first.message}` : ''})` : ''}`;
 }
 
+export interface TagRemoval {
+  /** Where the tag pointed. */
+  digest: string;
+  /** `tag-delete`: the registry removed the tag alone; `placeholder`: see deleteTag. */
+  method: 'tag-delete' | 'placeholder';
+  /** The placeholder manifest pointed at and then deleted. */
+  placeholder?: string;
+}
+
 /**
- * DELETE by tag. The OCI spec lets registries refuse this; the error then names their answer
- * and points at the by-digest delete.
+ * Remove one tag, leaving the manifest and its other tags.
+ *  - Registries that advertise `tag-delete` (regctl serve): DELETE by tag.
+ *  - Elsewhere (distribution deletes by digest only, which takes every tag on the digest): point
+ *    the tag at a small placeholder manifest of its own, then delete the placeholder by digest.
+ *    If that delete is refused (deletes disabled), the tag is put back where it was.
  */
-export async function deleteTag(repository: RetagRepository, tag: string): Promise<{ digest: string }> {
+export async function deleteTag(repository: RetagRepository, tag: string, features?: Set<string>): Promise<TagRemoval> {
   const head = await repository.headManifest(tag);
   if (!head) throw new NotFoundError(`tag ${tag} not found in ${repository.description}`, 'MANIFEST_UNKNOWN');
+  const offered = features ?? (repository.features ? await repository.features() : new Set<string>());
+  if (!offered.has('tag-delete')) return deleteTagByPlaceholder(repository, tag, head.digest);
   try {
     await repository.deleteManifest(tag);
   } catch (e) {
@@ -70,5 +88,45 @@ export async function deleteTag(repository: RetagRepository, tag: string): Promi
     }
     throw e;
   }
-  return { digest: head.digest };
+  return { digest: head.digest, method: 'tag-delete' };
+}
+
+/** The OCI empty descriptor's content (`{}`): the placeholder's config and only layer. */
+const EMPTY = Buffer.from('{}');
+const EMPTY_DESC: Descriptor = { mediaType: MediaType.ociEmpty, digest: digestOf(EMPTY), size: EMPTY.length };
+
+/** A manifest no one else has: a random annotation makes its digest unique, so deleting it takes only this tag. */
+export function placeholderManifest(tag: string): ManifestData {
+  const body = {
+    schemaVersion: 2,
+    mediaType: MediaType.ociManifest,
+    artifactType: 'application/vnd.regctl.placeholder.v1',
+    config: EMPTY_DESC,
+    layers: [EMPTY_DESC],
+    annotations: { 'dev.regctl.placeholder': `tag rm ${tag} ${randomBytes(8).toString('hex')}` },
+  };
+  const bytes = Buffer.from(JSON.stringify(body));
+  return { bytes, mediaType: MediaType.ociManifest, digest: digestOf(bytes) };
+}
+
+async function deleteTagByPlaceholder(repository: RetagRepository, tag: string, digest: string): Promise<TagRemoval> {
+  const original = await repository.getManifest(digest);
+  if (!(await repository.hasBlob(EMPTY_DESC))) await repository.putBlob(EMPTY_DESC, Readable.from([EMPTY]));
+  const placeholder = placeholderManifest(tag);
+  await repository.putManifest(tag, placeholder);
+  try {
+    await repository.deleteManifest(placeholder.digest);
+  } catch (e) {
+    // Put the tag back: a refused delete must not leave it on the placeholder.
+    await repository.putManifest(tag, original);
+    if (e instanceof HttpError) {
+      throw new RegctlError(
+        'TAG_DELETE_REFUSED',
+        `${repository.description} refused to delete the placeholder for tag ${tag}: ${registryAnswer(e)}; the tag is unchanged (deletes may be disabled on this registry)`,
+        { cause: e, exitCode: e.exitCode },
+      );
+    }
+    throw e;
+  }
+  return { digest, method: 'placeholder', placeholder: placeholder.digest };
 }

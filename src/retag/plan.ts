@@ -1,6 +1,7 @@
 import semver from 'semver';
 import { UsageError } from '../errors.js';
-import { floatingTags, isPrerelease, parseVersionTag, type VersionTag } from './version.js';
+import { prereleaseLine } from '../policy/floating-tags.js';
+import { floatingTags, isPrerelease, parseVersionTag, type VersionTag } from '../policy/version-tags.js';
 
 /**
  * The semver tag planner: given the version being released, the digest it is released as and
@@ -9,7 +10,7 @@ import { floatingTags, isPrerelease, parseVersionTag, type VersionTag } from './
  */
 
 export type PlanAction = 'create' | 'move' | 'unchanged' | 'skipped';
-export type PlanRole = 'exact' | 'minor' | 'major' | 'latest';
+export type PlanRole = 'exact' | 'minor' | 'major' | 'latest' | 'prerelease';
 
 export interface PlanEntry {
   tag: string;
@@ -46,6 +47,8 @@ export interface PlanOptions {
   force?: boolean;
   /** Leave `latest` alone. */
   noLatest?: boolean;
+  /** Maintain `X.Y-ID` (e.g. `2.1-rc`) for a pre-release `X.Y.Z-ID.N`. */
+  prereleaseTags?: boolean;
 }
 
 export const LATEST = 'latest';
@@ -62,11 +65,13 @@ export function parseReleaseVersion(version: string): VersionTag {
 }
 
 /** The tags a plan for `version` may touch, in plan order: the only ones whose digests the caller must look up. */
-export function planTagNames(version: string, options: { noLatest?: boolean } = {}): string[] {
+export function planTagNames(version: string, options: { noLatest?: boolean; prereleaseTags?: boolean } = {}): string[] {
   const v = parseReleaseVersion(version);
   const { minor, major } = floatingTags(v);
   const names = [v.tag, minor, major];
   if (!options.noLatest) names.push(LATEST);
+  const line = options.prereleaseTags ? prereleaseLine(v) : undefined;
+  if (line) names.push(line);
   return names;
 }
 
@@ -152,6 +157,14 @@ export function planSemverTags(options: PlanOptions): SemverPlan {
     entries.push({ tag: LATEST, role: 'latest', newDigest: digest, action: 'skipped', reason: '--no-latest' });
   } else {
     entries.push(entry(LATEST, 'latest', floatingSkip(releases)));
+  }
+
+  const line = options.prereleaseTags ? prereleaseLine(v) : undefined;
+  if (line) {
+    const same = [...digests.keys()].map(parseVersionTag).filter((p): p is VersionTag => p !== undefined && prereleaseLine(p) === line);
+    const top = newest(same);
+    const skip = refused ? `${v.tag} was not moved` : top && semver.gt(top.version, v.version) ? `${top.tag} exists` : undefined;
+    entries.push(entry(line, 'prerelease', skip));
   }
 
   const plan: SemverPlan = { version: v.tag, digest, entries };

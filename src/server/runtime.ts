@@ -7,6 +7,7 @@ import { createAuthorizer } from './security/authorize.js';
 import { AccessPolicyFile } from './security/access.js';
 import { HtpasswdFile } from './security/htpasswd.js';
 import { LoginRateLimiter } from './security/rate-limit.js';
+import { SessionStore } from './security/sessions.js';
 import { loadTls, type TlsInfo } from './security/tls.js';
 import { createRegistryServer, type RegistryServer } from './server.js';
 import { describeLeftovers } from './storage/fs-startup.js';
@@ -18,6 +19,8 @@ import { createGuard } from './http/guard.js';
 import { createHealthCheck, probeWritable } from './ops/health.js';
 import { applyServerTimeouts, effectiveMaxConnections, httpServerOptions, UploadSessionLimiter, type HttpLimits } from './ops/limits.js';
 import { RegistryMetrics } from './ops/metrics.js';
+import { createMirror, registerMirrorMetrics, withEviction } from './mirror/setup.js';
+import type { PullThroughMirror } from './mirror/index.js';
 
 /**
  * `regctl serve` assembled from resolved settings (ops/config.ts): users, access rules, the
@@ -49,6 +52,8 @@ export interface ServeRuntime {
   uploads: UploadSessionLimiter;
   metrics?: RegistryMetrics;
   gc?: GcSchedule;
+  /** The pull-through cache (--mirror). */
+  mirror?: PullThroughMirror;
   /** Listen; the URL says https when TLS is on. */
   listen(port?: number, host?: string): Promise<{ port: number; host: string; url: string }>;
   close(): Promise<void>;
@@ -63,8 +68,10 @@ export async function createServeRuntime(options: ServeRuntimeOptions): Promise<
   const accessFile = settings.access
     ? await AccessPolicyFile.open(settings.access, { onReloadError: (e) => warn(`access file not reloaded: ${e.message}`) })
     : undefined;
+  const sessions = settings.ui ? new SessionStore() : undefined;
   const authorize = createAuthorizer({
     ...(users ? { users } : {}),
+    ...(sessions ? { sessions } : {}),
     ...(accessFile ? { access: accessFile } : {}),
     realm: settings.realm,
     limiter: new LoginRateLimiter({ refillPerMinute: settings.loginAttemptsPerMinute, burst: settings.loginAttemptsPerMinute }),
@@ -124,6 +131,9 @@ export async function createServeRuntime(options: ServeRuntimeOptions): Promise<
     ...(log ? { log, onLogError: (e: unknown) => warn(`access log line not written: ${e instanceof Error ? e.message : String(e)}`) } : {}),
   });
 
+  const mirror = settings.mirror && settings.mirror.length > 0 ? await createMirror(settings, store, options) : undefined;
+  if (mirror && metrics) registerMirrorMetrics(metrics.registry, mirror.stats);
+
   const createServer = (base: ServerOptions, listener: (req: IncomingMessage, res: ServerResponse) => void) => {
     const merged = { ...base, ...httpServerOptions(limits) };
     const server = tls ? createHttpsServer({ ...merged, ...tls.options }, listener) : createHttpServer(merged, listener);
@@ -140,14 +150,42 @@ export async function createServeRuntime(options: ServeRuntimeOptions): Promise<
     guard,
     uploadLimiter: uploads,
     createServer,
+    ...(mirror ? { mirror } : {}),
     ...(options.onError ? { onError: options.onError } : {}),
+    ...(sessions
+      ? {
+          ui: {
+            sessions,
+            ...(tls ? { secureCookies: true } : {}),
+            // Sign-in goes through the front door's own check: same users, bcrypt pool and rate limit.
+            ...(users
+              ? {
+                  login: async (username: string, password: string, remote: string | undefined) => {
+                    const d = await authorize({
+                      method: 'GET',
+                      path: '/v2/',
+                      headers: { authorization: `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}` },
+                      ...(remote !== undefined ? { remoteAddress: remote } : {}),
+                    });
+                    if (d.ok && d.user !== undefined) return { ok: true as const, user: d.user };
+                    return { ok: false as const, status: d.ok ? 401 : d.status, message: d.ok ? 'invalid username or password' : d.message };
+                  },
+                }
+              : {}),
+          },
+        }
+      : {}),
   });
 
   let gc: GcSchedule | undefined;
   if (settings.gcIntervalMs > 0 && !settings.readOnly && store.gcStore) {
-    gc = scheduleGc(store.gcStore(), settings.gcIntervalMs, {
+    gc = scheduleGc(mirror ? withEviction(store.gcStore(), mirror) : store.gcStore(), settings.gcIntervalMs, {
       graceMs: settings.gcGraceMs,
-      ...(options.onGcReport ? { onReport: options.onGcReport } : {}),
+      onReport: (r) => {
+        // gc removed manifests behind the index's back: rebuild tag maps on next use.
+        registry.index?.invalidate();
+        options.onGcReport?.(r);
+      },
       onError: (e) => warn(`gc failed: ${e instanceof Error ? e.message : String(e)}`),
     });
   }
@@ -158,6 +196,7 @@ export async function createServeRuntime(options: ServeRuntimeOptions): Promise<
     uploads,
     ...(metrics ? { metrics } : {}),
     ...(gc ? { gc } : {}),
+    ...(mirror ? { mirror } : {}),
     async listen(port = 0, host = '127.0.0.1') {
       const bound = await registry.listen(port, host);
       return tls ? { ...bound, url: bound.url.replace(/^http:/, 'https:') } : bound;

@@ -7,13 +7,16 @@ import { meterResponse } from './ops/response-meter.js';
 import { handleBlob } from './handlers/blobs.js';
 import { handleCatalog, handleReferrers, handleTags } from './handlers/listing.js';
 import { handleManifest } from './handlers/manifests.js';
+import { handleSearch } from './handlers/search.js';
 import { handleUpload, handleUploadStart } from './handlers/uploads.js';
 import { answerEarlySafely, API_VERSION_HEADER, sendError, sendJson, storageFullError } from './http/http-io.js';
 import type { Admitted } from './http/guard.js';
 import { handleClientError, type UploadSessionLimiter } from './ops/limits.js';
 import { splitTarget, stripUserinfo } from './protocol/request-target.js';
-import { route } from './protocol/router.js';
+import { route, type Route } from './protocol/router.js';
+import { ManifestIndex } from './storage/manifest-index.js';
 import type { RegistryStorage } from './storage/types.js';
+import { handleUi, isUiRequest, type UiDeps, type UiOptions } from './ui/handler.js';
 import { checkRepository } from './content/syntax.js';
 
 export interface RegistryServerOptions {
@@ -49,6 +52,13 @@ export interface RegistryServerOptions {
   uploadLimiter?: UploadSessionLimiter;
   /** Told about failures that are the server's, not the client's (answered with 500). */
   onError?: (error: unknown, request: { method: string; path: string }) => void;
+  /** The web UI (browsers asking for `/` and everything under /ui/); absent: no UI. */
+  ui?: UiOptions;
+  /**
+   * Asked before the registry's own handlers (mirror/index.ts PullThroughMirror): answers
+   * (true) for the names it serves, e.g. pull-through from upstream registries.
+   */
+  mirror?: { handle(ctx: RequestContext, r: Route): Promise<boolean>; close?(): Promise<void> };
   /** Build the listening server (e.g. node:https with TLS options); default node:http. */
   createServer?: (options: ServerOptions, listener: (req: IncomingMessage, res: ServerResponse) => void) => Server;
 }
@@ -64,6 +74,8 @@ export interface RegistryServer {
   server: Server;
   handler: (req: IncomingMessage, res: ServerResponse) => void;
   storage: RegistryStorage;
+  /** What the UI's list pages read (tags, sizes, platforms, push times); kept current by this server's writes. */
+  index?: ManifestIndex;
   listen(port?: number, host?: string): Promise<{ port: number; host: string; url: string }>;
   close(): Promise<void>;
 }
@@ -84,6 +96,12 @@ export async function createRegistryServer(options: RegistryServerOptions): Prom
     maxTagsPerRepository: options.maxTagsPerRepository ?? 20_000,
   };
   const ttl = options.uploadTtlMs ?? DAY;
+  let ui: UiDeps | undefined;
+  if (options.ui) {
+    const index = new ManifestIndex(storage);
+    index.attach();
+    ui = { ...options.ui, index };
+  }
   let inFlight = 0;
   let idleWaiters: Array<() => void> = [];
 
@@ -146,7 +164,7 @@ export async function createRegistryServer(options: RegistryServerOptions): Prom
         ctx.setBytesIn = (n) => admitted.setBytesIn(n);
       }
       if (options.uploadLimiter) ctx.uploads = options.uploadLimiter;
-      await dispatch(ctx);
+      await dispatch(ctx, ui, options.mirror);
     };
     run().catch((e: unknown) => {
       try {
@@ -192,6 +210,7 @@ export async function createRegistryServer(options: RegistryServerOptions): Prom
     server,
     handler,
     storage,
+    ...(ui ? { index: ui.index } : {}),
     listen(port = 0, host = '127.0.0.1') {
       return new Promise((resolve, reject) => {
         server.once('error', reject);
@@ -217,6 +236,7 @@ export async function createRegistryServer(options: RegistryServerOptions): Prom
         }
         server.closeAllConnections();
         if (server.listening) await stopped;
+        await options.mirror?.close?.();
         await storage.close();
       })();
       return closing;
@@ -240,33 +260,43 @@ export function logPath(url: string | undefined): string {
   return stripUserinfo((url ?? '/').split('?')[0]!);
 }
 
+/** `tag-cas`: conditional manifest PUT by tag; `tag-delete`: DELETE /v2/NAME/manifests/TAG removes that tag only. */
+function features(storage: RegistryStorage): string {
+  return [...(storage.tagCas ? ['tag-cas'] : []), 'tag-delete'].join(', ');
+}
+
 function internalError(e: unknown): OciError {
   // Storage failures (disk full, permissions) are ours, not the client's; say little.
   const code = (e as NodeJS.ErrnoException)?.code;
   return new OciError('UNKNOWN', `internal error${code ? ` (${code})` : ''}`, { status: 500 });
 }
 
-async function dispatch(base: Omit<RequestContext, 'url'>): Promise<void> {
+async function dispatch(base: Omit<RequestContext, 'url'>, ui: UiDeps | undefined, mirror?: RegistryServerOptions['mirror']): Promise<void> {
   const { req, res } = base;
   // Route on the path exactly as sent (request-target.ts, shared with authorization): URL
   // parsing would resolve "..", "%2e" and "//" segments, and names must be judged as written.
   const { path, search } = splitTarget(req.url);
   const url = new URL('http://registry.invalid/');
   url.search = search;
+  const ctx: RequestContext = { ...base, url };
+  if (ui && isUiRequest(req, path)) return handleUi(ctx, ui, path);
   const r = route(path);
   if (!r) throw new OciError('UNSUPPORTED', `no such endpoint ${path.slice(0, 100)}`, { status: 404 });
-  const ctx: RequestContext = { ...base, url };
   switch (r.kind) {
     case 'base':
       if (req.method !== 'GET' && req.method !== 'HEAD') throw new OciError('UNSUPPORTED', 'GET only', { headers: { Allow: 'GET, HEAD' } });
-      sendJson(res, 200, {}, {}, req.method);
+      // What this server offers beyond the distribution API (regctl's clients look here).
+      sendJson(res, 200, {}, { 'Regctl-Features': features(base.storage) }, req.method);
       return;
     case 'catalog':
       return handleCatalog(ctx);
+    case 'search':
+      return handleSearch(ctx);
     default:
       break;
   }
   checkRepository(r.name);
+  if (mirror && (await mirror.handle(ctx, r))) return;
   switch (r.kind) {
     case 'tags':
       return handleTags(ctx, r.name);

@@ -42,3 +42,8 @@ export function repositoryOpener(opts: Pick<OpenOptions, 'verbose' | 'env'> = {}
   const client = createRegistryClient({ verbose: opts.verbose, env: opts.env });
   return (registry, name) => client.repository(registry, name);
 }
+
+/** One repository for raw blob and manifest access (blob get/put, manifest put). */
+export function rawRepository(registry: string, name: string, opts: Pick<OpenOptions, 'verbose' | 'env'> = {}): import('../raw/types.js').RawRepository {
+  return createRegistryClient({ verbose: opts.verbose, env: opts.env }).repository(registry, name);
+}

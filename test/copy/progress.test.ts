@@ -4,6 +4,7 @@ import { parseSize } from '../../src/cli/commands/copy.js';
 import { CopyProgress, formatBytes, resolveProgressMode } from '../../src/cli/progress.js';
 import type { CopyReport } from '../../src/copy/types.js';
 import { runCli } from '../helpers/cli.js';
+import { waitFor } from '../helpers/wait.js';
 
 const D1 = `sha256:${'a'.repeat(64)}`;
 const D2 = `sha256:${'b'.repeat(64)}`;
@@ -45,12 +46,13 @@ describe('copy progress', () => {
     const { stream, text } = capture();
     const p = await CopyProgress.start({ mode: 'plain', stream, plainInterval: 20 });
     feed(p);
-    await sleep(70);
+    await waitFor(() => text().trim().split('\n').length >= 2, { what: 'two status lines' });
     p.stop();
     const lines = text().trim().split('\n');
     expect(lines.length).toBeGreaterThanOrEqual(2);
     expect(lines[0]).toMatch(/^copy: 1\/2 blobs, 1\.0 MiB of 4\.0 MiB, [\d.]+ (KiB|MiB|GiB)\/s, [\d.]+ s$/);
     const n = lines.length;
+    // Kept: after stop() nothing more may come (a negative check needs a window).
     await sleep(50);
     expect(text().trim().split('\n')).toHaveLength(n);
   });
@@ -59,7 +61,7 @@ describe('copy progress', () => {
     const { stream, text } = capture(true);
     const p = await CopyProgress.start({ mode: 'tty', stream, ttyInterval: 10 });
     feed(p);
-    await sleep(120);
+    await waitFor(() => text().includes('sha256:aaaaaaaaaaaa [#####'), { what: 'a per-blob progress line' });
     p.stop({ upToDate: false, bytes: 4 * 1024 * 1024 } as CopyReport);
     const out = text();
     expect(out).toContain('copy: 1/2 blobs, 1.0 MiB of 4.0 MiB');
@@ -71,7 +73,7 @@ describe('copy progress', () => {
     const { stream, text } = capture(true);
     const p = await CopyProgress.start({ mode: 'tty', stream, ttyInterval: 10, verb: 'export' });
     feed(p);
-    for (let i = 0; i < 200 && !text().includes('export: 1/2 blobs'); i++) await sleep(10);
+    await waitFor(() => text().includes('export: 1/2 blobs'), { what: 'the spinner line' });
     const before = text().length;
     p.stop('interrupted');
     const after = text().slice(before);
@@ -86,7 +88,7 @@ describe('copy progress', () => {
     p.onEvent({ type: 'blob-queued', digest: D1, size: 100, mediaType: 'x' });
     p.onEvent({ type: 'blob-done', digest: D1, size: 100, outcome: 'copied', bytes: 100 });
     p.onEvent({ type: 'tag', tag: '1.0', digest: D1, outcome: 'pushed' });
-    await sleep(40);
+    await waitFor(() => text().includes('\n'), { what: 'a status line' });
     p.stop();
     expect(text().split('\n')[0]).toMatch(/^import: 1\/1 blob, 100 B of 100 B, [\d.]+ (B|KiB|MiB)\/s, 1 tag, [\d.]+ s$/);
   });
@@ -97,7 +99,7 @@ describe('copy progress', () => {
     const p = await CopyProgress.start({ mode: 'tty', stream, plainInterval: 10 });
     expect(p.mode).toBe('plain');
     feed(p);
-    await sleep(40);
+    await waitFor(() => text().includes('\n'), { what: 'a status line' });
     p.stop();
     expect(text()).toMatch(/^copy: 1\/2 blobs/);
   });
@@ -106,6 +108,7 @@ describe('copy progress', () => {
     const { stream, text } = capture(true);
     const p = await CopyProgress.start({ mode: 'none', stream });
     feed(p);
+    // Kept: a window in which nothing may be written (a negative check).
     await sleep(30);
     p.stop();
     expect(text()).toBe('');

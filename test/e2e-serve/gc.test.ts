@@ -10,6 +10,7 @@ import { createRegistryServer, type RegistryServer } from '../../src/server/serv
 import { FilesystemStorage } from '../../src/server/storage/fs.js';
 import { MemoryStorage } from '../../src/server/storage/memory.js';
 import { runCli } from '../helpers/cli.js';
+import { waitFor } from '../helpers/wait.js';
 import { blob, makeImage, makeIndex, makeReferrer, type TestBlob, type TestImage } from '../helpers/images.js';
 import { http } from '../server/client.js';
 import { ensureBuilt } from '../server/spawn.js';
@@ -154,8 +155,8 @@ describe('gc on the filesystem backend', () => {
     // A client asks for it (and will reference it) just before gc: it stays.
     expect(await blobStatus('r', digestOf(old))).toBe(200);
     expect((await collectGarbage(store, { graceMs: 200 })).removed).toEqual([]);
-    await new Promise((r) => setTimeout(r, 300));
-    expect((await collectGarbage(store, { graceMs: 200 })).removed.map((r) => r.digest)).toEqual([digestOf(old)]);
+    // 300 ms later (gc's clock, not a sleep) the touch is older than the grace period too.
+    expect((await collectGarbage(store, { graceMs: 200, now: () => Date.now() + 300 })).removed.map((r) => r.digest)).toEqual([digestOf(old)]);
   });
 
   it('pushes running while gc runs (this process and a separate `regctl serve gc` process) complete and pull back identical', async () => {
@@ -211,15 +212,15 @@ describe('gc on the filesystem backend', () => {
     await Promise.all(workers);
     // Let each gc finish at least one full pass over the pushed data.
     const target = { inProcess: inProcessRuns + 1, cli: cliRuns + 1 };
-    while (inProcessRuns < target.inProcess || cliRuns < target.cli) await new Promise((r) => setTimeout(r, 20));
+    await waitFor(() => inProcessRuns >= target.inProcess && cliRuns >= target.cli, { timeoutMs: 60_000, what: 'one more full gc pass in each process' });
     pushing = false;
     await Promise.all([inProcess, separate]);
     expect(cliRuns).toBeGreaterThan(0);
 
     for (const [i, img] of images.entries()) await expectPullable(i % 3 === 0 ? 'seed' : `app${i % 3}`, img, `t${i}`);
     // The seeds nobody reused are gone from the seed repository.
-    await new Promise((r) => setTimeout(r, GRACE));
-    await collectGarbage(gcStore, { graceMs: GRACE });
+    // A grace period later (gc's clock, not a sleep).
+    await collectGarbage(gcStore, { graceMs: GRACE, now: () => Date.now() + GRACE + 1 });
     for (const b of seeded.slice(4)) expect(await blobStatus('seed', b.desc.digest)).toBe(404);
     for (const [i, img] of images.entries()) await expectPullable(i % 3 === 0 ? 'seed' : `app${i % 3}`, img, `t${i}`);
     expect(await leftovers(root)).toEqual([]);

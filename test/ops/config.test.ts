@@ -40,6 +40,8 @@ describe('serve settings precedence', () => {
       maxConnections: 1000,
       loginAttemptsPerMinute: 10,
       metrics: true,
+      ui: true,
+      mirrorTagTtlMs: 300_000,
     });
     expect(new Set(Object.values(sources))).toEqual(new Set(['default']));
   });
@@ -89,6 +91,12 @@ describe('serve settings precedence', () => {
       REGCTL_SERVE_MAX_CONNECTIONS: '20',
       REGCTL_SERVE_LOGIN_ATTEMPTS_PER_MINUTE: '3',
       REGCTL_SERVE_METRICS: 'off',
+      REGCTL_SERVE_UI: 'off',
+      REGCTL_SERVE_MIRROR: 'docker.io=https://registry-1.docker.io, ghcr.io=https://ghcr.io',
+      REGCTL_SERVE_MIRROR_DEFAULT: 'docker.io',
+      REGCTL_SERVE_MIRROR_TAG_TTL: '30s',
+      REGCTL_SERVE_MIRROR_MAX_SIZE: '50GiB',
+      REGCTL_SERVE_MIRROR_AUTH: '/m.json',
     };
     expect(SERVE_SETTINGS.map((s) => s.env).sort()).toEqual(Object.keys(env).sort());
     const { settings, sources } = resolveServeSettings({ env });
@@ -119,6 +127,12 @@ describe('serve settings precedence', () => {
       maxConnections: 20,
       loginAttemptsPerMinute: 3,
       metrics: false,
+      ui: false,
+      mirror: ['docker.io=https://registry-1.docker.io', 'ghcr.io=https://ghcr.io'],
+      mirrorDefault: 'docker.io',
+      mirrorTagTtlMs: 30_000,
+      mirrorMaxSize: 50 * 1024 ** 3,
+      mirrorAuth: '/m.json',
     });
     expect(new Set(Object.values(sources))).toEqual(new Set(['env']));
   });

@@ -94,14 +94,14 @@ describe('the check cannot be fooled (synthetic files)', () => {
     expect(problemsOf('server/probe.ts', "import '@aws-sdk/client-s3';\n")).toEqual(['server/probe.ts:1 package: @aws-sdk/client-s3 belongs to server/storage/s3/']);
     expect(problemsOf('copy/probe.ts', "import 'vitest';\n")).toEqual(['copy/probe.ts:1 package: vitest is not a dependency in package.json']);
     expect(problemsOf('server/probe.ts', "import '../transport/http.js';\n")).toEqual([
-      'server/probe.ts:1 layer: server/ may import only ref, oci, errors.ts (../transport/http.js)',
+      'server/probe.ts:1 layer: server/ may import only policy, ref, oci, errors.ts (../transport/http.js)',
     ]);
     expect(problemsOf('wiring/probe.ts', "import '../server/index.js';\n")).toEqual(['wiring/probe.ts:1 layer: only cli may import server/ (../server/index.js)']);
     expect(problemsOf('registry/probe.ts', "import '../archive/layout.js';\n")).toEqual([
       'registry/probe.ts:1 layer: sideways: registry -> archive (same row) (../archive/layout.js)',
     ]);
     expect(problemsOf('retag/probe.ts', "import '../registry/client.js';\n")).toEqual([
-      'retag/probe.ts:1 layer: retag/ may import only content, ref, oci, errors.ts (../registry/client.js)',
+      'retag/probe.ts:1 layer: retag/ may import only content, policy, ref, oci, errors.ts (../registry/client.js)',
     ]);
     expect(problemsOf('content/probe.ts', "import '../transport/http.js';\n")).toEqual(['content/probe.ts:1 layer: sideways: content -> transport (same row) (../transport/http.js)']);
     expect(problemsOf('transport/probe.ts', "import '../config/store.js';\n")).toEqual(['transport/probe.ts:1 layer: only cli, wiring may import config/ (../config/store.js)']);

@@ -16,12 +16,15 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['cli'], // commander wiring, output, exit codes
   ['wiring'], // composition root: location strings + user settings -> backends, clients
   ['sync'], // a feature over features: plans pairs, runs them on copy, retags with retag
-  ['copy', 'retag', 'server'], // features (server stands apart: see ONLY_IMPORTS)
+  ['copy', 'retag', 'raw', 'search', 'server'], // features (server stands apart: see ONLY_IMPORTS)
   ['registry', 'archive', 'config'], // backends; config implements transport's providers
   // The seam (ImageSource / ImageTarget, location syntax, platform choice): features drive it,
   // backends implement it, so both import it and it imports neither. transport: undici, auth,
   // retries, and the credential/settings interfaces it consumes. Neither knows the other.
   ['content', 'transport'],
+  // Pure rules over tag names and image facts (semver lines, floating tags, retention): decided
+  // here once for the client features and the registry server alike. No I/O.
+  ['policy'],
   ['ref'], // pure data, no I/O
   ['oci'],
   ['errors.ts'],
@@ -35,6 +38,9 @@ export const LAYERS: readonly (readonly string[])[] = [
  */
 export const SERVER_LAYERS: readonly (readonly string[])[] = [
   ['top'],
+  // Served beside the registry API (the web UI, the pull-through mirror): they use the handlers
+  // and everything below, and only the top uses them.
+  ['ui', 'mirror'],
   ['handlers'], // one file per OCI endpoint group, plus the per-request context
   ['http'], // front door: guard (authorisation, limits, health, metrics), access logs, body/response helpers
   ['ops'], // gc, limits, metrics, settings, health, the response byte meter
@@ -47,10 +53,11 @@ export const SERVER_LAYERS: readonly (readonly string[])[] = [
 export const ONLY_IMPORTS: Record<string, readonly string[]> = {
   // Features are plain functions over the seam: which backend they drive is the wiring's choice.
   copy: ['content', 'ref', 'oci', 'errors.ts'],
-  retag: ['content', 'ref', 'oci', 'errors.ts'],
-  sync: ['copy', 'retag', 'content', 'ref', 'oci', 'errors.ts'],
+  retag: ['content', 'policy', 'ref', 'oci', 'errors.ts'],
+  sync: ['copy', 'retag', 'content', 'policy', 'ref', 'oci', 'errors.ts'],
+  raw: ['content', 'ref', 'oci', 'errors.ts'],
   // The registry server never uses the client: it shares pure data and errors only.
-  server: ['ref', 'oci', 'errors.ts'],
+  server: ['policy', 'ref', 'oci', 'errors.ts'],
 };
 
 /** Folders that only these may import (the user's config files are composition work). */
@@ -69,6 +76,8 @@ export const PACKAGE_OWNERS: readonly { pattern: RegExp; owners: readonly string
 /** Node modules a folder may not import: the seam and pure data do no file I/O. */
 export const FORBIDDEN_BUILTINS: readonly { pattern: RegExp; folders: readonly string[] }[] = [
   { pattern: /^node:fs(\/|$)/, folders: ['ref/', 'oci/', 'content/'] },
+  // Retention and semver rules decide; they never reach a disk or a network.
+  { pattern: /^node:(fs|net|http|https|child_process)(\/|$)/, folders: ['policy/'] },
 ];
 
 /** Only here may a file end the process (bin/regctl.js is outside src/ and may too). */
@@ -79,7 +88,7 @@ export const EXIT_ALLOWED = ['cli/'];
  * what they load. Matched on the path under src/ (a regex so a move inside server/ keeps it).
  */
 export const COMPUTED_IMPORT_ALLOWED: readonly { pattern: RegExp; why: string }[] = [
-  { pattern: /^server\/(.+\/)?bcrypt-pool\.ts$/, why: 'the hashing worker loads bcryptjs by the URL its parent resolved' },
+  { pattern: /^server\/(.+\/)?bcrypt-pool\.ts$/, why: 'the hashing worker loads bcryptjs by the URL its parent resolved (or evaluates its source in the single executable)' },
 ];
 
 /**

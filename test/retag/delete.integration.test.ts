@@ -102,37 +102,56 @@ describe.each(BACKENDS)('delete and tag rm against $name', (kind) => {
     expect(await app.headManifest(d)).toBeUndefined();
   });
 
-  it('tag rm removes one tag, or names the registry answer when it refuses', async () => {
+  it('tag rm removes one tag and leaves the other tags on its digest (serve: DELETE by tag; elsewhere: placeholder)', async () => {
     const img = makeImage();
     await pushImage(app, img, 'a');
     await app.putManifest('b', img.manifest);
     const r = await runLogged(['tag', 'rm', `${reg}/team/app:a`], env);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`removed ${reg}/team/app:a (was ${img.manifest.digest})\n`);
     const del = r.requests.filter((q) => q.method === 'DELETE');
-    expect(del.map((q) => q.path)).toEqual(['/v2/team/app/manifests/a']);
-    // regctl serve deletes by tag; docker-registry 2.8 answers 400 DIGEST_INVALID.
-    const supportsTagDelete = kind.name === 'regctl serve';
-    expect(r.code).toBe(supportsTagDelete ? 0 : 1);
-    if (supportsTagDelete) {
-      expect(r.stdout).toBe(`removed ${reg}/team/app:a (was ${img.manifest.digest})\n`);
-      const left = await tagDigests(app);
-      expect(left.a).toBeUndefined();
-      expect(left.b).toBe(img.manifest.digest);
+    if (kind.name === 'regctl serve') {
+      expect(del.map((q) => [q.path, q.status])).toEqual([['/v2/team/app/manifests/a', 202]]);
+      expect(r.requests.filter((q) => q.method === 'PUT')).toEqual([]);
     } else {
-      // The registry refused: one line naming its status and error code; nothing changed.
-      const status = del[0]!.status;
-      expect(status).toBe(400);
-      expect(r.stderr.trim()).toBe(
-        `error: ${reg}/team/app refused to delete tag a: HTTP 400 (DIGEST_INVALID: provided digest did not match uploaded content); ` +
-          `registries may refuse deletes by tag (regctl delete removes the manifest ${img.manifest.digest} and every tag on it)`,
-      );
-      expect((await tagDigests(app)).a).toBe(img.manifest.digest);
+      // The tag moved to a placeholder of its own, which was then deleted by digest.
+      const puts = r.requests.filter((q) => q.method === 'PUT' && q.path.includes('/manifests/'));
+      expect(puts.map((q) => q.path)).toEqual(['/v2/team/app/manifests/a']);
+      expect(del).toHaveLength(1);
+      expect(del[0]!.path).toMatch(/^\/v2\/team\/app\/manifests\/sha256:[0-9a-f]{64}$/);
+      expect(del[0]!.path).not.toContain(img.manifest.digest);
+      expect(await app.headManifest(del[0]!.path.split('/').pop()!)).toBeUndefined();
     }
+    const left = await tagDigests(app);
+    expect(left.a).toBeUndefined();
+    expect(left.b).toBe(img.manifest.digest);
+    expect((await app.headManifest(img.manifest.digest))?.digest).toBe(img.manifest.digest);
     const missing = await runLogged(['tag', 'rm', `${reg}/team/app:nope`], env);
     expect(missing.code).toBe(3);
     expect(missing.stderr.trim()).toBe(`error: tag nope not found in ${reg}/team/app`);
     const bad = await runLogged(['tag', 'rm', `${reg}/team/app@sha256:${'a'.repeat(64)}`], env);
     expect(bad.code).toBe(2);
     expect(bad.requests).toEqual([]);
+  });
+});
+
+describe('tag rm on a docker-registry with deletes disabled', () => {
+  it('refuses with the registry answer and puts the tag back where it was', async () => {
+    const d = await startDistribution({ deleteEnabled: false });
+    try {
+      const env = isolatedEnv();
+      const app = openRepository(env, d.registry, 'team/app');
+      const img = makeImage();
+      await pushImage(app, img, 'a');
+      const r = await runLogged(['tag', 'rm', `${d.registry}/team/app:a`], env);
+      expect(r.code).toBe(1);
+      expect(r.stderr.trim()).toMatch(
+        new RegExp(`^error: ${d.registry}/team/app refused to delete the placeholder for tag a: HTTP 405 \\(UNSUPPORTED[^)]*\\); the tag is unchanged \\(deletes may be disabled on this registry\\)$`),
+      );
+      expect(await tagDigests(app)).toEqual({ a: img.manifest.digest });
+    } finally {
+      await d.close();
+    }
   });
 });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/errors.js';
 import { planChanges, planSemverTags, planTagNames, shortDigest, type SemverPlan } from '../../src/retag/plan.js';
-import { parseVersionTag } from '../../src/retag/version.js';
+import { parseVersionTag } from '../../src/policy/version-tags.js';
 
 const d = (c: string): string => `sha256:${c.repeat(64)}`;
 const A = d('a');

@@ -135,7 +135,8 @@ describe('server lifecycle', () => {
   });
 
   test('close() lets an in-flight upload finish, then stops', async () => {
-    const reg = await createRegistryServer({ open: true });
+    const storage = new MemoryStorage();
+    const reg = await createRegistryServer({ open: true, storage });
     const { url } = await reg.listen(0, '127.0.0.1');
     const loc = (await http(url, 'POST', '/v2/slow/blobs/uploads/')).headers.location!;
     const part = randomBytes(64 * 1024);
@@ -149,9 +150,9 @@ describe('server lifecycle', () => {
       })(),
     );
     const patch = request(url + loc, { method: 'PATCH', body, headers: { 'content-type': 'application/octet-stream' } });
-    // Kept: the request must be in flight before close(); nothing outside the server shows that
-    // without a hook in src/ (left as is).
-    await new Promise((r) => setTimeout(r, 100));
+    // The request is in flight once the storage holds its first part.
+    const id = loc.split('?')[0]!.split('/').pop()!;
+    await waitFor(async () => (await storage.statUpload('slow', id))?.size === part.length, { what: 'the first part stored' });
     let closed = false;
     const closing = reg.close().then(() => (closed = true));
     // Kept: a window in which close() must NOT finish while the upload is held open.

@@ -1,5 +1,6 @@
-import { spawn } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,12 +11,15 @@ import { runShipped, screenText, shellQuote, type Ran } from './run.js';
 
 /**
  * Every command of the INSTALLED product (npm pack -> npm install -g --prefix -> `regctl` on
- * PATH), piped and on a pseudo-terminal, on Node 20 and Node 24. The command list is read from
- * the installed CLI's own help, so a command without a row here fails the coverage test.
+ * PATH), piped and on a pseudo-terminal, on Node 20 and Node 24, and of the single executable
+ * (`npm run package`) on a PATH without node. The command list is read from the CLI's own help,
+ * so a command without a row here fails the coverage test.
  */
 
 const s: Shipped = await shipped();
 const HEX = /sha256:[0-9a-f]{64}/;
+/** The one layer of the fixture layout (fixtures.ts writeLayout: 1024 bytes of 7). */
+const LAYER_DIGEST = `sha256:${createHash('sha256').update(Buffer.alloc(1024, 7)).digest('hex')}`;
 const PASSWORD = 's3cret-Pa55';
 
 interface Ctx {
@@ -72,6 +76,12 @@ const ROWS: Row[] = [
     check: (r, c) => expect(shown(r)).toContain(`cat-${c.id}`),
   },
   {
+    command: 'search', what: 'finds repositories by name', code: 0,
+    before: (c) => c.prep(['copy', `oci:${c.src}:1`, `${c.reg}/find-${c.id}:1`]).then(() => undefined),
+    args: (c) => ['search', c.reg, `find-${c.id}`],
+    check: (r, c) => expect(shown(r).split('\n').map((l) => l.trim()).filter(Boolean)).toEqual([`find-${c.id}`]),
+  },
+  {
     command: 'tags', what: 'lists tags', code: 0,
     before: (c) => c.prep(['copy', `oci:${c.src}:1`, `${c.reg}/tags-${c.id}:1.0.0`, '--tag', '1']).then(() => undefined),
     args: (c) => ['tags', `${c.reg}/tags-${c.id}`],
@@ -99,6 +109,50 @@ const ROWS: Row[] = [
     check: async (r, c) => {
       const bytes = await readFile(join(c.src, 'blobs', 'sha256', c.srcDigest.slice(7)), 'utf8');
       expect(r.out.trim()).toBe(bytes);
+    },
+  },
+  {
+    command: 'manifest get', what: 'prints the manifest bytes', code: 0,
+    before: (c) => c.prep(['copy', `oci:${c.src}:1`, `${c.reg}/mget-${c.id}:1`]).then(() => undefined),
+    args: (c) => ['manifest', 'get', `${c.reg}/mget-${c.id}:1`],
+    check: async (r, c) => {
+      const bytes = await readFile(join(c.src, 'blobs', 'sha256', c.srcDigest.slice(7)), 'utf8');
+      expect(screenText(r.out).replace(/\s/g, '')).toBe(bytes.replace(/\s/g, ''));
+    },
+  },
+  {
+    command: 'manifest put', what: 'stores a manifest file, prints its digest', code: 0,
+    before: (c) => c.prep(['copy', `oci:${c.src}:1`, `${c.reg}/mput-${c.id}:1`]).then(() => undefined),
+    args: (c) => ['manifest', 'put', `${c.reg}/mput-${c.id}:2`, join(c.src, 'blobs', 'sha256', c.srcDigest.slice(7))],
+    check: async (r, c) => {
+      expect(r.out.trim()).toBe(c.srcDigest);
+      expect((await c.prep(['digest', `${c.reg}/mput-${c.id}:2`])).out.trim()).toBe(c.srcDigest);
+    },
+  },
+  {
+    command: 'blob get', what: 'downloads a layer to a file, verified', code: 0,
+    before: (c) => c.prep(['copy', `oci:${c.src}:1`, `${c.reg}/bget-${c.id}:1`]).then(() => undefined),
+    args: (c) => ['blob', 'get', `${c.reg}/bget-${c.id}@${LAYER_DIGEST}`, join(c.dir, 'layer.bin')],
+    check: async (_r, c) => expect((await readFile(join(c.dir, 'layer.bin'))).equals(Buffer.alloc(1024, 7))).toBe(true),
+  },
+  {
+    command: 'blob put', what: 'uploads a file, prints its digest', code: 0,
+    args: (c) => ['blob', 'put', `${c.reg}/bput-${c.id}`, join(c.src, 'blobs', 'sha256', LAYER_DIGEST.slice(7))],
+    check: (r) => expect(screenText(r.out).trim()).toBe(LAYER_DIGEST),
+  },
+  {
+    command: 'image config', what: 'prints the config JSON', code: 0,
+    before: (c) => c.prep(['copy', `oci:${c.src}:1`, `${c.reg}/icfg-${c.id}:1`]).then(() => undefined),
+    args: (c) => ['image', 'config', `${c.reg}/icfg-${c.id}:1`],
+    check: (r) => expect(screenText(r.out).replace(/\s/g, '')).toContain('"architecture":"amd64","os":"linux"'),
+  },
+  {
+    command: 'image diff', what: 'two copies of one image: nothing differs', code: 0,
+    before: (c) => c.prep(['copy', `oci:${c.src}:1`, `${c.reg}/idiff-${c.id}:1`, '--tag', '2']).then(() => undefined),
+    args: (c) => ['image', 'diff', `${c.reg}/idiff-${c.id}:1`, `${c.reg}/idiff-${c.id}:2`],
+    check: (r) => {
+      expect(screenText(r.out)).toContain('layers: 1 same, 0 removed, 0 added');
+      expect(screenText(r.out)).toContain('config: the same');
     },
   },
   {
@@ -305,6 +359,9 @@ const ROWS: Row[] = [
   },
 ];
 
+/** Commands that run by themselves and also have sub-commands. */
+const RUN_AND_GROUP = new Set(['serve', 'manifest']);
+
 /** `serve` runs until stopped: its own test below. */
 const LONG_RUNNING = new Set(['serve']);
 
@@ -318,10 +375,10 @@ async function listedCommands(runtime: Runtime, env: NodeJS.ProcessEnv): Promise
   };
   const top = commandsIn((await runShipped(s, ['--help'], { tty: false, runtime, env })).out);
   const all: string[] = ['--version', '--help', 'help'];
-  // A group (`config`, `tag`, `serve user`) is covered by its sub-commands; `serve` both runs and has some.
+  // A group (`config`, `tag`, `serve user`) is covered by its sub-commands; `serve` and `manifest` both run and have some.
   const visit = async (path: string[]): Promise<void> => {
     const subs = commandsIn((await runShipped(s, [...path, '--help'], { tty: false, runtime, env })).out);
-    if (subs.length === 0 || path.length === 1 && path[0] === 'serve') all.push(path.join(' '));
+    if (subs.length === 0 || path.length === 1 && RUN_AND_GROUP.has(path[0]!)) all.push(path.join(' '));
     for (const sub of subs) await visit([...path, sub]);
   };
   for (const name of top) await visit([name]);
@@ -364,12 +421,25 @@ for (const runtime of s.runtimes) {
       await locked?.stop();
     });
 
-    test('the package holds the bin and the bundle, and no sources or tests', async () => {
-      const files = await installedFiles(s);
-      expect(files).toContain('bin/regctl.js');
-      expect(files).toContain('dist/bundle/regctl.mjs');
-      expect(files.filter((f) => f.startsWith('src/') || f.startsWith('test/'))).toEqual([]);
-    });
+    if (runtime.name === 'sea') {
+      test('the single executable runs with only itself and sh, script, stty on PATH: no node', async () => {
+        const env = { PATH: runtime.path, HOME: work };
+        const r = await runShipped(s, ['--version'], { tty: false, runtime, env: {} });
+        expect(r).toMatchObject({ code: 0, out: `${JSON.parse(await readFile(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8')).version}\n`, err: '' });
+        const which = spawnSync('sh', ['-c', 'command -v node nodejs npm npx; command -v regctl'], { env, encoding: 'utf8' });
+        expect(which.stdout.trim()).toBe(join(runtime.path, 'regctl'));
+        expect(readdirSync(runtime.path).sort()).toEqual(['regctl', 'script', 'sh', 'stty']);
+        // an ELF executable, not a script run by some interpreter
+        expect(readFileSync(join(runtime.path, 'regctl')).subarray(0, 4)).toEqual(Buffer.from('\x7fELF', 'latin1'));
+      });
+    } else {
+      test('the package holds the bin and the bundle, and no sources, tests or single executable', async () => {
+        const files = await installedFiles(s);
+        expect(files).toContain('bin/regctl.js');
+        expect(files).toContain('dist/bundle/regctl.mjs');
+        expect(files.filter((f) => f.startsWith('src/') || f.startsWith('test/') || f.startsWith('dist/sea'))).toEqual([]);
+      });
+    }
 
     test('every command and sub-command the help lists has a row', async () => {
       const listed = await listedCommands(runtime, await freshEnv());
@@ -410,7 +480,7 @@ for (const runtime of s.runtimes) {
         const root = join(work, `serve-${runtime.name}-${tty}`);
         const line = `regctl serve --port 0 --address 127.0.0.1 --root ${shellQuote(root)}`;
         const child = spawn(tty ? 'script' : 'sh', tty ? ['-qefc', line, '/dev/null'] : ['-c', `exec ${line}`], {
-          env: { PATH: `${runtime.binDir}:${s.binDir}:/usr/bin:/bin`, TERM: 'xterm', ...env },
+          env: { PATH: runtime.path, TERM: 'xterm', ...env },
           stdio: ['ignore', 'pipe', 'pipe'],
           detached: true,
         });

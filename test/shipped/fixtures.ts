@@ -43,7 +43,7 @@ export interface RunningServe {
 /** The installed `regctl serve ARGS --port 0` as a child process; resolves once it listens. */
 export function startInstalledServe(s: Shipped, runtime: Runtime, args: string[], env: NodeJS.ProcessEnv): Promise<RunningServe> {
   const child = spawn('regctl', ['serve', '--port', '0', '--address', '127.0.0.1', ...args], {
-    env: { PATH: `${runtime.binDir}:${s.binDir}:/usr/bin:/bin`, ...env },
+    env: { PATH: runtime.path, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let text = '';

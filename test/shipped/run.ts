@@ -39,7 +39,7 @@ export function screenText(raw: string): string {
  */
 export function runShipped(s: Shipped, args: string[], o: RunOptions): Promise<Ran> {
   const env = {
-    PATH: `${o.runtime.binDir}:${s.binDir}:/usr/local/bin:/usr/bin:/bin`,
+    PATH: o.runtime.path,
     LANG: 'C.UTF-8',
     TERM: o.tty ? 'xterm-256color' : 'dumb',
     COLUMNS: '100',

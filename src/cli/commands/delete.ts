@@ -78,8 +78,11 @@ go. Answering no prints "nothing deleted" and exits 1.`,
     .command('rm')
     .summary('remove one tag, leaving the manifest and its other tags')
     .description(
-      `Remove one tag, leaving the manifest and its other tags alone (DELETE by tag). Registries may
-refuse this (the OCI spec makes it optional); the error then names the registry's answer.`,
+      `Remove one tag, leaving the manifest and its other tags alone. On regctl serve (which
+advertises tag-delete) this is a DELETE by tag. Elsewhere (docker-registry deletes by digest only,
+which would take every tag on the digest) the tag is pointed at a small placeholder manifest of
+its own, which is then deleted by digest. If the registry refuses deletes, the tag is put back
+and the error names the registry's answer.`,
     )
     .argument('<ref>', 'image by tag, e.g. localhost:5000/app:stable')
     .action(async (input: string, _flags: unknown, cmd: Command) => {

@@ -1,21 +1,11 @@
 import type { Command } from 'commander';
-import { RegctlError, UsageError } from '../../errors.js';
+import { UsageError } from '../../errors.js';
 import type { CommandContext } from '../context.js';
 import type { Output } from '../output.js';
+import { clientOptions, type RetagFlags } from './retag/flags.js';
 import { plural } from '../format.js';
 
-/** Registry client settings from the command line: --verbose request log, the caller's environment. */
-export function clientOptions(ctx: CommandContext, out: Output): { env?: NodeJS.ProcessEnv; verbose?: (line: string) => void } {
-  return { env: ctx.streams.env, ...(out.verbose ? { verbose: (line: string) => out.debug(line) } : {}) };
-}
-
-interface RetagFlags {
-  semver?: boolean;
-  version?: string;
-  force?: boolean;
-  latest?: boolean;
-  dryRun?: boolean;
-}
+export { clientOptions };
 
 export function register(program: Command, ctx: CommandContext): void {
   program
@@ -38,6 +28,8 @@ compares against every release.`,
     .option('--version <version>', 'with --semver: the version to release REF as (when its tag is not one)')
     .option('--force', 'with --semver: move the exact version tag even if it points at another digest')
     .option('--no-latest', 'with --semver: leave latest alone')
+    .option('--prerelease-tags', 'with --semver: also keep X.Y-ID for pre-releases (2.1.0-rc.2 -> 2.1-rc)')
+    .option('--rebuild', 'with --semver: REF is a repository; recompute every floating tag from the releases present')
     .option('--dry-run', 'print the plan, change nothing')
     .addHelpText(
       'after',
@@ -46,71 +38,24 @@ Examples:
   regctl retag localhost:5000/app:1.9.2 stable prod
   regctl retag localhost:5000/app:1.9.2 app-archive:1.9.2
   regctl retag --semver localhost:5000/app:1.9.2
-  regctl retag --semver localhost:5000/app:sha-3f2a1c --version 1.9.2 --dry-run`,
+  regctl retag --semver localhost:5000/app:sha-3f2a1c --version 1.9.2 --dry-run
+  regctl retag --semver --rebuild localhost:5000/app`,
     )
     .action(async (ref: string, tags: string[], flags: RetagFlags, cmd: Command) => {
       const out = ctx.output(cmd);
-      if (flags.semver) await runSemver(ctx, out, ref, tags, flags);
+      const { runSemver, runRebuild } = await import('./retag/semver.js');
+      if (flags.semver && flags.rebuild) await runRebuild(ctx, out, ref, tags, flags);
+      else if (flags.semver) await runSemver(ctx, out, ref, tags, flags);
       else await runPlain(ctx, out, ref, tags, flags);
     });
-}
-
-async function runSemver(ctx: CommandContext, out: Output, input: string, tags: string[], flags: RetagFlags): Promise<void> {
-  if (tags.length > 0) throw new UsageError('--semver takes one reference and derives the tags itself; drop the extra tags');
-  const { parseReference, formatReference, manifestRef } = await import('../../ref/reference.js');
-  const ref = parseReference(input);
-  const { parseReleaseVersion, shortDigest } = await import('../../retag/plan.js');
-  if (flags.version !== undefined) parseReleaseVersion(flags.version);
-  else if (ref.digest !== undefined && ref.tag === undefined) throw new UsageError(`${input} names a digest, not a version: pass --version X.Y.Z`);
-  // Validate before any request: the version comes from the tag unless --version is given.
-  else parseReleaseVersion(ref.tag ?? '');
-
-  const { repositoryOpener } = await import('../../wiring/registry-client.js');
-  const { retagSemver } = await import('../../retag/semver-retag.js');
-  const open = repositoryOpener(clientOptions(ctx, out));
-  const repository = open(ref.registry, ref.repository);
-  const result = await retagSemver({
-    repository,
-    ref: manifestRef(ref),
-    // REF may carry both a version tag and a digest: the digest picks the image, the tag names the version.
-    version: flags.version ?? ref.tag,
-    force: flags.force,
-    noLatest: flags.latest === false,
-    dryRun: flags.dryRun,
-  });
-  const { plan } = result;
-  const repo = formatReference({ registry: ref.registry, repository: ref.repository });
-
-  if (out.json) {
-    out.printJson({
-      repository: repo,
-      version: plan.version,
-      digest: plan.digest,
-      dryRun: result.dryRun,
-      ...(plan.refused ? { refused: plan.refused } : {}),
-      entries: plan.entries.map((e) => ({ ...e, applied: result.applied.includes(e) })),
-    });
-  } else {
-    const c = await out.colors();
-    const paint = (a: string): string => (a === 'create' || a === 'move' ? c.green(a) : a === 'skipped' ? c.yellow(a) : c.dim(a));
-    const digestCell = (old: string | undefined, next: string, action: string): string =>
-      action === 'unchanged' ? shortDigest(next) : `${shortDigest(old)} -> ${shortDigest(next)}`;
-    out.info(`${repo}: ${plan.version} is ${plan.digest}`);
-    await out.table(
-      ['TAG', 'DIGEST (OLD -> NEW)', 'ACTION', 'REASON'],
-      plan.entries.map((e) => [e.tag, digestCell(e.oldDigest, e.newDigest, e.action), paint(e.action), e.reason ?? '']),
-    );
-    if (!plan.refused) {
-      const n = result.applied.length;
-      out.info(result.dryRun ? 'dry run: nothing changed' : n === 0 ? 'nothing to change' : `${plural(n, 'tag')} written`);
-    }
-  }
-  if (plan.refused) throw new RegctlError('RETAG_REFUSED', plan.refused);
 }
 
 async function runPlain(ctx: CommandContext, out: Output, input: string, tags: string[], flags: RetagFlags): Promise<void> {
   if (flags.version !== undefined || flags.force || flags.latest === false) {
     throw new UsageError('--version, --force and --no-latest go with --semver');
+  }
+  if (flags.rebuild || flags.prereleaseTags) {
+    throw new UsageError('--rebuild and --prerelease-tags go with --semver');
   }
   if (tags.length === 0) throw new UsageError('name at least one new tag (or use --semver)');
   const { parseReference, formatReference, manifestRef } = await import('../../ref/reference.js');

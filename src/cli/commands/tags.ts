@@ -27,7 +27,7 @@ the same way).`,
     .argument('<repository>', 'HOST/REPO, e.g. localhost:5000/image1, or oci:DIR, oci-archive:FILE, docker-archive:FILE')
     .option('--sort <order>', 'alpha (default) or semver')
     .option('--semver-range <range>', "only versions in this range, e.g. '>=1.9 <2'")
-    .option('--page-size <n>', 'tags asked for per request (default 1000)', positiveInt('--page-size'))
+    .option('--page-size <n>', 'tags asked for per request (default: the whole list in one request unless the registry pages)', positiveInt('--page-size'))
     .addHelpText(
       'after',
       `

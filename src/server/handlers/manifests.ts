@@ -1,6 +1,6 @@
 import { digestOf } from '../../oci/digest.js';
 import { isIndex, type Descriptor, type Manifest } from '../../oci/manifest.js';
-import { OciError } from '../protocol/errors.js';
+import { OciError, type TagCondition } from '../protocol/errors.js';
 import { methodNotAllowed, requireDelete, requireWritable, type RequestContext } from './context.js';
 import { readBody, sendEmpty } from '../http/http-io.js';
 import { acceptManifest, servedMediaType } from '../content/manifest-content.js';
@@ -79,6 +79,7 @@ async function putManifest(ctx: RequestContext, name: string, reference: string)
   if (byDigest && digest !== reference) {
     throw new OciError('DIGEST_INVALID', `manifest body has digest ${digest}, not ${reference}`, { detail: { expected: reference, actual: digest } });
   }
+  const ifTag = byDigest ? undefined : tagCondition(ctx, reference);
   await checkReferences(ctx, name, manifest);
 
   const record: ManifestRecord = { digest, mediaType, bytes };
@@ -86,7 +87,10 @@ async function putManifest(ctx: RequestContext, name: string, reference: string)
   const artifactType = manifest.artifactType ?? (isIndex(manifest) ? undefined : manifest.config.mediaType);
   if (artifactType) record.artifactType = artifactType;
   if (manifest.annotations) record.annotations = manifest.annotations;
-  await storage.putManifest(name, record, tags, ctx.policy.maxTagsPerRepository === undefined ? {} : { maxTags: ctx.policy.maxTagsPerRepository });
+  await storage.putManifest(name, record, tags, {
+    ...(ctx.policy.maxTagsPerRepository === undefined ? {} : { maxTags: ctx.policy.maxTagsPerRepository }),
+    ...(ifTag ? { ifTag } : {}),
+  });
 
   const headers: Record<string, string | string[]> = { Location: `/v2/${name}/manifests/${digest}`, 'Docker-Content-Digest': digest };
   if (manifest.subject) headers['OCI-Subject'] = manifest.subject.digest;
@@ -94,6 +98,30 @@ async function putManifest(ctx: RequestContext, name: string, reference: string)
   // parameters (distribution-spec after 1.1) instead of pushing each tag again.
   if (tagParams.length > 0) headers['OCI-Tag'] = tagParams;
   sendEmpty(ctx.res, 201, headers);
+}
+
+const QUOTED_DIGEST = /^"((?:sha256|sha512):[0-9a-f]{64,128})"$/;
+
+/**
+ * Compare-and-swap on a PUT by tag (advertised as `tag-cas` on /v2/): `If-Match: "DIGEST"`
+ * applies the PUT only while the tag points at DIGEST, `If-None-Match: *` only while the tag
+ * does not exist; otherwise 412 TAG_MOVED. One quoted digest (the ETag a GET returned), no lists.
+ */
+function tagCondition(ctx: RequestContext, tag: string): TagCondition | undefined {
+  const ifMatch = ctx.req.headers['if-match'];
+  const ifNoneMatch = ctx.req.headers['if-none-match'];
+  if (ifMatch !== undefined && ifNoneMatch !== undefined) {
+    throw new OciError('UNSUPPORTED', 'send If-Match or If-None-Match, not both', { status: 400 });
+  }
+  if (ifNoneMatch !== undefined) {
+    if (ifNoneMatch.trim() !== '*') throw new OciError('UNSUPPORTED', 'If-None-Match on a manifest PUT takes only *', { status: 400 });
+    return { tag, digest: undefined };
+  }
+  if (ifMatch === undefined) return undefined;
+  const m = QUOTED_DIGEST.exec(ifMatch.trim());
+  if (!m) throw new OciError('UNSUPPORTED', 'If-Match on a manifest PUT takes one quoted digest, e.g. "sha256:..."', { status: 400 });
+  checkDigestSyntax(m[1]!);
+  return { tag, digest: m[1]! };
 }
 
 /** Blobs (and index children) a manifest names must already be in the repository. */

@@ -43,9 +43,21 @@ export interface ServeSettings {
   /** Failed logins allowed per client address per minute. */
   loginAttemptsPerMinute: number;
   metrics: boolean;
+  /** The web UI and sign-in pages for browsers (`--no-ui` turns them off). */
+  ui: boolean;
+  /** Pull-through upstreams, `PREFIX=URL` each (docs/mirror.md). */
+  mirror?: string[];
+  /** Names matching no local repository pull through this upstream prefix (docker registry-mirrors mode). */
+  mirrorDefault?: string;
+  /** A cached tag is re-checked upstream after this long. */
+  mirrorTagTtlMs: number;
+  /** Cached bytes kept at most (least recently pulled evicted first). */
+  mirrorMaxSize?: number;
+  /** Upstream credentials, docker config.json format. */
+  mirrorAuth?: string;
 }
 
-type Kind = 'port' | 'string' | 'path' | 'bool' | 'duration' | 'size' | 'count' | 'logFormat';
+type Kind = 'port' | 'string' | 'path' | 'bool' | 'duration' | 'size' | 'count' | 'logFormat' | 'list';
 
 interface Spec {
   key: keyof ServeSettings;
@@ -82,6 +94,12 @@ const SPECS: Spec[] = [
   { key: 'maxConnections', name: 'max-connections', kind: 'count', default: 1000 },
   { key: 'loginAttemptsPerMinute', name: 'login-attempts-per-minute', kind: 'count', default: 10 },
   { key: 'metrics', name: 'metrics', kind: 'bool', default: true },
+  { key: 'ui', name: 'ui', kind: 'bool', default: true },
+  { key: 'mirror', name: 'mirror', kind: 'list' },
+  { key: 'mirrorDefault', name: 'mirror-default', kind: 'string' },
+  { key: 'mirrorTagTtlMs', name: 'mirror-tag-ttl', kind: 'duration', default: 5 * 60_000 },
+  { key: 'mirrorMaxSize', name: 'mirror-max-size', kind: 'size' },
+  { key: 'mirrorAuth', name: 'mirror-auth', kind: 'path' },
 ];
 
 export const SERVE_SETTINGS: ReadonlyArray<{ key: keyof ServeSettings; flag: string; env: string; fileKey: string }> = SPECS.map((s) => ({
@@ -143,6 +161,9 @@ export function resolveServeSettings(input: ServeConfigInput): ResolvedServeConf
   const s = settings as unknown as ServeSettings;
   if ((s.tlsCert === undefined) !== (s.tlsKey === undefined)) {
     throw new UsageError(s.tlsCert === undefined ? '--tls-key needs --tls-cert' : '--tls-cert needs --tls-key');
+  }
+  if (s.mirrorDefault !== undefined && !(s.mirror ?? []).some((m) => m.split('=')[0]!.trim().toLowerCase() === s.mirrorDefault!.toLowerCase())) {
+    throw new UsageError(`--mirror-default ${s.mirrorDefault} needs --mirror ${s.mirrorDefault}=URL`);
   }
   if (s.access !== undefined && s.htpasswd === undefined) {
     throw new UsageError('--access needs --htpasswd (access rules name users that must log in)');
@@ -220,6 +241,20 @@ function convert(spec: Spec, raw: unknown, where: string): ServeSettings[keyof S
       // eslint-disable-next-line no-control-regex
       if (/[\x00-\x1f]/.test(raw as string)) return bad('no control characters');
       return raw as string;
+    }
+    case 'list': {
+      // Flags repeat; the environment separates with commas; a file gives a list or a map
+      // (`mirror: {docker.io: https://registry-1.docker.io}`).
+      const items = Array.isArray(raw)
+        ? raw
+        : typeof raw === 'string'
+          ? raw.split(',')
+          : typeof raw === 'object' && raw !== null
+            ? Object.entries(raw as Record<string, unknown>).map(([k, v]) => `${k}=${String(v)}`)
+            : bad('a list of PREFIX=URL');
+      const out = (items as unknown[]).map((i) => (typeof i === 'string' ? i.trim() : bad('a list of PREFIX=URL'))).filter((i) => i !== '');
+      // eslint-disable-next-line no-control-regex
+      return out.some((i) => /[\x00-\x1f]/.test(i)) ? bad('no control characters') : out;
     }
     case 'logFormat':
       return raw === 'text' || raw === 'json' ? raw : bad('text or json');

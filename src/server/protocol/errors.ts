@@ -17,6 +17,8 @@ export type OciErrorCode =
   | 'DENIED'
   | 'UNSUPPORTED'
   | 'TOOMANYREQUESTS'
+  /** regctl serve: a conditional tag update (If-Match / If-None-Match) found the tag elsewhere. */
+  | 'TAG_MOVED'
   | 'UNKNOWN';
 
 const DEFAULT_STATUS: Record<OciErrorCode, number> = {
@@ -35,6 +37,7 @@ const DEFAULT_STATUS: Record<OciErrorCode, number> = {
   DENIED: 403,
   UNSUPPORTED: 405,
   TOOMANYREQUESTS: 429,
+  TAG_MOVED: 412,
   UNKNOWN: 500,
 };
 
@@ -66,4 +69,21 @@ export function uploadRangeError(size: number, location?: string): OciError {
   const headers: Record<string, string> = { Range: `0-${Math.max(size - 1, 0)}` };
   if (location) headers.Location = location;
   return new OciError('BLOB_UPLOAD_INVALID', `chunk must start at offset ${size}`, { status: 416, headers, detail: { size } });
+}
+
+/**
+ * A precondition on a tag: the tag must point at `digest` (If-Match), or not exist
+ * (`digest` undefined, If-None-Match: *).
+ */
+export interface TagCondition {
+  tag: string;
+  digest: string | undefined;
+}
+
+/** Throws TAG_MOVED (412) when `current` (where the tag points now) does not meet `cond`. */
+export function checkTagCondition(repo: string, cond: TagCondition, current: string | undefined): void {
+  if (current === cond.digest) return;
+  const now = current ?? 'nothing';
+  const wanted = cond.digest ?? 'nothing (If-None-Match: *)';
+  throw new OciError('TAG_MOVED', `tag ${cond.tag} of ${repo} points at ${now}, not ${wanted}`, { detail: { tag: cond.tag, current: current ?? null, expected: cond.digest ?? null } });
 }

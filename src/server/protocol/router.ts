@@ -5,6 +5,7 @@
 export type Route =
   | { kind: 'base' }
   | { kind: 'catalog' }
+  | { kind: 'search' }
   | { kind: 'tags'; name: string }
   | { kind: 'manifest'; name: string; reference: string }
   | { kind: 'blob'; name: string; digest: string }
@@ -15,6 +16,8 @@ export type Route =
 const PATTERNS: Array<[RegExp, (m: RegExpExecArray) => Route]> = [
   [/^\/v2\/?$/, () => ({ kind: 'base' })],
   [/^\/v2\/_catalog$/, () => ({ kind: 'catalog' })],
+  // Docker Registry v1 search, still asked for by docker search and podman search.
+  [/^\/v1\/search$/, () => ({ kind: 'search' })],
   [/^\/v2\/(.+)\/tags\/list$/, (m) => ({ kind: 'tags', name: m[1]! })],
   [/^\/v2\/(.+)\/manifests\/([^/]+)$/, (m) => ({ kind: 'manifest', name: m[1]!, reference: m[2]! })],
   [/^\/v2\/(.+)\/blobs\/uploads\/?$/, (m) => ({ kind: 'uploads', name: m[1]! })],

@@ -25,6 +25,12 @@ export interface AuthorizerOptions {
   limiter?: LoginRateLimiter;
   /** Realm in the WWW-Authenticate challenge. Default "regctl". */
   realm?: string;
+  /**
+   * Web UI sessions: on paths outside the registry API (kind 'other', i.e. the UI) a request
+   * without Basic credentials is the user of its session cookie. Never on /v2/ or /v1/, so a
+   * cross-site form can never act on the API with a browser's cookie.
+   */
+  sessions?: { userFor(cookieHeader: string | undefined): string | undefined };
 }
 
 export interface AuthRequest {
@@ -53,6 +59,8 @@ export interface Allowed {
   /** True when the caller may read every repository (no per-repository check needed). */
   unrestricted: boolean;
   canRead(repository: string): boolean;
+  /** Whether the caller may do `action` on `repository` (the web UI asks before it offers a button). */
+  can(action: Action, repository: string): boolean;
   /** For /v2/_catalog: keep only the repositories the caller may read. */
   filterCatalog(repositories: readonly string[]): string[];
 }
@@ -75,6 +83,9 @@ export function requiredAction(method: string, route: RegistryRoute): Action | '
   const reading = m === 'GET' || m === 'HEAD';
   switch (route.kind) {
     case 'other':
+    // Search answers everyone; the handler keeps only what the caller may read (podman and
+    // docker never send credentials to /v1/search, so anonymous rules apply to them).
+    case 'search':
       return 'none';
     case 'base':
     case 'unknown':
@@ -134,6 +145,9 @@ export function createAuthorizer(options: AuthorizerOptions = {}): Authorize {
         return unauthorized(creds ? 'invalid username or password' : 'malformed Basic credentials');
       }
       user = creds.username;
+    } else if (users && options.sessions && route.kind === 'other') {
+      const cookie = req.headers.cookie;
+      user = options.sessions.userFor(Array.isArray(cookie) ? cookie.join('; ') : cookie);
     }
 
     const allowed = (extra: Partial<Allowed> = {}): Allowed => ({
@@ -142,6 +156,7 @@ export function createAuthorizer(options: AuthorizerOptions = {}): Authorize {
       route,
       unrestricted: access.unrestricted && (user !== undefined || !users),
       canRead: (r) => access.can(user, 'read', r),
+      can: (a, r) => access.can(user, a, r),
       filterCatalog: (repos) => access.filterCatalog(user, repos),
       ...extra,
     });

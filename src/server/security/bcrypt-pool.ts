@@ -1,8 +1,7 @@
-import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { RegctlError } from '../../errors.js';
+import { bcryptForWorker, type BcryptForWorker } from './bcrypt-module.js';
 
 /**
  * bcrypt compares on a small pool of worker threads. A compare costs 20-2000 ms of CPU; on the
@@ -11,7 +10,8 @@ import { RegctlError } from '../../errors.js';
  * with BcryptBusyError, which the front door answers with 503 + Retry-After.
  *
  * The worker is built from a code string (`eval: true`) that imports bcryptjs by the absolute
- * path resolved here, so it works the same from src/, dist/ and the bundled CLI whatever their layout.
+ * path resolved here, so it works the same from src/, dist/ and the bundled CLI whatever their layout;
+ * in the single executable, which has no files but itself, it evaluates bcryptjs's CommonJS source.
  */
 
 export class BcryptBusyError extends RegctlError {
@@ -38,7 +38,15 @@ const WORKER_NICE = 10;
 const WORKER_CODE = `
 (async () => {
   const { parentPort, workerData } = await import('node:worker_threads');
-  const mod = await import(workerData.bcryptUrl);
+  let mod;
+  if (workerData.bcrypt.source !== undefined) {
+    const crypto = await import('node:crypto');
+    const module = { exports: {} };
+    new Function('exports', 'module', 'require', workerData.bcrypt.source)(module.exports, module, () => crypto);
+    mod = module.exports;
+  } else {
+    mod = await import(workerData.bcrypt.url);
+  }
   const bcrypt = mod.default ?? mod;
   // On Linux the nice value is per thread: checking passwords yields the CPU to serving requests.
   // (Elsewhere setpriority would lower the whole process, so it is left alone.)
@@ -75,7 +83,7 @@ export class BcryptPool {
   private readonly queue: Job[] = [];
   private readonly perGroup = new Map<string, number>();
   private nextId = 1;
-  private bcryptUrl: string | undefined;
+  private bcrypt: BcryptForWorker | undefined;
 
   constructor(options: BcryptPoolOptions = {}) {
     this.size = options.size ?? Math.max(1, Math.min(2, availableParallelism() - 1));
@@ -125,8 +133,8 @@ export class BcryptPool {
   }
 
   private spawn(slot: Slot): Worker {
-    this.bcryptUrl ??= pathToFileURL(createRequire(import.meta.url).resolve('bcryptjs')).href;
-    const worker = new Worker(WORKER_CODE, { eval: true, workerData: { bcryptUrl: this.bcryptUrl, nice: WORKER_NICE } });
+    this.bcrypt ??= bcryptForWorker();
+    const worker = new Worker(WORKER_CODE, { eval: true, workerData: { bcrypt: this.bcrypt, nice: WORKER_NICE } });
     slot.worker = worker;
     worker.on('message', (m: { id: number; ok: boolean }) => {
       const job = slot.job;

@@ -1,9 +1,9 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
 import bcrypt from 'bcryptjs';
 import { NotFoundError, RegctlError, UsageError } from '../../errors.js';
 import { sharedBcryptPool, type BcryptPool } from './bcrypt-pool.js';
+import { acquireLockFile, LockBusyError, writeFileAtomic } from '../storage/fs-file-ops.js';
 
 /**
  * htpasswd files with bcrypt entries, as `htpasswd -B` writes them: `user:$2y$05$<53 chars>`.
@@ -319,7 +319,7 @@ export async function addUser(
       }
     }
     if (result === 'added') out.push({ kind: 'entry', username, hash, text: `${username}:${hash}` });
-    await writeAtomic(path, out.map((l) => `${l.text}\n`).join(''));
+    await writeFileAtomic(path, out.map((l) => `${l.text}\n`).join(''), { mode: 0o600 });
     return result;
   });
 }
@@ -330,59 +330,26 @@ export async function removeUser(path: string, username: string): Promise<boolea
     const lines = readLines(await readOptional(path));
     const out = lines.filter((l) => !(l.kind === 'entry' && l.username === username));
     if (out.length === lines.length) return false;
-    await writeAtomic(path, out.map((l) => `${l.text}\n`).join(''));
+    await writeFileAtomic(path, out.map((l) => `${l.text}\n`).join(''), { mode: 0o600 });
     return true;
   });
 }
 
-/** Temp file in the same directory, mode 0600, fsync, rename: readers see the old or the new file. */
-async function writeAtomic(path: string, content: string): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
-  const fh = await open(tmp, 'wx', 0o600);
-  try {
-    await fh.writeFile(content, 'utf8');
-    await fh.chmod(0o600);
-    await fh.sync();
-  } catch (e) {
-    await fh.close();
-    await unlink(tmp).catch(() => undefined);
-    throw e;
-  }
-  await fh.close();
-  try {
-    await rename(tmp, path);
-  } catch (e) {
-    await unlink(tmp).catch(() => undefined);
-    throw e;
-  }
-  const dir = await open(dirname(path), 'r').catch(() => undefined);
-  await dir?.sync().catch(() => undefined);
-  await dir?.close();
-}
-
-/** A `FILE.lock` created exclusively, so two concurrent edits don't lose one another's change. */
+/** `FILE.lock` (storage/fs-file-ops.ts acquireLockFile), so two concurrent edits don't lose one another's change. */
 async function withLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
   const lock = `${path}.lock`;
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    try {
-      const fh = await open(lock, 'wx', 0o600);
-      await fh.close();
-      break;
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') throw new HtpasswdError(`cannot create htpasswd file ${path}: directory does not exist`);
-      if (code !== 'EEXIST') throw new HtpasswdError(`cannot lock htpasswd file ${path}: ${code ?? 'error'}`);
-      // A lock older than 30 s belongs to a process that died mid-edit.
-      const s = await stat(lock).catch(() => undefined);
-      if (s && Date.now() - s.mtimeMs > 30_000) await unlink(lock).catch(() => undefined);
-      else if (Date.now() > deadline) throw new HtpasswdError(`htpasswd file ${path} is locked by another edit (${lock})`);
-      else await new Promise((r) => setTimeout(r, 50));
-    }
+  let release: () => Promise<void>;
+  try {
+    release = await acquireLockFile(lock, { timeoutMs: 5000 });
+  } catch (e) {
+    if (e instanceof LockBusyError) throw new HtpasswdError(`htpasswd file ${path} is locked by another edit (${lock})`);
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new HtpasswdError(`cannot create htpasswd file ${path}: directory does not exist`);
+    throw new HtpasswdError(`cannot lock htpasswd file ${path}: ${code ?? 'error'}`);
   }
   try {
     return await fn();
   } finally {
-    await unlink(lock).catch(() => undefined);
+    await release();
   }
 }

@@ -14,6 +14,7 @@ import { firstValues, splitTarget } from '../protocol/request-target.js';
 export type RouteKind =
   | 'base' // /v2/
   | 'catalog' // /v2/_catalog
+  | 'search' // /v1/search (Docker v1 search; results filtered by read rights)
   | 'tags' // /v2/<name>/tags/list
   | 'manifest' // /v2/<name>/manifests/<reference>
   | 'blob' // /v2/<name>/blobs/<digest>
@@ -43,6 +44,7 @@ export function parseRegistryRoute(url: string): RegistryRoute {
   switch (r.kind) {
     case 'base':
     case 'catalog':
+    case 'search':
       return { kind: r.kind, query };
     default: {
       const out: RegistryRoute = { kind: r.kind, repository: r.name, nameValid: isValidRepository(r.name), query };

@@ -1,10 +1,11 @@
-import { mkdir, open, readFile, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Descriptor } from '../../oci/manifest.js';
 import { MediaType } from '../../oci/mediatypes.js';
+import { checkTagCondition, type TagCondition } from '../protocol/errors.js';
 import { KeyedMutex } from './mutex.js';
 import { checkTagCap } from './tag-cap.js';
-import { isErrno, writeFileAtomic } from './fs-file-ops.js';
+import { acquireLockFile, isErrno, writeFileAtomic } from './fs-file-ops.js';
 
 /** The annotation OCI image layouts use to name a manifest (our tags). */
 export const REF_NAME = 'org.opencontainers.image.ref.name';
@@ -146,37 +147,17 @@ export class LayoutIndexes {
    * `regctl serve gc` running in another process on the same root.
    */
   async withFileLock<T>(repo: string, fn: () => Promise<T>): Promise<T> {
-    const lock = join(this.dir(repo), '.index.json.lock');
-    for (let waited = 0; ; ) {
-      try {
-        const fh = await open(lock, 'wx', 0o600);
-        // The holder's pid: a lock whose process is gone (killed mid-write) is taken over at once.
-        await fh.writeFile(String(process.pid)).finally(() => fh.close());
-        break;
-      } catch (e) {
-        if (isErrno(e, 'ENOENT')) {
-          // The repository directory is gone: lay it out again, then lock.
-          this.forget(repo);
-          await mkdir(this.dir(repo), { recursive: true });
-          continue;
-        }
-        if (!isErrno(e, 'EEXIST')) throw e;
-        // Left by a process that died holding it: its pid is gone, or (pid unreadable) it is old.
-        const s = await stat(lock).catch(() => undefined);
-        const pid = Number(await readFile(lock, 'utf8').catch(() => ''));
-        if (s && ((Number.isSafeInteger(pid) && pid > 0 && !processAlive(pid)) || Date.now() - s.mtimeMs > 30_000)) {
-          await unlink(lock).catch(() => undefined);
-          continue;
-        }
-        const pause = Math.min(2 + waited / 10, 20);
-        await new Promise((r) => setTimeout(r, pause));
-        waited += pause;
-      }
-    }
+    const release = await acquireLockFile(join(this.dir(repo), '.index.json.lock'), {
+      // The repository directory is gone: lay it out again, then lock.
+      onMissingDirectory: async () => {
+        this.forget(repo);
+        await mkdir(this.dir(repo), { recursive: true });
+      },
+    });
     try {
       return await fn();
     } finally {
-      await unlink(lock).catch(() => undefined);
+      await release();
     }
   }
 
@@ -246,20 +227,10 @@ export class LayoutIndexes {
   }
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    // EPERM: it exists, it just is not ours.
-    return isErrno(e, 'EPERM');
-  }
-}
-
 /** What can happen to index.json. */
 export type IndexOp =
   /** Store `desc` under each of `tags` (moving them), or untagged when `tags` is empty. */
-  | { op: 'put'; desc: Descriptor; tags: string[]; maxTags?: number }
+  | { op: 'put'; desc: Descriptor; tags: string[]; maxTags?: number; ifTag?: TagCondition }
   /** Remove one tag; its manifest stays, untagged if no other tag names it. */
   | { op: 'untag'; tag: string }
   /** Remove every entry of a digest. */
@@ -305,7 +276,8 @@ class IndexModel {
     switch (op.op) {
       case 'put': {
         const { desc, tags } = op;
-        // Throws before changing anything.
+        // Both throw before changing anything; decided on the index.json read under the locks.
+        if (op.ifTag) checkTagCondition(this.repo, op.ifTag, this.map.get(`t${op.ifTag.tag}`)?.digest);
         checkTagCap(this.repo, this.tagCount, (t) => this.map.has(`t${t}`), tags, op.maxTags);
         for (const tag of tags) {
           const old = this.map.get(`t${tag}`);

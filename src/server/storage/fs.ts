@@ -30,6 +30,7 @@ import type { BlobInfo, ByteRange, ManifestRecord, PutManifestOptions, RegistryS
  * Names starting with "_" cannot be repository components, so none of these collide.
  */
 export class FilesystemStorage implements RegistryStorage {
+  readonly tagCas = true;
   readonly root: string;
   /** Shared with the gc adapter (fs-gc.ts), which lives beside this class. */
   readonly layouts: LayoutIndexes;
@@ -316,7 +317,13 @@ export class FilesystemStorage implements RegistryStorage {
       await this.writeReferrer(repo, m.subject, m.digest, desc);
     }
     const base: Descriptor = { mediaType: m.mediaType, digest: m.digest, size: m.bytes.length };
-    await this.layouts.apply(repo, { op: 'put', desc: base, tags, ...(options.maxTags !== undefined ? { maxTags: options.maxTags } : {}) });
+    await this.layouts.apply(repo, {
+      op: 'put',
+      desc: base,
+      tags,
+      ...(options.maxTags !== undefined ? { maxTags: options.maxTags } : {}),
+      ...(options.ifTag ? { ifTag: options.ifTag } : {}),
+    });
   }
 
   async deleteManifest(repo: string, digest: string): Promise<boolean> {

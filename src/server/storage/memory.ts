@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Descriptor } from '../../oci/manifest.js';
 import { VerifiedUploads } from './verified-uploads.js';
-import { OciError, uploadRangeError } from '../protocol/errors.js';
+import { checkTagCondition, OciError, uploadRangeError } from '../protocol/errors.js';
 import { compareCodeUnits } from './fs-layout.js';
 import { checkTagCap } from './tag-cap.js';
 import { referrerDescriptor } from './referrers.js';
@@ -30,6 +30,7 @@ interface Upload {
  * (test data is small); semantics match the filesystem backend.
  */
 export class MemoryStorage implements RegistryStorage {
+  readonly tagCas = true;
   private readonly content = new Map<string, Buffer>();
   private readonly repos = new Map<string, Repo>();
   private readonly uploads = new Map<string, Upload>();
@@ -163,6 +164,8 @@ export class MemoryStorage implements RegistryStorage {
 
   async putManifest(repo: string, m: ManifestRecord, tags: string[], options: PutManifestOptions = {}): Promise<void> {
     const existing = this.repo(repo);
+    // No await from here to the last write: the check and the update are one step.
+    if (options.ifTag) checkTagCondition(repo, options.ifTag, existing?.tags.get(options.ifTag.tag));
     if (existing) checkTagCap(repo, existing.tags.size, (t) => existing.tags.has(t), tags, options.maxTags);
     else checkTagCap(repo, 0, () => false, tags, options.maxTags);
     const r = this.repo(repo, true);

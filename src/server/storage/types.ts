@@ -1,5 +1,6 @@
 import type { Readable, Writable } from 'node:stream';
 import type { Descriptor } from '../../oci/manifest.js';
+import type { TagCondition } from '../protocol/errors.js';
 import type { GcStore } from './gc-store.js';
 
 /**
@@ -43,6 +44,11 @@ export interface ManifestRecord extends StoredManifest {
 export interface PutManifestOptions {
   /** Tags the repository may hold after this put. */
   maxTags?: number;
+  /**
+   * Compare-and-swap: apply only if this tag points where the condition says, checked atomically
+   * with the write where `tagCas` is true (else OciError TAG_MOVED, 412).
+   */
+  ifTag?: TagCondition;
 }
 
 export interface ByteRange {
@@ -52,6 +58,8 @@ export interface ByteRange {
 }
 
 export interface RegistryStorage {
+  /** True when putManifest checks `ifTag` atomically with the write (advertised as `tag-cas`). */
+  readonly tagCas?: boolean;
   /** Every repository, sorted. */
   listRepositories(): Promise<string[]>;
 

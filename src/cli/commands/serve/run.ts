@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { RegctlError, UsageError } from '../../../errors.js';
 import type { CommandContext } from '../../context.js';
 import { formatBytes, plural } from '../../format.js';
-import { defaultRoot, SETTING_OPTIONS, settingsFor, type ServeFlags } from './settings.js';
+import { defaultRoot, REPEATABLE_OPTIONS, SETTING_OPTIONS, settingsFor, type ServeFlags } from './settings.js';
 
 /** `regctl serve`: settings in, one runtime, a start-up banner, stop on a signal. */
 export function registerServe(program: Command, ctx: CommandContext): Command {
@@ -12,7 +12,10 @@ export function registerServe(program: Command, ctx: CommandContext): Command {
     .description(
       'Run a registry that docker, podman, skopeo, crane, oras and regctl push to and pull from (OCI distribution spec v1.1). Each repository is stored as an OCI image layout directory under --root, so OCI tools can read it directly (skopeo copy oci:ROOT/REPO:TAG ...). Stops gracefully on Ctrl-C / SIGTERM. Every setting also comes from REGCTL_SERVE_<NAME> (e.g. REGCTL_SERVE_TLS_CERT) or a --config file; flags win.',
     );
-  for (const [flags, help] of SETTING_OPTIONS) serve.option(flags, help);
+  for (const [flags, help] of SETTING_OPTIONS) {
+    if (REPEATABLE_OPTIONS.has(flags)) serve.option(flags, help, (v: string, prev: string[] | undefined) => [...(prev ?? []), v]);
+    else serve.option(flags, help);
+  }
   serve
     .option('--config <file>', 'settings file, YAML or JSON, keys as the flags (tls-cert: ..., gc-interval: 6h) (or $REGCTL_SERVE_CONFIG)')
     .option('--no-log', 'no access log')

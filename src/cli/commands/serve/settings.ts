@@ -53,7 +53,16 @@ export const SETTING_OPTIONS: Array<[string, string]> = [
   ['--headers-timeout <duration>', 'time allowed to send the request headers (default 30s)'],
   ['--login-attempts-per-minute <n>', 'failed logins allowed per client address per minute (default 10)'],
   ['--no-metrics', 'no Prometheus /metrics endpoint'],
+  ['--no-ui', 'no web UI for browsers (the API is the same either way)'],
+  ['--mirror <prefix=url>', 'pull through from an upstream registry, e.g. docker.io=https://registry-1.docker.io (repeatable; HOST/docker.io/library/alpine; see docs/mirror.md)'],
+  ['--mirror-default <prefix>', 'docker registry-mirrors mode: names no local repository has pull through this --mirror prefix'],
+  ['--mirror-tag-ttl <duration>', 'trust a cached tag this long before re-checking it upstream with a HEAD (default 5m)'],
+  ['--mirror-max-size <size>', 'cached bytes kept at most, least recently pulled evicted first, e.g. 50GiB (default no limit)'],
+  ['--mirror-auth <file>', 'upstream credentials, docker config.json format ("auths" keyed by prefix or host)'],
 ];
+
+/** Options that may be given more than once (collected into a list). */
+export const REPEATABLE_OPTIONS = new Set(['--mirror <prefix=url>']);
 
 const SETTING_KEYS: Record<string, string> = {
   delete: 'noDelete',
@@ -64,6 +73,7 @@ const SETTING_KEYS: Record<string, string> = {
   uploadTtl: 'uploadTtlMs',
   idleTimeout: 'idleTimeoutMs',
   headersTimeout: 'headersTimeoutMs',
+  mirrorTagTtl: 'mirrorTagTtlMs',
 };
 
 function attributeOf(flags: string): string {

@@ -3,7 +3,7 @@ import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
 import { isValidDigest } from '../../../oci/digest.js';
 import type { Descriptor } from '../../../oci/manifest.js';
-import { OciError } from '../../protocol/errors.js';
+import { checkTagCondition, OciError } from '../../protocol/errors.js';
 import { compareCodeUnits } from '../fs-layout.js';
 import type { BlobInfo, ByteRange, ManifestRecord, PutManifestOptions, RegistryStorage, StoredManifest, UploadInfo } from '../types.js';
 import type { GcStore } from '../gc-store.js';
@@ -230,6 +230,8 @@ export class S3Storage implements RegistryStorage {
   }
 
   async putManifest(repo: string, m: ManifestRecord, tags: string[], options: PutManifestOptions = {}): Promise<void> {
+    // Best effort: instances share no lock, so this check is not atomic with the write (s3 does not advertise tag-cas).
+    if (options.ifTag) checkTagCondition(repo, options.ifTag, await this.resolveTag(repo, options.ifTag.tag));
     if (options.maxTags !== undefined && tags.length > 0) {
       // One LIST per 1,000 tags. Instances do not coordinate, so concurrent pushes through
       // several of them can overshoot the cap by what each adds at once.

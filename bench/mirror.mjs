@@ -1,0 +1,253 @@
+#!/usr/bin/env node
+// Pull-through cache over a simulated WAN (docs/mirror.md): Debian's docker-registry is the
+// upstream, reached through a loopback proxy adding 20 ms each way and 200 Mbit/s (shared by
+// all connections, each direction). Measures:
+//   - skopeo pull of a SIZE image directly from upstream (over the WAN) - the reference;
+//   - the first (cold) and second (warm) skopeo pull through `regctl serve --mirror`;
+//   - 20 concurrent cold pulls through a fresh mirror: bytes that crossed the WAN (must be
+//     one image, not 20).
+// Usage: node bench/mirror.mjs [--size-mib 500] [--layers 5] [--concurrent 20] [--rate-mbit 200] [--delay-ms 20] [--json FILE]
+// Needs: npm run build, skopeo, docker-registry. Only 127.0.0.1 is used.
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, randomStream } from './lib.mjs';
+
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const MiB = 1024 * 1024;
+const SIZE_MIB = Number(opt('size-mib', '500'));
+const LAYERS = Number(opt('layers', '5'));
+const CONCURRENT = Number(opt('concurrent', '20'));
+const RATE = (Number(opt('rate-mbit', '200')) * 1e6) / 8; // bytes per second
+const DELAY = Number(opt('delay-ms', '20'));
+const JSON_OUT = opt('json', undefined);
+
+for (const tool of ['skopeo', 'docker-registry']) {
+  if (spawnSync('which', [tool]).status !== 0) {
+    console.error(`bench/mirror.mjs needs ${tool} (apt-get install ${tool})`);
+    process.exit(2);
+  }
+}
+if (!existsSync(join(repoRoot, 'dist/cli/main.js'))) {
+  console.error('run `npm run build` first: the benchmark uses the built CLI (node bin/regctl.js serve)');
+  process.exit(2);
+}
+
+const work = await mkdtemp(join(tmpdir(), 'regctl-bench-mirror-'));
+const children = [];
+process.on('exit', () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+});
+for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, () => rm(work, { recursive: true, force: true }).finally(() => process.exit(130)));
+
+/**
+ * A TCP proxy that behaves like a WAN link: every chunk is released no earlier than the link
+ * (one token bucket per direction, shared by all connections) can carry it, and then `DELAY`
+ * ms later. Counts the bytes sent from upstream to the client side.
+ */
+async function startWan(targetPort) {
+  const link = { down: 0, up: 0 };
+  const stats = { down: 0 };
+  const shape = (dir, from, to) => {
+    let queue = Promise.resolve();
+    from.on('data', (chunk) => {
+      const now = performance.now();
+      const start = Math.max(now, link[dir]);
+      link[dir] = start + (chunk.length / RATE) * 1000;
+      const at = link[dir] + DELAY;
+      if (dir === 'down') stats.down += chunk.length;
+      // Backpressure: stop reading when far ahead of the link.
+      if (at - now > 500) from.pause();
+      queue = queue.then(
+        () =>
+          new Promise((resolve) =>
+            setTimeout(() => {
+              to.write(chunk);
+              if (from.isPaused() && performance.now() + 500 > link[dir]) from.resume();
+              resolve();
+            }, Math.max(0, at - performance.now())),
+          ),
+      );
+    });
+    from.on('end', () => queue.then(() => to.end()));
+    from.on('error', () => to.destroy());
+    to.on('error', () => from.destroy());
+  };
+  const server = net.createServer((client) => {
+    const upstream = net.connect(targetPort, '127.0.0.1');
+    shape('up', client, upstream);
+    shape('down', upstream, client);
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return { port: server.address().port, stats, close: () => new Promise((r) => server.close(r)) };
+}
+
+async function waitReady(url) {
+  for (let i = 0; i < 400; i++) {
+    try {
+      const r = await fetch(`${url}/v2/`);
+      if (r.status === 200 || r.status === 401) return;
+    } catch {
+      // not yet
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${url} did not come up`);
+}
+
+function stop(child) {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
+  });
+}
+
+async function startDistribution(root) {
+  const port = await freePort();
+  const config = join(work, `registry-${port}.yml`);
+  await writeFile(config, `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${root}\nhttp:\n  addr: 127.0.0.1:${port}\n`);
+  const child = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'ignore'] });
+  children.push(child);
+  await waitReady(`http://127.0.0.1:${port}`);
+  return { child, port, url: `http://127.0.0.1:${port}` };
+}
+
+async function startMirror(root, upstreamUrl) {
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    [join(repoRoot, 'bin/regctl.js'), 'serve', '--port', String(port), '--root', root, '--no-log', '--mirror', `docker.io=${upstreamUrl}`],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  children.push(child);
+  await waitReady(`http://127.0.0.1:${port}`);
+  return { child, host: `127.0.0.1:${port}` };
+}
+
+async function digestOfStream(seed, size) {
+  const h = createHash('sha256');
+  for await (const c of randomStream(seed, size)) h.update(c);
+  return `sha256:${h.digest('hex')}`;
+}
+
+function putBlob(base, repo, digest, size, body) {
+  return new Promise((resolve, reject) => {
+    const post = http.request(`${base}/v2/${repo}/blobs/uploads/`, { method: 'POST', headers: { 'Content-Length': 0 } }, (res) => {
+      res.resume();
+      const loc = new URL(res.headers.location, base);
+      loc.searchParams.set('digest', digest);
+      const put = http.request(loc, { method: 'PUT', headers: { 'Content-Length': size, 'Content-Type': 'application/octet-stream' } }, (r) => {
+        r.resume();
+        r.statusCode === 201 ? resolve() : reject(new Error(`PUT blob: ${r.statusCode}`));
+      });
+      put.on('error', reject);
+      if (typeof body === 'string' || Buffer.isBuffer(body)) put.end(body);
+      else body.pipe(put);
+    });
+    post.on('error', reject);
+    post.end();
+  });
+}
+
+/** Push a SIZE_MIB image of LAYERS uncompressed layers straight to the upstream (no WAN). */
+async function pushImage(base, repo, tag) {
+  const layerSize = Math.floor((SIZE_MIB * MiB) / LAYERS);
+  const layers = [];
+  for (let i = 0; i < LAYERS; i++) {
+    const seed = `mirror-bench-${i}`;
+    const digest = await digestOfStream(seed, layerSize);
+    await putBlob(base, repo, digest, layerSize, randomStream(seed, layerSize));
+    layers.push({ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest, size: layerSize });
+  }
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) } }));
+  const configDigest = `sha256:${createHash('sha256').update(config).digest('hex')}`;
+  await putBlob(base, repo, configDigest, config.length, config);
+  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: config.length }, layers }));
+  const res = await fetch(`${base}/v2/${repo}/manifests/${tag}`, { method: 'PUT', headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' }, body: manifest });
+  if (res.status !== 201) throw new Error(`PUT manifest: ${res.status}`);
+  return { digest: `sha256:${createHash('sha256').update(manifest).digest('hex')}`, bytes: layers.reduce((s, l) => s + l.size, 0) + config.length + manifest.length };
+}
+
+function skopeoPull(ref, dir) {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn('skopeo', ['--insecure-policy', 'copy', '-q', '--src-tls-verify=false', '--preserve-digests', `docker://${ref}`, `dir:${dir}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    child.on('exit', (code) => (code === 0 ? resolve((performance.now() - started) / 1000) : reject(new Error(`skopeo ${ref}: ${err.trim()}`))));
+  });
+}
+
+async function manifestDigestOf(dir) {
+  const { readFile } = await import('node:fs/promises');
+  return `sha256:${createHash('sha256').update(await readFile(join(dir, 'manifest.json'))).digest('hex')}`;
+}
+
+const fmt = (s) => `${s.toFixed(2)} s`;
+const rows = [];
+try {
+  const upstream = await startDistribution(join(work, 'upstream'));
+  const image = await pushImage(upstream.url, 'bench/big', 'v1');
+  const wan = await startWan(upstream.port);
+  const wanUrl = `http://127.0.0.1:${wan.port}`;
+  console.log(`image ${SIZE_MIB} MiB in ${LAYERS} layers (${image.digest.slice(0, 19)}); WAN ${(RATE * 8) / 1e6} Mbit/s, ${DELAY} ms each way`);
+
+  const check = async (dir, what) => {
+    const d = await manifestDigestOf(dir);
+    if (d !== image.digest) throw new Error(`${what}: manifest ${d} != ${image.digest}`);
+    await rm(dir, { recursive: true, force: true });
+  };
+
+  // Reference: straight from upstream over the WAN.
+  let before = wan.stats.down;
+  const direct = await skopeoPull(`127.0.0.1:${wan.port}/bench/big:v1`, join(work, 'direct'));
+  await check(join(work, 'direct'), 'direct');
+  rows.push({ row: 'direct from upstream over the WAN', seconds: direct, wanBytes: wan.stats.down - before });
+
+  const mirror = await startMirror(join(work, 'mirror1'), wanUrl);
+  before = wan.stats.down;
+  const cold = await skopeoPull(`${mirror.host}/docker.io/bench/big:v1`, join(work, 'cold'));
+  await check(join(work, 'cold'), 'cold');
+  rows.push({ row: 'through the mirror, first (cold) pull', seconds: cold, wanBytes: wan.stats.down - before });
+  before = wan.stats.down;
+  const warm = await skopeoPull(`${mirror.host}/docker.io/bench/big:v1`, join(work, 'warm'));
+  await check(join(work, 'warm'), 'warm');
+  rows.push({ row: 'through the mirror, second (warm) pull', seconds: warm, wanBytes: wan.stats.down - before });
+  await stop(mirror.child);
+
+  const fresh = await startMirror(join(work, 'mirror2'), wanUrl);
+  before = wan.stats.down;
+  const started = performance.now();
+  const dirs = Array.from({ length: CONCURRENT }, (_, i) => join(work, `c${i}`));
+  await Promise.all(dirs.map((d) => skopeoPull(`${fresh.host}/docker.io/bench/big:v1`, d)));
+  const all = (performance.now() - started) / 1000;
+  for (const d of dirs) await check(d, 'concurrent');
+  rows.push({ row: `${CONCURRENT} concurrent cold pulls through a fresh mirror`, seconds: all, wanBytes: wan.stats.down - before });
+  await stop(fresh.child);
+  await wan.close();
+  await stop(upstream.child);
+
+  console.log('');
+  console.log('| case | wall | bytes over the WAN (upstream -> client side) |');
+  console.log('|---|---|---|');
+  for (const r of rows) console.log(`| ${r.row} | ${fmt(r.seconds)} | ${(r.wanBytes / MiB).toFixed(1)} MiB |`);
+  console.log('');
+  console.log(`image size ${(image.bytes / MiB).toFixed(1)} MiB; warm / direct = ${(warm / direct).toFixed(2)}x; cold / direct = ${(cold / direct).toFixed(2)}x`);
+  console.log(`concurrent cold pulls moved ${((rows[3].wanBytes / image.bytes) * 100).toFixed(1)}% of one image over the WAN (HTTP headers included)`);
+  if (JSON_OUT) await writeFile(JSON_OUT, JSON.stringify({ sizeMiB: SIZE_MIB, layers: LAYERS, imageBytes: image.bytes, rateMbit: (RATE * 8) / 1e6, delayMs: DELAY, rows }, null, 2));
+} finally {
+  await rm(work, { recursive: true, force: true });
+}

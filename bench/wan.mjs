@@ -1,0 +1,407 @@
+#!/usr/bin/env node
+// Benchmark: WAN-shaped copies. Two Debian docker-registry instances, each behind
+// bench/wan-proxy.mjs (default 20 ms each way = 40 ms RTT, 200 Mbit/s per direction), and the
+// BUILT CLI (`node bin/regctl.js copy`) against skopeo in the same run, alternating.
+// Usage: npm run build && node bench/wan.mjs [--runs N] [--tags N] [--latency-ms 20] [--mbit 200] [--quick] [--json FILE]
+// Only 127.0.0.1 is used. Rows and targets: bench/README.md.
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { createGzip } from 'node:zlib';
+import { freePort, randomStream } from './lib.mjs';
+import { startWanProxy } from './wan-proxy.mjs';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const BIN = join(ROOT, 'bin', 'regctl.js');
+const argv = process.argv.slice(2);
+const flag = (name) => argv.includes(name);
+const value = (name, dflt) => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : dflt;
+};
+const QUICK = flag('--quick');
+const RUNS = Number(value('--runs', QUICK ? '1' : '3'));
+const MiB = 1024 * 1024;
+const TAGS = Number(value('--tags', QUICK ? '100' : '250'));
+const LATENCY = Number(value('--latency-ms', '20'));
+const MBIT = Number(value('--mbit', '200'));
+const RTT = (2 * LATENCY) / 1000;
+
+if (!existsSync(join(ROOT, 'dist', 'cli', 'main.js'))) {
+  console.error('bench: dist/ is missing: run `npm run build` first');
+  process.exit(1);
+}
+for (const tool of ['/usr/bin/skopeo', '/usr/bin/docker-registry', '/usr/bin/time']) {
+  if (!existsSync(tool)) {
+    console.error(`bench: ${tool} is missing (apt-get install -y skopeo docker-registry time)`);
+    process.exit(1);
+  }
+}
+
+const { createRegistryClient } = await import(join(ROOT, 'dist', 'wiring', 'registry-client.js'));
+const work = await mkdtemp(join(tmpdir(), 'regctl-bench-wan-'));
+const env = { ...process.env, REGCTL_CONFIG_DIR: join(work, 'regctl-config'), DOCKER_CONFIG: join(work, 'docker-config'), NO_COLOR: '1' };
+delete env.CI;
+const policy = join(work, 'policy.json');
+await writeFile(policy, JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
+const client = createRegistryClient({ env });
+const cleanups = [];
+
+// ---- servers ---------------------------------------------------------------------------------
+
+async function waitReady(url, child) {
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) return false;
+    try {
+      const res = await fetch(`${url}/v2/`);
+      await res.arrayBuffer();
+      if (res.status === 200 || res.status === 401) return true;
+    } catch {
+      // not yet
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}
+
+function stopChild(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 3000).unref();
+  });
+}
+
+/** How `regctl serve` takes its port and data directory (read from its help once). */
+let serveArgs;
+function serveCommand(port, dir) {
+  if (serveArgs === undefined) {
+    const help = spawnSync(process.execPath, [BIN, 'serve', '--help'], { encoding: 'utf8', env }).stdout ?? '';
+    serveArgs = {
+      port: /--port\b/.test(help) ? '--port' : undefined,
+      host: /--host\b/.test(help) ? '--host' : /--address\b/.test(help) ? '--address' : undefined,
+      root: /--root\b/.test(help) ? '--root' : /--data\b/.test(help) ? '--data' : /--dir\b/.test(help) ? '--dir' : undefined,
+      // An access log line per request costs server CPU that both clients would pay for.
+      quiet: /--no-log\b/.test(help) ? ['--no-log'] : [],
+    };
+  }
+  if (serveArgs.port && serveArgs.root) {
+    return [BIN, 'serve', serveArgs.port, String(port), ...(serveArgs.host ? [serveArgs.host, '127.0.0.1'] : []), serveArgs.root, dir, ...serveArgs.quiet];
+  }
+  // The serve command is not wired yet: run the same server module in its own process.
+  const launcher = `const { createRegistryServer } = await import(${JSON.stringify(join(ROOT, 'dist', 'server', 'server.js'))});
+    const s = await createRegistryServer({ root: process.argv[1], open: true }); await s.listen(Number(process.argv[2]), '127.0.0.1');`;
+  return ['--input-type=module', '-e', launcher, dir, String(port)];
+}
+
+async function startServe() {
+  const dir = await mkdtemp(join(work, 'serve-'));
+  const port = await freePort();
+  const child = spawn(process.execPath, serveCommand(port, dir), { stdio: ['ignore', 'ignore', 'pipe'], env });
+  let err = '';
+  child.stderr.on('data', (c) => (err += c));
+  const url = `http://127.0.0.1:${port}`;
+  if (!(await waitReady(url, child))) throw new Error(`regctl serve did not start: ${err.slice(-400)}`);
+  const h = { name: 'regctl serve', registry: `127.0.0.1:${port}`, close: async () => { await stopChild(child); await rm(dir, { recursive: true, force: true }); } };
+  cleanups.push(h.close);
+  return h;
+}
+
+async function startDistribution() {
+  const dir = await mkdtemp(join(work, 'distribution-'));
+  const port = await freePort();
+  const config = join(dir, 'config.yml');
+  await writeFile(
+    config,
+    [
+      'version: 0.1',
+      'log:',
+      '  level: error',
+      '  accesslog:',
+      '    disabled: true',
+      'storage:',
+      '  filesystem:',
+      `    rootdirectory: ${join(dir, 'data')}`,
+      '  delete:',
+      '    enabled: true',
+      'http:',
+      `  addr: 127.0.0.1:${port}`,
+      `  secret: ${randomBytes(16).toString('hex')}`,
+    ].join('\n'),
+  );
+  const child = spawn('/usr/bin/docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (c) => (err += c));
+  const url = `http://127.0.0.1:${port}`;
+  if (!(await waitReady(url, child))) throw new Error(`docker-registry did not start: ${err.slice(-400)}`);
+  const h = { name: 'docker-registry', registry: `127.0.0.1:${port}`, close: async () => { await stopChild(child); await rm(dir, { recursive: true, force: true }); } };
+  cleanups.push(h.close);
+  return h;
+}
+
+// ---- data ------------------------------------------------------------------------------------
+
+/**
+ * A layer that is what its media type says: incompressible bytes in a gzip stream (level 0,
+ * stored blocks, as gzip ends up storing random data anyway). Random bytes merely labelled
+ * tar+gzip made skopeo "fix" them by compressing every layer (new digests, ~2 s more CPU per
+ * 500 MiB), so its rows timed its compressor rather than a copy.
+ */
+function layerStream(seed, size) {
+  return randomStream(seed, size).pipe(createGzip({ level: 0 }));
+}
+
+async function randomBlob(seed, size) {
+  const h = createHash('sha256');
+  let bytes = 0;
+  for await (const c of layerStream(seed, size)) {
+    h.update(c);
+    bytes += c.length;
+  }
+  return { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: `sha256:${h.digest('hex')}`, size: bytes };
+}
+
+function bytesBlob(bytes, mediaType) {
+  return { desc: { mediaType, digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}`, size: bytes.length }, bytes };
+}
+
+/** Push an image of random layers; returns its manifest data. */
+async function pushImage(repo, seed, layerSizes, platform = { os: 'linux', architecture: 'amd64' }) {
+  const layers = [];
+  for (let i = 0; i < layerSizes.length; i++) {
+    const desc = await randomBlob(`${seed}/${i}`, layerSizes[i]);
+    if (!(await repo.hasBlob(desc))) await repo.putBlob(desc, layerStream(`${seed}/${i}`, layerSizes[i]));
+    layers.push(desc);
+  }
+  const config = bytesBlob(
+    Buffer.from(JSON.stringify({ architecture: platform.architecture, os: platform.os, ...(platform.variant ? { variant: platform.variant } : {}), rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) }, config: { Labels: { seed } } })),
+    'application/vnd.oci.image.config.v1+json',
+  );
+  if (!(await repo.hasBlob(config.desc))) await repo.putBlob(config.desc, Readable.from([config.bytes]));
+  const mediaType = 'application/vnd.oci.image.manifest.v1+json';
+  const m = bytesBlob(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType, config: config.desc, layers })), mediaType);
+  const data = { bytes: m.bytes, mediaType, digest: m.desc.digest };
+  await repo.putManifest(data.digest, data);
+  return { data, platform };
+}
+
+
+/** A docker-registry behind a WAN proxy: `registry` is the proxy's address (what the tools use), `direct` the registry's. */
+async function startRemote() {
+  const d = await startDistribution();
+  const proxy = await startWanProxy({ target: d.registry, latencyMs: LATENCY, mbit: MBIT, countRequests: true });
+  const h = { registry: proxy.address, direct: d.registry, proxy, close: async () => { await proxy.close(); await d.close(); } };
+  cleanups.push(h.close);
+  return h;
+}
+
+async function seed(src) {
+  const t0 = performance.now();
+  const medium = client.repository(src.direct, 'bench/medium');
+  const medImg = await pushImage(medium, 'wan-medium', QUICK ? [4 * MiB, 3 * MiB, 2 * MiB, 1 * MiB] : [20 * MiB, 15 * MiB, 10 * MiB, 3 * MiB]);
+  await medium.putManifest('v1', medImg.data);
+
+  const multi = client.repository(src.direct, 'bench/multi');
+  const plats = [
+    { os: 'linux', architecture: 'amd64' },
+    { os: 'linux', architecture: 'arm64', variant: 'v8' },
+    { os: 'linux', architecture: 'ppc64le' },
+  ];
+  const children = [];
+  for (const p of plats) children.push(await pushImage(multi, `wan-multi/${p.architecture}`, QUICK ? [MiB, MiB] : [5 * MiB, 5 * MiB], p));
+  const indexType = 'application/vnd.oci.image.index.v1+json';
+  const idx = bytesBlob(
+    Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: indexType, manifests: children.map((c) => ({ mediaType: c.data.mediaType, digest: c.data.digest, size: c.data.bytes.length, platform: c.platform })) })),
+    indexType,
+  );
+  await multi.putManifest('v1', { bytes: idx.bytes, mediaType: indexType, digest: idx.desc.digest });
+
+  const many = client.repository(src.direct, 'bench/many');
+  const imgs = [];
+  for (let i = 0; i < 4; i++) imgs.push(await pushImage(many, `wan-many/${i}`, [64 * 1024, 32 * 1024]));
+  const names = Array.from({ length: TAGS }, (_, i) => `t${String(i).padStart(4, '0')}`);
+  for (let i = 0; i < names.length; i += 32) {
+    await Promise.all(names.slice(i, i + 32).map((t, j) => many.putManifest(t, imgs[(i + j) % imgs.length].data)));
+  }
+  return { seconds: (performance.now() - t0) / 1000 };
+}
+
+// ---- measuring -------------------------------------------------------------------------------
+
+/** Run a command under /usr/bin/time: wall (ours), user+sys CPU and peak RSS (time's). */
+async function timed(cmd, args) {
+  const out = join(work, `time-${randomBytes(4).toString('hex')}.txt`);
+  const t0 = performance.now();
+  const child = spawn('/usr/bin/time', ['-f', '%U %S %M', '-o', out, cmd, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c) => (stdout += c));
+  child.stderr.on('data', (c) => (stderr += c));
+  const code = await new Promise((resolve) => child.on('exit', (c) => resolve(c)));
+  const wall = (performance.now() - t0) / 1000;
+  const [user, sys, rssKiB] = (await readFile(out, 'utf8')).trim().split('\n').pop().split(' ').map(Number);
+  if (code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${code}: ${stderr.slice(-600)}`);
+  return { wall, cpu: user + sys, rssMiB: rssKiB / 1024, stdout, stderr };
+}
+
+const regctl = (...args) => timed(process.execPath, [BIN, ...args]);
+const skopeo = (...args) => timed('/usr/bin/skopeo', ['--policy', policy, ...args]);
+// --preserve-digests: a byte-exact copy, as regctl makes; skopeo fails rather than rewrite a layer.
+const skopeoCopy = (src, dst) => skopeo('copy', '--all', '--preserve-digests', '--src-tls-verify=false', '--dest-tls-verify=false', '--src-no-creds', '--dest-no-creds', `docker://${src}`, `docker://${dst}`);
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+/** Both tools must have made the same image: the destination's digest is the source's. */
+async function sameImage(src, dst, path, tool) {
+  const [repo, tag] = path.split(':');
+  const want = await client.repository(src.direct, repo).headManifest(tag);
+  const got = await client.repository(dst.direct, repo).headManifest(tag);
+  if (!got || got.digest !== want?.digest) throw new Error(`${tool} changed ${path}: ${want?.digest} -> ${got?.digest}`);
+}
+
+
+/** Requests both proxies saw while `fn` ran. */
+async function counted(src, dst, fn) {
+  const before = src.proxy.stats.requests + dst.proxy.stats.requests;
+  const r = await fn();
+  r.requests = src.proxy.stats.requests + dst.proxy.stats.requests - before;
+  return r;
+}
+
+const copyOnce = (tool, src, dst, path) =>
+  counted(src, dst, () =>
+    tool === 'regctl'
+      ? regctl('copy', '--json', '--progress', 'none', `${src.registry}/${path}`, `${dst.registry}/${path}`)
+      : skopeoCopy(`${src.registry}/${path}`, `${dst.registry}/${path}`),
+  );
+
+const syncArgs = (src, dst) => ['sync', '--all', '--preserve-digests', '--src', 'docker', '--dest', 'docker', '--src-tls-verify=false', '--dest-tls-verify=false', '--src-no-creds', '--dest-no-creds', `${src.registry}/bench/many`, `${dst.registry}/bench`];
+const allTagsOnce = (tool, src, dst) =>
+  counted(src, dst, () =>
+    tool === 'regctl'
+      ? regctl('copy', '--all-tags', '--json', '--progress', 'none', `${src.registry}/bench/many`, `${dst.registry}/bench/many`)
+      : skopeo(...syncArgs(src, dst)),
+  );
+
+/** The run with the median wall time (its CPU and request count go with it). */
+function mid(xs) {
+  return [...xs].sort((a, b) => a.wall - b.wall)[Math.floor(xs.length / 2)];
+}
+
+const rows = [];
+const fmt = (n, d = 2) => (n === undefined ? '-' : n.toFixed(d));
+const row = (name, r, s, target, limit, note = '') => {
+  const ratio = r.wall / s.wall;
+  rows.push({ bench: 'wan', name, regctl: r, skopeo: s, ratio, target, pass: ratio <= limit, note });
+};
+
+try {
+  console.error(`bench: WAN ${LATENCY} ms each way (RTT ${RTT * 1000} ms), ${MBIT} Mbit/s per direction; ${RUNS} run(s) per row; ${TAGS} tags`);
+  const src = await startRemote();
+  console.error('bench: seeding the source...');
+  await seed(src);
+
+  // Cold copies into a fresh destination each run, regctl and skopeo alternating.
+  for (const [label, path, limit] of [
+    ['cold ~50 MB image (4 layers)', 'bench/medium:v1', 0.6],
+    ['cold 3-platform index', 'bench/multi:v1', 0.6],
+  ]) {
+    console.error(`bench: ${label}`);
+    const rs = [];
+    const ss = [];
+    for (let i = 0; i < RUNS; i++) {
+      for (const tool of i % 2 ? ['skopeo', 'regctl'] : ['regctl', 'skopeo']) {
+        const dst = await startRemote();
+        try {
+          const r = await copyOnce(tool, src, dst, path);
+          await sameImage(src, dst, path, tool);
+          (tool === 'regctl' ? rs : ss).push(r);
+        } finally {
+          await dst.close();
+        }
+      }
+    }
+    row(label, mid(rs), mid(ss), '<= 0.6x', limit);
+  }
+
+  // Re-copy when the destination is up to date.
+  {
+    console.error('bench: re-copy, up to date');
+    const dst = await startRemote();
+    await copyOnce('regctl', src, dst, 'bench/medium:v1');
+    const rs = [];
+    const ss = [];
+    for (let i = 0; i < Math.max(RUNS, 3); i++) {
+      const r = await copyOnce('regctl', src, dst, 'bench/medium:v1');
+      if (!JSON.parse(r.stdout).upToDate) throw new Error('re-copy was not up to date');
+      rs.push(r);
+      ss.push(await copyOnce('skopeo', src, dst, 'bench/medium:v1'));
+    }
+    row('re-copy ~50 MB image, up to date', mid(rs), mid(ss), '<= 0.3x', 0.3, 'API minimum: 2 requests (manifest HEAD at each side, in parallel) = 1 RTT + connection set-up');
+    await dst.close();
+  }
+
+  // --all-tags against skopeo sync: cold (fresh destination per tool), then up to date.
+  {
+    console.error(`bench: --all-tags of ${TAGS} tags, cold`);
+    const dstR = await startRemote();
+    const dstS = await startRemote();
+    const r1 = await allTagsOnce('regctl', src, dstR);
+    const s1 = await allTagsOnce('skopeo', src, dstS);
+    const tagsR = (await client.repository(dstR.direct, 'bench/many').listTags()).length;
+    const tagsS = (await client.repository(dstS.direct, 'bench/many').listTags()).length;
+    if (tagsR !== TAGS || tagsS !== TAGS) throw new Error(`tag counts: regctl ${tagsR}, skopeo ${tagsS}, expected ${TAGS}`);
+    row(`--all-tags, ${TAGS} tags, cold (vs skopeo sync)`, r1, s1, '<= 0.2x', 0.2);
+    console.error(`bench: --all-tags of ${TAGS} tags, up to date`);
+    const rs = [];
+    const ss = [];
+    for (let i = 0; i < RUNS; i++) {
+      const r = await allTagsOnce('regctl', src, dstR);
+      if (!JSON.parse(r.stdout).upToDate) throw new Error('all-tags re-copy was not up to date');
+      rs.push(r);
+      ss.push(await allTagsOnce('skopeo', src, dstS));
+    }
+    row(`--all-tags, ${TAGS} tags, up to date (vs skopeo sync)`, mid(rs), mid(ss), '<= 0.1x', 0.1, `standard API minimum: 1 tag list + ${2 * TAGS} manifest HEADs (one per tag and side)`);
+    await dstR.close();
+    await dstS.close();
+  }
+} finally {
+  for (const c of cleanups.reverse()) await c().catch(() => {});
+  await rm(work, { recursive: true, force: true });
+}
+
+// ---- report ----------------------------------------------------------------------------------
+
+const header = ['row', 'regctl s', 'skopeo s', 'ratio', 'target', 'ok', 'regctl req', 'skopeo req', 'regctl RTTs', 'regctl CPU s', 'skopeo CPU s'];
+const lines = rows.map((r) => [
+  r.name,
+  fmt(r.regctl.wall),
+  fmt(r.skopeo.wall),
+  `${fmt(r.ratio, 3)}x`,
+  r.target,
+  r.pass ? 'met' : 'not met',
+  String(r.regctl.requests),
+  String(r.skopeo.requests),
+  fmt(r.regctl.wall / RTT, 1),
+  fmt(r.regctl.cpu),
+  fmt(r.skopeo.cpu),
+]);
+const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+const print = (cells) => console.log(cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd());
+print(header);
+print(widths.map((w) => '-'.repeat(w)));
+for (const l of lines) print(l);
+for (const r of rows) if (r.note) console.log(`${r.name}: ${r.note}`);
+console.log('"regctl RTTs" = wall time / RTT, start-up and CPU included (a Node start is ~2-3 RTTs here).');
+const jsonOut = value('--json');
+if (jsonOut) await writeFile(jsonOut, JSON.stringify(rows.map(({ regctl: r, skopeo: s, ...rest }) => ({ ...rest, regctl: { wall: r.wall, cpu: r.cpu, requests: r.requests, rssMiB: r.rssMiB }, skopeo: { wall: s.wall, cpu: s.cpu, requests: s.requests } })), null, 2));

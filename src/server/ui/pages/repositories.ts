@@ -1,0 +1,38 @@
+import type { RepositorySummary } from '../../storage/manifest-index.js';
+import { formatSize, formatTime, isoTime } from '../format.js';
+import { html, query, type Html } from '../html.js';
+import { layout, pager, type PageContext } from '../layout.js';
+
+export interface RepositoriesView {
+  rows: Array<{ name: string; summary?: RepositorySummary }>;
+  total: number;
+  page: number;
+  pages: number;
+  q: string;
+  /** Anonymous and nothing readable: invite a sign-in instead of an empty list. */
+  needSignIn: boolean;
+}
+
+export function repositoriesPage(ctx: PageContext, v: RepositoriesView): Html {
+  const body = html`<h1>Repositories</h1>
+${v.needSignIn ? html`<p class="notice">Sign in to see the repositories you may read.</p>` : ''}
+<form class="searchbar" method="get" action="/ui/">
+<input type="search" name="q" value="${v.q}" placeholder="Name contains…" aria-label="Filter repositories" maxlength="255">
+<button type="submit">Search</button>
+</form>
+<div class="card">
+<table>
+<thead><tr><th>Name</th><th class="num">Tags</th><th class="num">Size</th><th class="num opt">Last push</th></tr></thead>
+<tbody>
+${v.rows.length === 0 ? html`<tr><td colspan="4" class="muted">${v.q ? 'No repository matches.' : 'No repositories yet.'}</td></tr>` : ''}
+${v.rows.map(
+  (r) => html`<tr><td class="name"><a href="/ui/repo${query({ name: r.name })}">${r.name}</a></td>
+<td class="num">${r.summary?.tags ?? '-'}</td><td class="num">${formatSize(r.summary?.size)}</td>
+<td class="num opt"><time datetime="${isoTime(r.summary?.lastPush)}">${formatTime(r.summary?.lastPush)}</time></td></tr>`,
+)}
+</tbody>
+</table>
+</div>
+${pager('/ui/', { q: v.q || undefined }, v.page, v.pages, v.total, v.total === 1 ? 'repository' : 'repositories')}`;
+  return layout({ ...ctx, q: v.q }, 'Repositories', body);
+}
