@@ -1,4 +1,5 @@
 import semver from 'semver';
+import { parseVersionTag } from '../policy/version-tags.js';
 import type { SyncTagsFilter } from './file.js';
 
 /**
@@ -19,10 +20,9 @@ export function selectTags(tags: readonly string[], filter: SyncTagsFilter): str
   return out;
 }
 
-/** A tag's version: `X.Y.Z` or `X.Y.Z-pre`, with an optional `v` (strict: no leading zeros). */
+/** A tag's version, as retag --semver reads tags (`X.Y.Z`, `X.Y.Z-pre`, optional `v`). */
 export function versionOf(tag: string): semver.SemVer | undefined {
-  const m = /^v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)$/.exec(tag);
-  return m ? (semver.parse(m[1]!) ?? undefined) : undefined;
+  return parseVersionTag(tag)?.version;
 }
 
 /** Versions first, highest first (equal versions `1.0.0`/`v1.0.0` by name); then other tags by name, last first. */

@@ -54,7 +54,7 @@ export const ONLY_IMPORTS: Record<string, readonly string[]> = {
   // Features are plain functions over the seam: which backend they drive is the wiring's choice.
   copy: ['content', 'ref', 'oci', 'errors.ts'],
   retag: ['content', 'policy', 'ref', 'oci', 'errors.ts'],
-  sync: ['copy', 'retag', 'content', 'ref', 'oci', 'errors.ts'],
+  sync: ['copy', 'retag', 'content', 'policy', 'ref', 'oci', 'errors.ts'],
   raw: ['content', 'ref', 'oci', 'errors.ts'],
   // The registry server never uses the client: it shares pure data and errors only.
   server: ['policy', 'ref', 'oci', 'errors.ts'],
