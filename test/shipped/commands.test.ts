@@ -462,7 +462,7 @@ for (const runtime of s.runtimes.filter((r) => !only || only.includes(r.name))) 
         const files = await installedFiles(s);
         expect(files).toContain('bin/regctl.js');
         expect(files).toContain('dist/bundle/regctl.mjs');
-        expect(files.filter((f) => f.startsWith('src/') || f.startsWith('test/') || f.startsWith('dist/sea'))).toEqual([]);
+        expect(files.filter((f) => f.startsWith('src/') || f.startsWith('test/') || f.startsWith('dist/sea/'))).toEqual([]);
       });
     }
 
