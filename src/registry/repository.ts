@@ -67,7 +67,7 @@ export class Repository implements ImageSource, ImageTarget {
 
   /**
    * Tags with their manifest heads in one request where the registry offers regctl's tag-digests
-   * extension (`tags/list?digests=1`, answered with `Regctl-Extensions: tag-digests`). Other
+   * extension (`tags/list?digests=1`, answered with `Regctl-Features: tag-digests`). Other
    * registries ignore the parameter and answer a plain list, which is used as it is (one request,
    * as listTags); a paginated plain answer is listed again the standard way.
    */
@@ -82,7 +82,7 @@ export class Repository implements ImageSource, ImageTarget {
       return { tags: await this.listTags() };
     }
     let page = await readTagPage(res);
-    const extension = /(^|[\s,])tag-digests($|[\s,])/.test(res.header('regctl-extensions') ?? '') && page.digests !== undefined;
+    const extension = /(^|[\s,])tag-digests($|[\s,])/.test(res.header('regctl-features') ?? '') && page.digests !== undefined;
     let next = nextLink(res.header('link'));
     if (!extension) return next ? { tags: await this.listTags() } : { tags: [...new Set(page.tags)].sort() };
     const heads = new Map<string, ManifestHead>();

@@ -8,7 +8,7 @@ import { handleBlob } from './handlers/blobs.js';
 import { handleCatalog, handleReferrers, handleTags } from './handlers/listing.js';
 import { handleManifest, handleRepository } from './handlers/manifests.js';
 import { handleSearch } from './handlers/search.js';
-import { EXTENSIONS_HEADER, handleTagDigests, TAG_DIGESTS, wantsTagDigests } from './handlers/tag-digests.js';
+import { FEATURES_HEADER, handleTagDigests, TAG_DIGESTS, wantsTagDigests } from './handlers/tag-digests.js';
 import { handleUpload, handleUploadStart } from './handlers/uploads.js';
 import { answerEarlySafely, API_VERSION_HEADER, sendError, sendJson, storageFullError } from './http/http-io.js';
 import type { Admitted } from './http/guard.js';
@@ -266,7 +266,12 @@ export function logPath(url: string | undefined): string {
  * that tag only; `repo-delete`: DELETE /v2/NAME/_repository removes the repository.
  */
 function features(storage: RegistryStorage): string {
-  return [...(storage.tagCas ? ['tag-cas'] : []), 'tag-delete', ...(storage.deleteRepository ? ['repo-delete'] : [])].join(', ');
+  return [
+    ...(storage.tagCas ? ['tag-cas'] : []),
+    'tag-delete',
+    ...(storage.deleteRepository ? ['repo-delete'] : []),
+    ...(storage.listTagDescriptors ? [TAG_DIGESTS] : []),
+  ].join(', ');
 }
 
 function internalError(e: unknown): OciError {
@@ -290,7 +295,7 @@ async function dispatch(base: Omit<RequestContext, 'url'>, ui: UiDeps | undefine
     case 'base':
       if (req.method !== 'GET' && req.method !== 'HEAD') throw new OciError('UNSUPPORTED', 'GET only', { headers: { Allow: 'GET, HEAD' } });
       // What this server offers beyond the distribution API (regctl's clients look here).
-      sendJson(res, 200, {}, { 'Regctl-Features': features(base.storage), [EXTENSIONS_HEADER]: TAG_DIGESTS }, req.method);
+      sendJson(res, 200, {}, { [FEATURES_HEADER]: features(base.storage) }, req.method);
       return;
     case 'catalog':
       return handleCatalog(ctx);

@@ -50,9 +50,9 @@ describe('tag-digests between two regctl serve', () => {
 
   it('advertises the extension on /v2/ and answers tags with their descriptors (paged with n/last)', async () => {
     const base = await fetch(`${a.url}/v2/`);
-    expect(base.headers.get('regctl-extensions')).toBe('tag-digests');
+    expect(base.headers.get('regctl-features')).toContain('tag-digests');
     const res = await fetch(`${a.url}/v2/many/tags/list?digests=1&n=2&last=t0000`);
-    expect(res.headers.get('regctl-extensions')).toBe('tag-digests');
+    expect(res.headers.get('regctl-features')).toBe('tag-digests');
     expect(res.headers.get('link')).toBe('</v2/many/tags/list?digests=1&n=2&last=t0002>; rel="next"');
     const m = (i: number) => imgs[i]!.manifest;
     expect(await res.json()).toEqual({
@@ -123,7 +123,7 @@ describe('tag-digests falls back against docker-registry', () => {
 
   it('ignores the parameter; an up-to-date copy HEADs each tag at each side', async () => {
     const res = await fetch(`${d1.url}/v2/`);
-    expect(res.headers.get('regctl-extensions')).toBeNull();
+    expect(res.headers.get('regctl-features')).toBeNull();
     await copyAllTags({ source: client.repository(p1.registry, 'many'), target: client.repository(p2.registry, 'many') });
     expect((await client.repository(d2.registry, 'many').listTags()).length).toBe(N);
     p1.reset();

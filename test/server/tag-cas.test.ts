@@ -33,7 +33,7 @@ describe.each([
   it('/v2/ advertises the features', async () => {
     const res = await fetch(`${serve.url}/v2/`);
     expect(res.status).toBe(200);
-    expect(res.headers.get('regctl-features')).toBe('tag-cas, tag-delete, repo-delete');
+    expect(res.headers.get('regctl-features')).toBe('tag-cas, tag-delete, repo-delete, tag-digests');
   });
 
   it('If-None-Match: * creates a tag once, then answers 412 TAG_MOVED', async () => {
@@ -84,7 +84,7 @@ describe.each([
 
   it('the client: putManifestIf and features()', async () => {
     const repo = createRegistryClient().repository(serve.registry, 'cas/app');
-    expect([...(await repo.features())]).toEqual(['tag-cas', 'tag-delete', 'repo-delete']);
+    expect([...(await repo.features())]).toEqual(['tag-cas', 'tag-delete', 'repo-delete', 'tag-digests']);
     expect(await repo.putManifestIf('client', a.manifest, undefined)).toBe(true);
     expect(await repo.putManifestIf('client', b.manifest, undefined)).toBe(false);
     expect(await repo.putManifestIf('client', b.manifest, a.manifest.digest)).toBe(true);
