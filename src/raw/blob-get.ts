@@ -4,7 +4,7 @@ import { rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { NotFoundError } from '../errors.js';
+import { NotFoundError, RegctlError } from '../errors.js';
 import { parseDigest, VerifyingStream } from '../oci/digest.js';
 import type { RawRepository } from './types.js';
 
@@ -49,6 +49,11 @@ export async function getBlob(opts: BlobGetOptions): Promise<BlobGetResult> {
   } catch (e) {
     body.destroy();
     await rm(partial, { force: true });
+    // A file system error names the file asked for, not the temporary one beside it.
+    const code = (e as NodeJS.ErrnoException).code;
+    if (!(e instanceof RegctlError) && typeof code === 'string' && /^E[A-Z]+$/.test(code)) {
+      throw new RegctlError('WRITE_FAILED', `cannot write ${opts.file}: ${code}`, { cause: e });
+    }
     throw e;
   }
   return { digest: opts.digest, size: verify.bytes, file: opts.file };

@@ -104,7 +104,9 @@ export function parseSyncFile(text: string, name: string): SyncFile {
       try {
         return new RegExp(source);
       } catch (e) {
-        return fail([...base, ...key], `invalid regular expression: ${(e as Error).message}`);
+        // V8 says "Invalid regular expression: /((/: Unterminated group": keep what follows the pattern.
+        const why = (e as Error).message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /s, '');
+        return fail([...base, ...key], `invalid regular expression "${source}": ${why}`);
       }
     };
     const list = (key: 'include' | 'exclude'): RegExp[] | undefined => {
@@ -182,6 +184,9 @@ function describe(e: ErrorObject): string {
       return `must be one of: ${(p.allowedValues as unknown[]).join(', ')}`;
     case 'anyOf':
       return 'must be a string or a list of strings';
+    case 'type':
+      if (e.instancePath === '') return 'expected a mapping with a "sync:" list of entries';
+      return p.type === 'object' ? 'must be a mapping (key: value lines)' : p.type === 'array' ? 'must be a list (- item lines)' : `must be ${String(p.type)}`;
     case 'minItems':
       return `must list at least ${String(p.limit)} item${p.limit === 1 ? '' : 's'}`;
     case 'pattern':

@@ -75,6 +75,9 @@ for (const which of ['serve', 'docker-registry'] as const) {
       expect(missing.code).toBe(3);
       expect(existsSync(join(dir, 'none'))).toBe(false);
       expect((await runCli(['blob', 'get', `${reg()}/raw/app:a`], { env })).code).toBe(2);
+      const nodir = join(dir, 'no-such-dir', 'x.bin');
+      const unwritable = await runCli(['blob', 'get', `${reg()}/raw/app@${l2.desc.digest}`, nodir], { env });
+      expect(unwritable).toEqual({ code: 1, stdout: '', stderr: `error: cannot write ${nodir}: ENOENT\n` });
     });
 
     it('blob put: streamed, prints the digest the registry then serves', async () => {

@@ -32,7 +32,11 @@ describe('sync file', () => {
     expect(bad('sync:\n  - source: a.example/app\n    target: b.example/app\n    tags:\n      latest: 0\n')).toBe('m.yaml:5: sync[0].tags.latest: must be >= 1');
     expect(bad('sync:\n  - source: a\n    target: b\n    retag: yes\n')).toBe('m.yaml:4: sync[0].retag: must be one of: semver');
     expect(bad('sync:\n  - source: a\n    target: b\n    tags:\n      semver: "not a range"\n')).toBe('m.yaml:5: sync[0].tags.semver: invalid semver range "not a range"');
-    expect(bad('sync:\n  - source: a\n    target: b\n    tags:\n      include: ["ok", "(unclosed"]\n')).toMatch(/^m\.yaml:5: sync\[0\]\.tags\.include\[1\]: invalid regular expression: /);
+    expect(bad('sync:\n  - source: a\n    target: b\n    tags:\n      include: ["ok", "(unclosed"]\n')).toBe('m.yaml:5: sync[0].tags.include[1]: invalid regular expression "(unclosed": Unterminated group');
+    expect(bad('')).toBe('m.yaml:1: expected a mapping with a "sync:" list of entries');
+    expect(bad('- a\n')).toBe('m.yaml:1: expected a mapping with a "sync:" list of entries');
+    expect(bad('sync: 5\n')).toBe('m.yaml:1: sync: must be a list (- item lines)');
+    expect(bad('sync:\n  - 5\n')).toBe('m.yaml:2: sync[0]: must be a mapping (key: value lines)');
     expect(bad('sync:\n  - source: a\n    target: b\n    platform: linux\n')).toBe('m.yaml:4: sync[0].platform: invalid value (expected os/arch[/variant], e.g. linux/amd64)');
     expect(bad('sync: []\n')).toBe('m.yaml:1: sync: must list at least 1 item');
     expect(bad('sync:\n  - source: [a\n')).toMatch(/^m\.yaml:\d+: invalid YAML: /);
