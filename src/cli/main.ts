@@ -1,4 +1,6 @@
+import { accessSync, constants } from 'node:fs';
 import type { Command } from 'commander';
+import { UsageError } from '../errors.js';
 import type { Streams } from './output.js';
 import type { CommandEntry } from './command-table.js';
 import { VERSION } from './version.js';
@@ -59,7 +61,14 @@ export async function buildProgram(streams: Streams, onExitCode: (code: number) 
   // --creds-file is REGCTL_CREDS_FILE for this run: the registry client reads it from the environment.
   program.hook('preAction', (_program, action) => {
     const { credsFile } = action.optsWithGlobals() as { credsFile?: string };
-    if (credsFile !== undefined) streams.env = { ...(streams.env ?? process.env), REGCTL_CREDS_FILE: credsFile };
+    if (credsFile === undefined) return;
+    // The file is read only when a registry asks for a login; a wrong path must not pass unseen.
+    try {
+      accessSync(credsFile, constants.R_OK);
+    } catch (e) {
+      throw new UsageError(`--creds-file ${credsFile}: cannot read it (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    streams.env = { ...(streams.env ?? process.env), REGCTL_CREDS_FILE: credsFile };
   });
   const ctx = createContext(streams, onExitCode);
   const registered = new Set<CommandEntry['load']>();

@@ -93,6 +93,14 @@ describe('credentials for jobs', () => {
     expect(r.code).toBe(4);
   });
 
+  it('a --creds-file that cannot be read is a usage error before any request, even where no login is asked', async () => {
+    const { env } = await jobEnv({});
+    const missing = join(tmpdir(), 'regctl-no-such-creds.json');
+    const r = await cli(['--creds-file', missing, 'tags', `${src.registry}/team/app`], env);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe(`error: --creds-file ${missing}: cannot read it (ENOENT)`);
+  });
+
   it('REGCTL_AUTH_<HOST> for both registries (plain and base64): one copy, secrets never shown, no file written', async () => {
     const { env, home } = await jobEnv({
       [hostVariable(src.registry)]: `${SRC_USER}:${SRC_PASS}`,
