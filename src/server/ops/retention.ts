@@ -220,7 +220,7 @@ async function retainRepository(
 }
 
 function formatMs(ms: number): string {
-  for (const [u, n] of [['w', 604_800_000], ['d', 86_400_000], ['h', 3_600_000], ['m', 60_000]] as const) if (ms % n === 0) return `${ms / n}${u}`;
+  for (const [u, n] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000]] as const) if (ms % n === 0) return `${ms / n}${u}`;
   return `${Math.round(ms / 1000)}s`;
 }
 
