@@ -58,7 +58,8 @@ export async function loadRetention(file: string): Promise<RetentionPolicy> {
   try {
     text = await readFile(file, 'utf8');
   } catch (e) {
-    throw new UsageError(`retention file ${file}: ${(e as NodeJS.ErrnoException).code ?? 'unreadable'}`);
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UsageError(`cannot read retention file ${file}: ${code === 'ENOENT' ? 'no such file' : (code ?? 'unreadable')}`);
   }
   return await parseRetention(text, file);
 }
