@@ -14,7 +14,7 @@ import { describeLeftovers } from './storage/fs-startup.js';
 import type { RegistryStorage } from './storage/types.js';
 import { formatAccessLog, type AccessLogRecord } from './http/access-log.js';
 import type { ServeSettings } from './ops/config.js';
-import { loadRetention } from './ops/retention.js';
+import { blobReader, loadRetention } from './ops/retention.js';
 import { scheduleGc, type GcReport, type GcSchedule } from './ops/gc.js';
 import { createGuard } from './http/guard.js';
 import { createHealthCheck, probeWritable } from './ops/health.js';
@@ -185,7 +185,7 @@ export async function createServeRuntime(options: ServeRuntimeOptions): Promise<
   if (settings.gcIntervalMs > 0 && !settings.readOnly && store.gcStore) {
     gc = scheduleGc(mirror ? withEviction(store.gcStore(), mirror) : store.gcStore(), settings.gcIntervalMs, {
       graceMs: settings.gcGraceMs,
-      ...(retention ? { retention: { policy: retention, deleteTag: (repo: string, tag: string) => store.deleteTag(repo, tag), log: (line: string) => options.info?.(line) } } : {}),
+      ...(retention ? { retention: { policy: retention, deleteTag: (repo: string, tag: string) => store.deleteTag(repo, tag), readBlob: blobReader(store), log: (line: string) => options.info?.(line) } } : {}),
       onReport: (r) => {
         if (r.retention) metrics?.observeRetention(r.retention);
         // gc removed manifests behind the index's back: rebuild tag maps on next use.

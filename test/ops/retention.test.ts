@@ -116,6 +116,24 @@ describe('serve retention applied by gc', () => {
     expect(lines[0]).toBe('retention: would remove tag app:1.0.0 (rule 1 app: not among the 2 newest)');
   });
 
+  it('keep-last ranks by the image config\'s created time where readable, else by push time', async () => {
+    const s = new MemoryGcStore();
+    const newer = makeImage({ layers: [16], created: '2026-06-01T00:00:00Z' });
+    const older = makeImage({ layers: [16], created: '2026-01-01T00:00:00Z' });
+    s.pushImage('app', newer, 'a'); // pushed first, built last
+    s.now += HOUR;
+    s.pushImage('app', older, 'b');
+    s.now += 2 * HOUR;
+    const configs = new Map([newer, older].map((i) => [i.config.desc.digest, i.config.bytes]));
+    const policy = await parseRetention('- repositories: app\n  keep-last: 1\n');
+    const dry = (readBlob?: (r: string, d: string) => Promise<Uint8Array | undefined>) =>
+      collectGarbage(s, { now: () => s.now, dryRun: true, retention: { policy, deleteTag: async () => false, ...(readBlob ? { readBlob } : {}) } });
+    const byCreated = await dry(async (_r, d) => configs.get(d));
+    expect(byCreated.retention!.removed.filter((r) => r.kind === 'tag').map((r) => r.tag)).toEqual(['b']);
+    const byPush = await dry();
+    expect(byPush.retention!.removed.filter((r) => r.kind === 'tag').map((r) => r.tag)).toEqual(['a']);
+  });
+
   it.each([
     ['rules: []', 'r.yaml: expected a non-empty list of rules (or "rules:" with one)'],
     ['- repositories: a\n  keep-latest: 3', 'r.yaml: rule 1: unknown key "keep-latest" (known: repositories, keep-last, keep, match, older-than, semver, keep-releases, untagged-after)'],

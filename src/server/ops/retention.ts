@@ -3,6 +3,7 @@ import { UsageError } from '../../errors.js';
 import { decideTags, decideUntagged, parseAge, type ManifestFacts, type RetentionRules } from '../../policy/retention.js';
 import { compileGlob, GlobError, matchGlob, type RepositoryGlob } from '../security/glob.js';
 import type { GcStore } from '../storage/gc-store.js';
+import type { RegistryStorage } from '../storage/types.js';
 
 /**
  * `regctl serve --retention FILE`: per-repository rules applied by gc before it marks, so the
@@ -49,6 +50,46 @@ export interface RetentionRun {
   deleteTag(repository: string, tag: string): Promise<boolean>;
   /** One line per removal, as it happens. */
   log?: (line: string) => void;
+  /**
+   * Read a (config) blob of at most maxBytes; undefined when missing or larger. Given, keep-last
+   * and older-than rank images by their config's `created` time, else by push time.
+   */
+  readBlob?: (repository: string, digest: string, maxBytes: number) => Promise<Uint8Array | undefined>;
+}
+
+const MAX_CONFIG_BYTES = 1024 * 1024;
+
+/** RetentionRun.readBlob over RegistryStorage.readBlob: stops reading past maxBytes. */
+export function blobReader(storage: Pick<RegistryStorage, 'statBlob' | 'readBlob'>): NonNullable<RetentionRun['readBlob']> {
+  return async (repo, digest, maxBytes) => {
+    const info = await storage.statBlob(repo, digest);
+    if (!info || info.size > maxBytes) return undefined;
+    const chunks: Buffer[] = [];
+    let n = 0;
+    for await (const c of await storage.readBlob(repo, digest)) {
+      n += (c as Buffer).length;
+      if (n > maxBytes) return undefined;
+      chunks.push(c as Buffer);
+    }
+    return Buffer.concat(chunks);
+  };
+}
+
+/** The image config's `created` (ms), for an image manifest whose config can be read. */
+async function createdTime(store: GcStore, run: RetentionRun, repo: string, digest: string): Promise<number | undefined> {
+  try {
+    const bytes = await store.readManifest(repo, digest);
+    if (!bytes) return undefined;
+    const doc: unknown = JSON.parse(Buffer.from(bytes).toString('utf8'));
+    if (!isObject(doc) || !isObject(doc.config) || typeof doc.config.digest !== 'string') return undefined;
+    const config = await run.readBlob!(repo, doc.config.digest, MAX_CONFIG_BYTES);
+    if (!config) return undefined;
+    const created: unknown = (JSON.parse(Buffer.from(config).toString('utf8')) as { created?: unknown }).created;
+    const ms = typeof created === 'string' ? Date.parse(created) : NaN;
+    return Number.isFinite(ms) ? ms : undefined;
+  } catch {
+    return undefined; // not JSON, or the blob went meanwhile: push time it is
+  }
 }
 
 const KEYS = new Set(['repositories', 'keep-last', 'keep', 'match', 'older-than', 'semver', 'keep-releases', 'untagged-after']);
@@ -168,8 +209,14 @@ async function retainRepository(
 ): Promise<void> {
   const tags = await store.listTags(repo);
   const stored = await store.listManifests(repo);
-  // Push time: when the store last wrote the manifest (cheap on every backend).
+  // Image time: the config's created time where readable, else when the store wrote the manifest.
   const pushed = new Map(stored.map((m) => [m.digest, m.modified]));
+  if (run.readBlob && (rule.rules.keepLast !== undefined || rule.rules.olderThanMs !== undefined)) {
+    for (const d of new Set(tags.map((t) => t.digest))) {
+      const created = await createdTime(store, run, repo, d);
+      if (created !== undefined) pushed.set(d, created);
+    }
+  }
   const verdicts = decideTags(
     tags.map((t) => ({ tag: t.tag, digest: t.digest, ...(pushed.has(t.digest) ? { time: pushed.get(t.digest)! } : {}) })),
     rule.rules,

@@ -27,7 +27,8 @@ export function registerGc(serve: Command, ctx: CommandContext): void {
         ...(flags.retention !== undefined ? { retention: flags.retention } : {}),
       });
       // Rules are checked before storage is touched: a bad file is a usage error (exit 2).
-      const policy = settings.retention !== undefined ? await (await import('../../../server/ops/retention.js')).loadRetention(settings.retention) : undefined;
+      const retention = await import('../../../server/ops/retention.js');
+      const policy = settings.retention !== undefined ? await retention.loadRetention(settings.retention) : undefined;
       const { resolve } = await import('node:path');
       let root = resolve(settings.root ?? (await defaultRoot(env)));
       let storage;
@@ -58,7 +59,7 @@ export function registerGc(serve: Command, ctx: CommandContext): void {
         dryRun: flags.dryRun === true,
         graceMs: settings.gcGraceMs,
         // Each removal is one line as it happens (stderr); --json gets them in the report.
-        ...(policy ? { retention: { policy, deleteTag: (repo: string, tag: string) => storage.deleteTag(repo, tag), ...(out.json ? {} : { log: (line: string) => out.info(line) }) } } : {}),
+        ...(policy ? { retention: { policy, deleteTag: (repo: string, tag: string) => storage.deleteTag(repo, tag), readBlob: retention.blobReader(storage), ...(out.json ? {} : { log: (line: string) => out.info(line) }) } } : {}),
       }).finally(() => storage.close());
       const seconds = (performance.now() - started) / 1000;
       if (out.json) {
