@@ -14,6 +14,7 @@ import { describeLeftovers } from './storage/fs-startup.js';
 import type { RegistryStorage } from './storage/types.js';
 import { formatAccessLog, type AccessLogRecord } from './http/access-log.js';
 import type { ServeSettings } from './ops/config.js';
+import { blobReader, loadRetention } from './ops/retention.js';
 import { scheduleGc, type GcReport, type GcSchedule } from './ops/gc.js';
 import { createGuard } from './http/guard.js';
 import { createHealthCheck, probeWritable } from './ops/health.js';
@@ -62,6 +63,9 @@ export interface ServeRuntime {
 export async function createServeRuntime(options: ServeRuntimeOptions): Promise<ServeRuntime> {
   const { settings } = options;
   const warn = options.warn ?? (() => undefined);
+  // Checked first: a bad rule file stops start-up (exit 2) before anything listens.
+  const retention = settings.retention !== undefined ? await loadRetention(settings.retention) : undefined;
+  if (retention && !(settings.gcIntervalMs > 0)) warn('retention rules apply only with --gc-interval (or when running regctl serve gc)');
   const users = settings.htpasswd
     ? await HtpasswdFile.open(settings.htpasswd, { onReloadError: (e) => warn(`htpasswd file not reloaded: ${e.message}`) })
     : undefined;
@@ -181,7 +185,9 @@ export async function createServeRuntime(options: ServeRuntimeOptions): Promise<
   if (settings.gcIntervalMs > 0 && !settings.readOnly && store.gcStore) {
     gc = scheduleGc(mirror ? withEviction(store.gcStore(), mirror) : store.gcStore(), settings.gcIntervalMs, {
       graceMs: settings.gcGraceMs,
+      ...(retention ? { retention: { policy: retention, deleteTag: (repo: string, tag: string) => store.deleteTag(repo, tag), readBlob: blobReader(store), log: (line: string) => options.info?.(line) } } : {}),
       onReport: (r) => {
+        if (r.retention) metrics?.observeRetention(r.retention);
         // gc removed manifests behind the index's back: rebuild tag maps on next use.
         registry.index?.invalidate();
         options.onGcReport?.(r);

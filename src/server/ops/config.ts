@@ -27,6 +27,8 @@ export interface ServeSettings {
   /** 0 = no periodic gc. */
   gcIntervalMs: number;
   gcGraceMs: number;
+  /** Retention rules (YAML or JSON) the periodic gc and `serve gc` apply (docs/retention.md). */
+  retention?: string;
   uploadTtlMs: number;
   maxUploadsPerRepository: number;
   /** Open upload sessions per user (per address for anonymous clients). */
@@ -81,6 +83,7 @@ const SPECS: Spec[] = [
   { key: 'realm', name: 'realm', kind: 'string', default: 'regctl' },
   { key: 'gcIntervalMs', name: 'gc-interval', kind: 'duration', default: 0 },
   { key: 'gcGraceMs', name: 'gc-grace', kind: 'duration', default: 3_600_000 },
+  { key: 'retention', name: 'retention', kind: 'path' },
   { key: 'uploadTtlMs', name: 'upload-ttl', kind: 'duration', default: 24 * 3_600_000 },
   { key: 'maxUploadsPerRepository', name: 'max-uploads-per-repository', kind: 'count', default: 100 },
   { key: 'maxUploadsPerClient', name: 'max-uploads-per-client', kind: 'count', default: 100 },

@@ -18,6 +18,7 @@
 export type { DeleteGuard, GcObject, GcStore } from '../storage/gc-store.js';
 import type { DeleteGuard, GcObject, GcStore } from '../storage/gc-store.js';
 import { RepositoryMark, UnreadableManifest } from './gc-mark.js';
+import { applyRetention, type RetentionReport, type RetentionRun } from './retention.js';
 
 export interface GcOptions {
   /** Also remove manifests no tag reaches (and that are not referrers of reachable ones). */
@@ -30,6 +31,8 @@ export interface GcOptions {
   dryRun?: boolean;
   /** Only these repositories (default: all). */
   repositories?: string[];
+  /** `--retention`: rules applied before marking (ops/retention.ts). */
+  retention?: RetentionRun;
   now?: () => number;
 }
 
@@ -52,6 +55,10 @@ export interface GcReport {
   kept: { manifests: number; blobs: number };
   /** Problems that made gc leave a repository alone (unreadable manifests). */
   warnings: string[];
+  /** Unreached objects kept only because they are younger than the grace period. */
+  keptByGrace: { manifests: number; blobs: number; uploads: number };
+  /** What retention removed (or would remove), when rules were given. */
+  retention?: RetentionReport;
 }
 
 const HOUR = 3_600_000;
@@ -62,11 +69,15 @@ export async function collectGarbage(store: GcStore, options: GcOptions = {}): P
   const start = now();
   const cutoff = start - graceMs;
   const dryRun = options.dryRun ?? false;
-  const report: GcReport = { dryRun, removed: [], bytesReclaimed: 0, repositories: 0, kept: { manifests: 0, blobs: 0 }, warnings: [] };
+  const report: GcReport = { dryRun, removed: [], bytesReclaimed: 0, repositories: 0, kept: { manifests: 0, blobs: 0 }, warnings: [], keptByGrace: { manifests: 0, blobs: 0, uploads: 0 } };
   const reclaimed = new Reclaimed();
   const sweep: Sweep = { store, report, dryRun, cutoff, guard: { notModifiedSince: cutoff } };
 
-  for (const repo of options.repositories ?? (await store.listRepositories())) {
+  const repositories = options.repositories ?? (await store.listRepositories());
+  if (options.retention) {
+    report.retention = await applyRetention(store, options.retention, { dryRun, now: start, repositories, guardSince: start });
+  }
+  for (const repo of repositories) {
     report.repositories++;
     const marked = new RepositoryMark(store, repo, { untagged: options.untagged ?? false, cutoff });
     let found: { manifests: GcObject[]; blobs: GcObject[] };
@@ -104,15 +115,23 @@ async function sweepRepository(s: Sweep, repo: string, marked: RepositoryMark, f
   const removedHere = new Set<string>();
   const manifestDigests = new Set(found.manifests.map((m) => m.digest));
   for (const m of found.manifests) {
-    if (marked.keptManifests.has(m.digest) || m.modified >= s.cutoff) continue;
+    if (marked.keptManifests.has(m.digest)) continue;
+    if (m.modified >= s.cutoff) {
+      s.report.keptByGrace.manifests++;
+      continue;
+    }
     if (s.dryRun || (await s.store.deleteManifest(repo, m.digest, s.guard))) {
       s.report.removed.push({ kind: 'manifest', repository: repo, digest: m.digest, size: m.size });
       removedHere.add(m.digest);
     }
   }
   for (const b of found.blobs) {
-    if (marked.keptBlobs.has(b.digest) || b.modified >= s.cutoff || removedHere.has(b.digest)) continue;
+    if (marked.keptBlobs.has(b.digest) || removedHere.has(b.digest)) continue;
     if (manifestDigests.has(b.digest)) continue; // bytes of a manifest that stays (young, or its delete was refused)
+    if (b.modified >= s.cutoff) {
+      s.report.keptByGrace.blobs++;
+      continue;
+    }
     if (s.dryRun || (await s.store.deleteBlob(repo, b.digest, s.guard))) {
       s.report.removed.push({ kind: 'blob', repository: repo, digest: b.digest, size: b.size });
       removedHere.add(b.digest);
@@ -125,7 +144,11 @@ async function sweepRepository(s: Sweep, repo: string, marked: RepositoryMark, f
 async function sweepUploads(s: Sweep, cutoff: number, repositories?: string[]): Promise<void> {
   const wanted = repositories ? new Set(repositories) : undefined;
   for (const u of await s.store.listUploads()) {
-    if (u.modified >= cutoff || (wanted && !wanted.has(u.repository))) continue;
+    if (wanted && !wanted.has(u.repository)) continue;
+    if (u.modified >= cutoff) {
+      s.report.keptByGrace.uploads++;
+      continue;
+    }
     if (s.dryRun || (await s.store.deleteUpload(u.repository, u.id))) {
       s.report.removed.push({ kind: 'upload', repository: u.repository, id: u.id, size: u.size });
       s.report.bytesReclaimed += u.size;

@@ -55,6 +55,7 @@ export class RegistryMetrics {
   private readonly duration: Histogram<'method' | 'route'>;
   private readonly bytesIn: Counter<'method' | 'route'>;
   private readonly bytesOut: Counter<'method' | 'route'>;
+  private readonly retentionRemoved: Counter<'kind'>;
   private storageCache: { at: number; value: StorageStats } | undefined;
   private storagePending: Promise<StorageStats | undefined> | undefined;
 
@@ -89,6 +90,14 @@ export class RegistryMetrics {
       labelNames: ['method', 'route'],
       registers,
     });
+    this.retentionRemoved = new Counter({
+      name: `${prefix}retention_removed_total`,
+      help: 'Tags and manifests removed by --retention rules (kind: tag, manifest)',
+      labelNames: ['kind'],
+      registers,
+    });
+    this.retentionRemoved.inc({ kind: 'tag' }, 0);
+    this.retentionRemoved.inc({ kind: 'manifest' }, 0);
     const uploads = options.uploadsInProgress;
     new Gauge({
       name: `${prefix}uploads_in_progress`,
@@ -169,6 +178,11 @@ export class RegistryMetrics {
         meter.bytesIn = n;
       },
     };
+  }
+
+  /** Count what a (not dry) gc run's retention removed. */
+  observeRetention(r: { removed: Array<{ kind: 'tag' | 'manifest' }> }): void {
+    for (const x of r.removed) this.retentionRemoved.inc({ kind: x.kind });
   }
 
   /** The `/metrics` answer. */

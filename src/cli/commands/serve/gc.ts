@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { UsageError } from '../../../errors.js';
 import type { CommandContext } from '../../context.js';
 import { formatBytes, formatSeconds, plural } from '../../format.js';
+import { formatAge } from '../../../policy/retention.js';
 import { defaultRoot, settingsFor } from './settings.js';
 
 /** regctl serve gc */
@@ -12,15 +13,22 @@ export function registerGc(serve: Command, ctx: CommandContext): void {
     .option('--dry-run', 'report what would be removed, remove nothing')
     .option('--untagged', 'also remove manifests no tag reaches (and that are not referrers of reachable ones)')
     .option('--grace <duration>', 'keep anything younger than this (default: --gc-grace setting, 1h)')
+    .option('--retention <file>', 'apply these retention rules first (default: --retention setting; docs/retention.md)')
     .option('--root <dir>', 'storage directory (default as for serve)')
     .option('--storage <url>', 'collect in S3 instead: s3://BUCKET[/PREFIX], as given to the instances (run from one place only)')
     .option('--s3-endpoint <url>', 'S3-compatible endpoint')
     .option('--s3-region <region>', 'S3 region')
     .option('--s3-force-path-style', 'path-style bucket addressing')
-    .action(async (flags: { dryRun?: boolean; untagged?: boolean; grace?: string; storage?: string; s3Endpoint?: string; s3Region?: string; s3ForcePathStyle?: boolean }, cmd: Command) => {
+    .action(async (flags: { dryRun?: boolean; untagged?: boolean; grace?: string; retention?: string; storage?: string; s3Endpoint?: string; s3Region?: string; s3ForcePathStyle?: boolean }, cmd: Command) => {
       const out = ctx.output(cmd);
       const env = ctx.streams.env ?? process.env;
-      const { settings } = await settingsFor(cmd, env, flags.grace !== undefined ? { gcGraceMs: flags.grace } : {});
+      const { settings } = await settingsFor(cmd, env, {
+        ...(flags.grace !== undefined ? { gcGraceMs: flags.grace } : {}),
+        ...(flags.retention !== undefined ? { retention: flags.retention } : {}),
+      });
+      // Rules are checked before storage is touched: a bad file is a usage error (exit 2).
+      const retention = await import('../../../server/ops/retention.js');
+      const policy = settings.retention !== undefined ? await retention.loadRetention(settings.retention) : undefined;
       const { resolve } = await import('node:path');
       let root = resolve(settings.root ?? (await defaultRoot(env)));
       let storage;
@@ -50,6 +58,8 @@ export function registerGc(serve: Command, ctx: CommandContext): void {
         untagged: flags.untagged === true,
         dryRun: flags.dryRun === true,
         graceMs: settings.gcGraceMs,
+        // Each removal is one line as it happens (stderr); --json gets them in the report.
+        ...(policy ? { retention: { policy, deleteTag: (repo: string, tag: string) => storage.deleteTag(repo, tag), readBlob: retention.blobReader(storage), ...(out.json ? {} : { log: (line: string) => out.info(line) }) } } : {}),
       }).finally(() => storage.close());
       const seconds = (performance.now() - started) / 1000;
       if (out.json) {
@@ -62,6 +72,15 @@ export function registerGc(serve: Command, ctx: CommandContext): void {
           ['KIND', 'REPOSITORY', 'DIGEST / SESSION', 'SIZE'],
           report.removed.map((r) => [r.kind, r.repository, r.digest ?? r.id ?? '', formatBytes(r.size)]),
         );
+      }
+      const g = report.keptByGrace;
+      if (g.manifests + g.blobs + g.uploads > 0 || (report.retention?.keptByGrace ?? 0) > 0) {
+        const untagged = report.retention?.keptByGrace ? `, ${plural(report.retention.keptByGrace, 'untagged manifest')} (retention untagged-after)` : '';
+        out.info(`kept because of the grace period (${formatAge(settings.gcGraceMs)}): ${plural(g.manifests, 'manifest')}, ${plural(g.blobs, 'blob')}, ${plural(g.uploads, 'upload')}${untagged}`);
+      }
+      if (report.retention) {
+        const r = report.retention.removed;
+        out.info(`retention: ${report.dryRun ? 'would remove' : 'removed'} ${plural(r.filter((x) => x.kind === 'tag').length, 'tag')}, ${plural(r.filter((x) => x.kind === 'manifest').length, 'manifest')}`);
       }
       const count = (k: string) => plural(report.removed.filter((r) => r.kind === k).length, k);
       out.info(

@@ -40,6 +40,7 @@ export const SETTING_OPTIONS: Array<[string, string]> = [
   ['--realm <name>', 'realm in the Basic challenge (default regctl)'],
   ['--gc-interval <duration>', 'collect garbage periodically, e.g. 6h (default off)'],
   ['--gc-grace <duration>', 'gc keeps anything younger than this (default 1h)'],
+  ['--retention <file>', 'retention rules (YAML or JSON) applied by gc: keep last N, keep tags, semver releases, untagged after (docs/retention.md)'],
   ['--upload-ttl <duration>', 'remove upload sessions idle this long (default 24h)'],
   ['--max-uploads-per-repository <n>', 'open upload sessions per repository (default 100)'],
   ['--max-uploads-per-client <n>', 'open upload sessions per user, or per address without login (default 100)'],
