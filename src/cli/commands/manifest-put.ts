@@ -18,8 +18,10 @@ export function registerManifestPut(manifest: Command, ctx: CommandContext): voi
       'after',
       `
 Examples:
-  regctl manifest get localhost:5000/app:1.0 > m.json && regctl manifest put localhost:5000/app:copy m.json
-  regctl manifest put --media-type application/vnd.oci.image.manifest.v1+json localhost:5000/app:1 m.json`,
+  regctl manifest get localhost:5000/app:1.0 > m.json
+  regctl manifest put localhost:5000/app:copy m.json
+  regctl manifest put --media-type application/vnd.oci.image.manifest.v1+json \\
+    localhost:5000/app:1 m.json`,
     )
     .action(async (input: string, file: string, flags: { mediaType?: string }, cmd: Command) => {
       const out = ctx.output(cmd);

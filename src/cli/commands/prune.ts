@@ -7,7 +7,7 @@ import { clientOptions } from './retag/flags.js';
 
 interface PruneFlags {
   keepLast?: string;
-  keep: string[];
+  keep?: string[];
   match?: string;
   olderThan?: string;
   keepReleases?: string;
@@ -41,8 +41,8 @@ export function register(program: Command, ctx: CommandContext): void {
     .description(
       `Remove the tags of a repository that the rules let go. Semver-aware by default: floating tags
 (1, 1.9, latest), every tag on the image a floating tag points at and the newest release of each
-X.Y line always stay. --keep-last N keeps the N newest of the other tags (image created time);
---older-than removes only what is older (unknown age stays); with both, a tag stays when either
+X.Y line always stay. --keep-last N keeps the N newest of the other tags (image created time),
+and --older-than removes only what is older (unknown age stays); with both, a tag stays when either
 keeps it. --match limits pruning to matching tags; --keep protects matching tags. A digest whose
 tags all go is deleted by digest; a tag that goes while another tag on its digest stays is
 removed alone (as tag rm does). HOST --repo-match REGEX prunes every matching repository.
@@ -52,7 +52,7 @@ On a terminal regctl asks first; --yes skips the question (scripts need it).`,
     .option('--keep-last <n>', 'keep the N newest candidate tags')
     .option('--older-than <age>', 'remove only tags older than this: 30d, 12h, 2w')
     .option('--match <regex>', 'only tags matching this are candidates')
-    .option('--keep <regex>', 'never remove tags matching this (repeatable)', collect, [])
+    .option('--keep <regex>', 'never remove tags matching this (repeatable)', collect)
     .option('--keep-releases <n>', 'releases kept per X.Y line (default 1: the newest)')
     .option('--no-semver', 'no semver protections (floating tags, their images, newest releases)')
     .option('--untagged', 'also remove manifests no tag reaches (where the registry lists them)')
@@ -76,7 +76,7 @@ Examples:
         ...(flags.keepLast !== undefined ? { keepLast: count('--keep-last', flags.keepLast)! } : {}),
         ...(olderThanMs !== undefined ? { olderThanMs } : {}),
         ...(flags.match !== undefined ? { match: regex('--match', flags.match) } : {}),
-        keep: flags.keep.map((k) => regex('--keep', k)),
+        keep: (flags.keep ?? []).map((k) => regex('--keep', k)),
         ...(flags.keepReleases !== undefined ? { keepReleases: count('--keep-releases', flags.keepReleases)! } : {}),
         semver: flags.semver !== false,
       };

@@ -6,7 +6,11 @@ import { confirm } from './delete.js';
 import { clientOptions } from './retag/flags.js';
 
 export function register(program: Command, ctx: CommandContext): void {
-  const repo = program.command('repo').summary('manage repositories (repo rm)').description('Manage whole repositories.');
+  const repo = program
+    .command('repo')
+    .summary('manage repositories (repo rm)')
+    .description('Manage whole repositories.')
+    .addHelpText('after', '\nExamples:\n  regctl repo rm localhost:5000/old-app');
   repo
     .command('rm')
     .summary('delete a repository: every manifest, and on regctl serve the repository itself')
