@@ -145,11 +145,14 @@ describe('retries', () => {
       res.writeHead(429, { 'retry-after': '30', 'content-type': 'application/json' });
       res.end('{"errors":[{"code":"TOOMANYREQUESTS"}]}');
     });
-    const t = new Transport();
+    // Abort once the client holds the 429 (it is then waiting out Retry-After), not merely once
+    // the server saw the request: under load the answer may still be on its way.
+    let limited = false;
+    const t = new Transport({ onResponse: (r) => void (limited ||= r.status === 429) });
     const ctl = new AbortController();
     const t0 = Date.now();
     const pending = t.request({ method: 'GET', registry: reg.registry, path: '/v2/_catalog', signal: ctl.signal }).catch((e: unknown) => e);
-    await waitFor(() => reg.seen.length === 1, { what: 'the first request' });
+    await waitFor(() => limited, { what: 'the 429 answer' });
     const reason = new Error('interrupted');
     ctl.abort(reason);
     expect(await pending).toBe(reason);
