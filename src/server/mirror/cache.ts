@@ -113,7 +113,9 @@ export async function serveMirroredBlob(ctx: RequestContext, deps: CacheDeps, t:
   const { storage, req, res } = ctx;
   checkDigestSyntax(digest);
   parseDigest(digest);
-  if ((await storage.statBlob(t.cacheName, digest)) || (await storage.mountBlob(t.cacheName, digest).catch(() => false))) {
+  // Only the cache repository's own blobs: a digest cached for another name is not confirmed
+  // (nor linked) here; upstream says whether this repository has it.
+  if (await storage.statBlob(t.cacheName, digest)) {
     deps.stats.hits++;
     deps.index.touch(t.cacheName, digest);
     res.setHeader(MIRROR_HEADER, 'hit');

@@ -106,6 +106,10 @@ export class PullThroughMirror {
       target = this.namespaces.viaDefault(r.name);
       // Local repositories win.
       if (!target || (await ctx.storage.listTags(r.name)) !== undefined) return false;
+      // A blob request is the mirror's only for a name pulled through (its manifest came first)
+      // that the local name does not hold: a push in progress to a local name (HEAD before
+      // upload) must hear the local repository's own answer, never the cache's.
+      if (r.kind === 'blob' && ((await ctx.storage.statBlob(r.name, r.digest)) || (await ctx.storage.listTags(target.cacheName)) === undefined)) return false;
     }
     if (r.kind === 'manifest') await serveMirroredManifest(ctx, this.deps, target, r.reference);
     else await serveMirroredBlob(ctx, this.deps, target, r.digest);
