@@ -91,4 +91,29 @@ describe('mirror and local names', () => {
     expect(await status(`${m.url}/v2/elsewhere/blobs/${layer}`)).toBe(404);
     expect(await catalog(m)).toEqual(['x/team/real']);
   });
+
+  test('tags/list pulls through: upstream-only names list upstream tags, local repositories win, unknown names are NAME_UNKNOWN', async () => {
+    const image = makeImage({ layers: [1200] });
+    await pushHttp(upstream.url, 'team/listed', image, '2');
+    await pushHttp(upstream.url, 'team/listed', image, '1');
+    await pushHttp(upstream.url, 'team/both', image, 'theirs');
+    const m = await mirror({ mirrorDefault: 'x' });
+    await pushHttp(m.url, 'team/both', image, 'mine');
+    const tags = async (path: string) => {
+      const r = await fetch(`${m.url}/v2/${path}/tags/list`);
+      return { status: r.status, body: (await r.json()) as unknown };
+    };
+    expect(await tags('team/listed')).toEqual({ status: 200, body: { name: 'team/listed', tags: ['1', '2'] } });
+    expect(await tags('x/team/listed')).toEqual({ status: 200, body: { name: 'x/team/listed', tags: ['1', '2'] } });
+    expect(await tags('team/both')).toEqual({ status: 200, body: { name: 'team/both', tags: ['mine'] } });
+    const unknown = await tags('team/nowhere');
+    expect(unknown.status).toBe(404);
+    expect((unknown.body as { errors: Array<{ code: string }> }).errors[0]!.code).toBe('NAME_UNKNOWN');
+    // Pagination passes through; the next link names this server's path.
+    const page = await fetch(`${m.url}/v2/team/listed/tags/list?n=1`);
+    expect(await page.json()).toEqual({ name: 'team/listed', tags: ['1'] });
+    expect(page.headers.get('link')).toBe('</v2/team/listed/tags/list?n=1&last=1>; rel="next"');
+    // Nothing was written for it.
+    expect((await catalog(m)).sort()).toEqual(['team/both']);
+  });
 });

@@ -6,7 +6,7 @@ import type { Route } from '../protocol/router.js';
 import type { RegistryStorage } from '../storage/types.js';
 import { BlobFetcher } from './blob-fetch.js';
 import { CacheIndex, type Evicted } from './cache-index.js';
-import { serveMirroredBlob, serveMirroredManifest, type CacheDeps, type MirrorStats } from './cache.js';
+import { serveMirroredBlob, serveMirroredManifest, serveMirroredTags, type CacheDeps, type MirrorStats } from './cache.js';
 import { MirrorNamespaces, type MirrorTarget, type MirrorUpstream } from './namespaces.js';
 import { UpstreamClient, type UpstreamCredentials } from './upstream.js';
 
@@ -99,10 +99,10 @@ export class PullThroughMirror {
       if (!read || r.kind === 'uploads' || r.kind === 'upload') {
         throw new OciError('DENIED', `${ns.upstream.prefix}/ is a pull-through mirror of ${ns.upstream.url}: push to a name outside it`, { status: 403 });
       }
-      if (r.kind !== 'manifest' && r.kind !== 'blob') return false;
+      if (r.kind !== 'manifest' && r.kind !== 'blob' && r.kind !== 'tags') return false;
       target = ns;
     } else {
-      if (!read || (r.kind !== 'manifest' && r.kind !== 'blob')) return false;
+      if (!read || (r.kind !== 'manifest' && r.kind !== 'blob' && r.kind !== 'tags')) return false;
       target = this.namespaces.viaDefault(r.name);
       // Local repositories win.
       if (!target || (await ctx.storage.listTags(r.name)) !== undefined) return false;
@@ -111,7 +111,8 @@ export class PullThroughMirror {
       // upload) must hear the local repository's own answer, never the cache's.
       if (r.kind === 'blob' && ((await ctx.storage.statBlob(r.name, r.digest)) || (await ctx.storage.listTags(target.cacheName)) === undefined)) return false;
     }
-    if (r.kind === 'manifest') await serveMirroredManifest(ctx, this.deps, target, r.reference);
+    if (r.kind === 'tags') await serveMirroredTags(ctx, this.deps, target, r.name);
+    else if (r.kind === 'manifest') await serveMirroredManifest(ctx, this.deps, target, r.reference);
     else await serveMirroredBlob(ctx, this.deps, target, r.digest);
     return true;
   }
