@@ -117,6 +117,14 @@ export class PullThroughMirror {
     return true;
   }
 
+  /** Start-up lines: each namespace and its upstream URL (never credentials: URLs carry none). */
+  describe(): string[] {
+    const d = this.namespaces.defaultUpstream;
+    return this.namespaces.upstreams.map(
+      (u) => `mirror: ${u.prefix}/ -> ${u.url}${u === d ? ' (also names no local repository has: --mirror-default)' : ''}${this.options.credentials?.has(u.prefix) ? ' (with --mirror-auth credentials)' : ''}`,
+    );
+  }
+
   /** Evict down to --mirror-max-size now (also what `serve gc` runs). */
   evict(): Promise<Evicted[]> {
     const max = this.options.maxBytes;
