@@ -77,6 +77,23 @@ describe('mirror and local names', () => {
     expect((await catalog(m)).sort()).toEqual(['local', 'x/hello']);
   });
 
+  test('--mirror-default: the first push to a local name that was pulled through (same name) succeeds and then wins', async () => {
+    const image = makeImage({ layers: [40_000] });
+    await pushHttp(upstream.url, 'shadow', image, 'up');
+    const m = await mirror({ mirrorDefault: 'x' });
+    const dir = join(work, 'shadow');
+    await pull(`${m.registry}/shadow:up`, dir);
+    const r = await runCli(['copy', '--progress', 'none', `oci:${dir}:latest`, `${m.registry}/shadow:mine`]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const got = await fetch(`${m.url}/v2/shadow/manifests/mine`, { headers: { Accept: image.manifest.mediaType } });
+    await got.arrayBuffer();
+    expect(got.status).toBe(200);
+    expect(got.headers.get('regctl-mirror')).toBeNull();
+    expect(await (await fetch(`${m.url}/v2/shadow/tags/list`)).json()).toEqual({ name: 'shadow', tags: ['mine'] });
+    expect(proxy.requests.filter((q) => q.method !== 'GET' && q.method !== 'HEAD')).toEqual([]);
+  });
+
   test('namespaced: a cached digest is not confirmed under another mirror name, nor does it make a repository', async () => {
     const image = makeImage({ layers: [5000] });
     await pushHttp(upstream.url, 'team/real', image, 'v1');

@@ -102,6 +102,7 @@ export class PullThroughMirror {
       if (r.kind !== 'manifest' && r.kind !== 'blob' && r.kind !== 'tags') return false;
       target = ns;
     } else {
+      if (r.kind === 'manifest' && method === 'PUT') await this.shadowedPush(ctx, r.name);
       if (!read || (r.kind !== 'manifest' && r.kind !== 'blob' && r.kind !== 'tags')) return false;
       target = this.namespaces.viaDefault(r.name);
       // Local repositories win.
@@ -115,6 +116,31 @@ export class PullThroughMirror {
     else if (r.kind === 'manifest') await serveMirroredManifest(ctx, this.deps, target, r.reference);
     else await serveMirroredBlob(ctx, this.deps, target, r.digest);
     return true;
+  }
+
+  /**
+   * The first push to a local name that is also a pulled-through name: while it had no local
+   * tags, the client's blob HEADs under that name were answered from the cache (the name was the
+   * mirror's), so the client uploaded only what the cache lacked. The manifest PUT then takes
+   * exactly those blobs: ones of that name's own cache repository are linked into the local one.
+   */
+  private async shadowedPush(ctx: RequestContext, name: string): Promise<void> {
+    const target = this.namespaces.viaDefault(name);
+    if (!target) return;
+    const storage = ctx.storage;
+    if ((await storage.listTags(name)) !== undefined || (await storage.listTags(target.cacheName)) === undefined) return;
+    const adopt = async (repo: string, digest: string): Promise<void> => {
+      if (repo !== name || (await storage.statBlob(repo, digest)) || !(await storage.statBlob(target.cacheName, digest))) return;
+      await storage.mountBlob(repo, digest, target.cacheName).catch(() => false);
+    };
+    ctx.storage = new Proxy(storage, {
+      get(t, prop) {
+        if (prop === 'statBlob') return async (repo: string, digest: string) => (await adopt(repo, digest), t.statBlob(repo, digest));
+        if (prop === 'touchBlob' && t.touchBlob) return async (repo: string, digest: string) => (await adopt(repo, digest), t.touchBlob!(repo, digest));
+        const v: unknown = Reflect.get(t, prop, t);
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+      },
+    });
   }
 
   /** Start-up lines: each namespace and its upstream URL (never credentials: URLs carry none). */
