@@ -155,6 +155,17 @@ async function manifestDigestOf(dir) {
 }
 
 const fmt = (s) => `${s.toFixed(2)} s`;
+/** CPU seconds (user + system) a child process has used so far (Linux /proc; NaN elsewhere). */
+async function cpuSeconds(pid) {
+  try {
+    const { readFile } = await import('node:fs/promises');
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  } catch {
+    return Number.NaN;
+  }
+}
 const rows = [];
 try {
   const upstream = await startDistribution(join(work, 'upstream'));
@@ -177,13 +188,25 @@ try {
 
   const mirror = await startMirror(join(work, 'mirror1'), wanUrl);
   before = wan.stats.down;
+  let cpu0 = await cpuSeconds(mirror.child.pid);
   const cold = await skopeoPull(`${mirror.host}/docker.io/bench/big:v1`, join(work, 'cold'));
+  // The store after the last byte is served runs on: count its CPU too (until the mirror idles).
+  let cpu1 = await cpuSeconds(mirror.child.pid);
+  for (let i = 0; i < 40; i++) {
+    await new Promise((r) => setTimeout(r, 500));
+    const c = await cpuSeconds(mirror.child.pid);
+    if (!(c - cpu1 > 0.02)) break;
+    cpu1 = c;
+  }
+  cpu1 = await cpuSeconds(mirror.child.pid);
   await check(join(work, 'cold'), 'cold');
-  rows.push({ row: 'through the mirror, first (cold) pull', seconds: cold, wanBytes: wan.stats.down - before });
+  rows.push({ row: 'through the mirror, first (cold) pull', seconds: cold, wanBytes: wan.stats.down - before, mirrorCpuSeconds: cpu1 - cpu0 });
   before = wan.stats.down;
+  cpu0 = await cpuSeconds(mirror.child.pid);
   const warm = await skopeoPull(`${mirror.host}/docker.io/bench/big:v1`, join(work, 'warm'));
+  cpu1 = await cpuSeconds(mirror.child.pid);
   await check(join(work, 'warm'), 'warm');
-  rows.push({ row: 'through the mirror, second (warm) pull', seconds: warm, wanBytes: wan.stats.down - before });
+  rows.push({ row: 'through the mirror, second (warm) pull', seconds: warm, wanBytes: wan.stats.down - before, mirrorCpuSeconds: cpu1 - cpu0 });
   await stop(mirror.child);
 
   const fresh = await startMirror(join(work, 'mirror2'), wanUrl);
@@ -199,9 +222,9 @@ try {
   await stop(upstream.child);
 
   console.log('');
-  console.log('| case | wall | bytes over the WAN (upstream -> client side) |');
-  console.log('|---|---|---|');
-  for (const r of rows) console.log(`| ${r.row} | ${fmt(r.seconds)} | ${(r.wanBytes / MiB).toFixed(1)} MiB |`);
+  console.log('| case | wall | bytes over the WAN (upstream -> client side) | mirror CPU |');
+  console.log('|---|---|---|---|');
+  for (const r of rows) console.log(`| ${r.row} | ${fmt(r.seconds)} | ${(r.wanBytes / MiB).toFixed(1)} MiB | ${r.mirrorCpuSeconds === undefined ? '' : fmt(r.mirrorCpuSeconds)} |`);
   console.log('');
   console.log(`image size ${(image.bytes / MiB).toFixed(1)} MiB; warm / direct = ${(warm / direct).toFixed(2)}x; cold / direct = ${(cold / direct).toFixed(2)}x`);
   console.log(`concurrent cold pulls moved ${((rows[3].wanBytes / image.bytes) * 100).toFixed(1)}% of one image over the WAN (HTTP headers included)`);

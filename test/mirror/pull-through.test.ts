@@ -222,7 +222,8 @@ describe('pull-through', () => {
     expect(await has('docker.io/team/c', c)).toBe(true);
     expect(await has('mine/app', local)).toBe(true);
     expect(await storage.resolveTag('mine/app', 'v1')).toBe(local.manifest.digest);
-    expect(m.runtime.mirror!.index.totalBytes).toBeLessThanOrEqual(450 * 1024);
+    // An eviction may still be queued behind the one that removed b (a blob stored meanwhile).
+    await waitFor(() => m.runtime.mirror!.index.totalBytes <= 450 * 1024, { what: 'the cache within --mirror-max-size' });
     expect(m.logs.some((l) => /mirror: evicted \d+ cached item/.test(l))).toBe(true);
     // Evicted content pulls through again.
     await pull(`${m.registry}/docker.io/team/b:v1`, join(work, 'e-b2'));

@@ -13,7 +13,8 @@ import type { UpstreamClient } from './upstream.js';
  * each client streams as fast as the download arrives. The last byte is held back until the
  * whole blob matched its digest: a corrupted blob is never served complete (waiters see the
  * connection cut) and never stored. Once verified the file becomes a blob of the cache
- * repository through the storage's ordinary upload path (which verifies again).
+ * repository: on the file system by a hard link (no copy), elsewhere through the storage's
+ * ordinary upload path (which verifies again).
  */
 
 export interface FlightEvents {
@@ -239,6 +240,9 @@ export class BlobFetcher {
   }
 
   private async store(f: BlobFlight, repo: string): Promise<void> {
+    // On the file system the verified download becomes the blob by a link: each byte is
+    // written once. Elsewhere (S3, memory) it goes through the upload path (verified again).
+    if (this.storage.adoptVerifiedFile && (await this.storage.adoptVerifiedFile(repo, f.digest, f.path, f.written))) return;
     const up = await this.storage.createUpload(repo);
     try {
       await this.storage.appendUpload(repo, up.id, createReadStream(f.path));

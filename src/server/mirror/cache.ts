@@ -8,7 +8,7 @@ import { UpstreamError } from '../../errors.js';
 import type { RequestContext } from '../handlers/context.js';
 import { OciError } from '../protocol/errors.js';
 import { handleBlob } from '../handlers/blobs.js';
-import { parseRangeHeader } from '../http/http-io.js';
+import { parseRangeHeader, sendJson } from '../http/http-io.js';
 import { acceptManifest, servedMediaType } from '../content/manifest-content.js';
 import type { ManifestRecord, StoredManifest } from '../storage/types.js';
 import { checkDigestSyntax, isDigestRef } from '../content/syntax.js';
@@ -113,7 +113,9 @@ export async function serveMirroredBlob(ctx: RequestContext, deps: CacheDeps, t:
   const { storage, req, res } = ctx;
   checkDigestSyntax(digest);
   parseDigest(digest);
-  if ((await storage.statBlob(t.cacheName, digest)) || (await storage.mountBlob(t.cacheName, digest).catch(() => false))) {
+  // Only the cache repository's own blobs: a digest cached for another name is not confirmed
+  // (nor linked) here; upstream says whether this repository has it.
+  if (await storage.statBlob(t.cacheName, digest)) {
     deps.stats.hits++;
     deps.index.touch(t.cacheName, digest);
     res.setHeader(MIRROR_HEADER, 'hit');
@@ -167,6 +169,77 @@ export async function serveMirroredBlob(ctx: RequestContext, deps: CacheDeps, t:
     // Corrupt or cut upstream bytes (or the client left): the response must not look complete.
     res.destroy();
   }
+}
+
+const MAX_TAG_LIST_BYTES = 4 << 20;
+
+/**
+ * `GET /v2/NAME/tags/list` of a mirrored name: asked of upstream each time (a small request;
+ * `n`/`last` pass through, a next link names this server's path). When upstream is down or
+ * rate-limiting, the tags the cache holds are listed instead, marked stale.
+ */
+export async function serveMirroredTags(ctx: RequestContext, deps: CacheDeps, t: MirrorTarget, name: string): Promise<void> {
+  const client = deps.client(t);
+  const query = new URLSearchParams();
+  for (const key of ['n', 'last']) {
+    const v = ctx.url.searchParams.get(key);
+    if (v !== null) query.set(key, v);
+  }
+  const qs = query.size > 0 ? `?${query.toString()}` : '';
+  let tags: string[];
+  let link: string | undefined;
+  try {
+    const res = await client.request('GET', `/v2/${t.remoteName}/tags/list${qs}`, t.remoteName, 'application/json');
+    if (res.status === 404) {
+      res.abort();
+      throw new OciError('NAME_UNKNOWN', `repository ${name} not found (nor at upstream ${t.upstream.prefix})`, { detail: { name } });
+    }
+    if (res.status !== 200 || !res.body) {
+      res.abort();
+      throw client.error(res.status === 429 ? 'ratelimit' : 'unavailable', `upstream ${t.upstream.prefix} answered ${res.status} for the tags of ${t.remoteName}`, res.status);
+    }
+    const chunks: Buffer[] = [];
+    let n = 0;
+    for await (const c of res.body as AsyncIterable<Buffer>) {
+      n += c.length;
+      if (n > MAX_TAG_LIST_BYTES) {
+        res.abort();
+        throw client.error('corrupt', `upstream tag list of ${t.remoteName} is larger than ${MAX_TAG_LIST_BYTES} bytes`, 502);
+      }
+      chunks.push(c);
+    }
+    deps.stats.upstreamBytes += n;
+    let body: unknown;
+    try {
+      body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    } catch {
+      throw client.error('corrupt', `upstream ${t.upstream.prefix} sent an unreadable tag list for ${t.remoteName}`, 502);
+    }
+    const raw = (body as { tags?: unknown } | null)?.tags;
+    tags = Array.isArray(raw) ? raw.filter((x): x is string => typeof x === 'string' && isValidTag(x)) : [];
+    const next = /<([^>]*)>\s*;\s*rel="?next"?/.exec(res.headers.get('link') ?? '');
+    if (next) {
+      const q = new URLSearchParams(next[1]!.includes('?') ? next[1]!.slice(next[1]!.indexOf('?') + 1) : '');
+      const out = new URLSearchParams();
+      for (const key of ['n', 'last']) {
+        const v = q.get(key);
+        if (v !== null) out.set(key, v);
+      }
+      link = `</v2/${name}/tags/list?${out.toString()}>; rel="next"`;
+    }
+  } catch (e) {
+    if (e instanceof UpstreamError) {
+      deps.stats.upstreamErrors++;
+      const cached = e.kind === 'unavailable' || e.kind === 'ratelimit' ? await ctx.storage.listTags(t.cacheName) : undefined;
+      if (cached) {
+        deps.stats.staleServes++;
+        deps.log(`mirror: listing the cached tags of ${t.cacheName} stale (${e.message})`);
+        return sendJson(ctx.res, 200, { name, tags: cached }, { [MIRROR_HEADER]: 'stale' }, ctx.req.method);
+      }
+    }
+    throw toOciError(deps, e, '');
+  }
+  sendJson(ctx.res, 200, { name, tags }, { [MIRROR_HEADER]: 'upstream', ...(link ? { Link: link } : {}) }, ctx.req.method);
 }
 
 async function fetchManifest(ctx: RequestContext, deps: CacheDeps, t: MirrorTarget, reference: string): Promise<ManifestRecord> {

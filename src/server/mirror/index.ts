@@ -6,7 +6,7 @@ import type { Route } from '../protocol/router.js';
 import type { RegistryStorage } from '../storage/types.js';
 import { BlobFetcher } from './blob-fetch.js';
 import { CacheIndex, type Evicted } from './cache-index.js';
-import { serveMirroredBlob, serveMirroredManifest, type CacheDeps, type MirrorStats } from './cache.js';
+import { serveMirroredBlob, serveMirroredManifest, serveMirroredTags, type CacheDeps, type MirrorStats } from './cache.js';
 import { MirrorNamespaces, type MirrorTarget, type MirrorUpstream } from './namespaces.js';
 import { UpstreamClient, type UpstreamCredentials } from './upstream.js';
 
@@ -99,17 +99,56 @@ export class PullThroughMirror {
       if (!read || r.kind === 'uploads' || r.kind === 'upload') {
         throw new OciError('DENIED', `${ns.upstream.prefix}/ is a pull-through mirror of ${ns.upstream.url}: push to a name outside it`, { status: 403 });
       }
-      if (r.kind !== 'manifest' && r.kind !== 'blob') return false;
+      if (r.kind !== 'manifest' && r.kind !== 'blob' && r.kind !== 'tags') return false;
       target = ns;
     } else {
-      if (!read || (r.kind !== 'manifest' && r.kind !== 'blob')) return false;
+      if (r.kind === 'manifest' && method === 'PUT') await this.shadowedPush(ctx, r.name);
+      if (!read || (r.kind !== 'manifest' && r.kind !== 'blob' && r.kind !== 'tags')) return false;
       target = this.namespaces.viaDefault(r.name);
       // Local repositories win.
       if (!target || (await ctx.storage.listTags(r.name)) !== undefined) return false;
+      // A blob request is the mirror's only for a name pulled through (its manifest came first)
+      // that the local name does not hold: a push in progress to a local name (HEAD before
+      // upload) must hear the local repository's own answer, never the cache's.
+      if (r.kind === 'blob' && ((await ctx.storage.statBlob(r.name, r.digest)) || (await ctx.storage.listTags(target.cacheName)) === undefined)) return false;
     }
-    if (r.kind === 'manifest') await serveMirroredManifest(ctx, this.deps, target, r.reference);
+    if (r.kind === 'tags') await serveMirroredTags(ctx, this.deps, target, r.name);
+    else if (r.kind === 'manifest') await serveMirroredManifest(ctx, this.deps, target, r.reference);
     else await serveMirroredBlob(ctx, this.deps, target, r.digest);
     return true;
+  }
+
+  /**
+   * The first push to a local name that is also a pulled-through name: while it had no local
+   * tags, the client's blob HEADs under that name were answered from the cache (the name was the
+   * mirror's), so the client uploaded only what the cache lacked. The manifest PUT then takes
+   * exactly those blobs: ones of that name's own cache repository are linked into the local one.
+   */
+  private async shadowedPush(ctx: RequestContext, name: string): Promise<void> {
+    const target = this.namespaces.viaDefault(name);
+    if (!target) return;
+    const storage = ctx.storage;
+    if ((await storage.listTags(name)) !== undefined || (await storage.listTags(target.cacheName)) === undefined) return;
+    const adopt = async (repo: string, digest: string): Promise<void> => {
+      if (repo !== name || (await storage.statBlob(repo, digest)) || !(await storage.statBlob(target.cacheName, digest))) return;
+      await storage.mountBlob(repo, digest, target.cacheName).catch(() => false);
+    };
+    ctx.storage = new Proxy(storage, {
+      get(t, prop) {
+        if (prop === 'statBlob') return async (repo: string, digest: string) => (await adopt(repo, digest), t.statBlob(repo, digest));
+        if (prop === 'touchBlob' && t.touchBlob) return async (repo: string, digest: string) => (await adopt(repo, digest), t.touchBlob!(repo, digest));
+        const v: unknown = Reflect.get(t, prop, t);
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+      },
+    });
+  }
+
+  /** Start-up lines: each namespace and its upstream URL (never credentials: URLs carry none). */
+  describe(): string[] {
+    const d = this.namespaces.defaultUpstream;
+    return this.namespaces.upstreams.map(
+      (u) => `mirror: ${u.prefix}/ -> ${u.url}${u === d ? ' (also names no local repository has: --mirror-default)' : ''}${this.options.credentials?.has(u.prefix) ? ' (with --mirror-auth credentials)' : ''}`,
+    );
   }
 
   /** Evict down to --mirror-max-size now (also what `serve gc` runs). */

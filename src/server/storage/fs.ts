@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { link, mkdir, open, readdir, readFile, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { GcStore } from './gc-store.js';
 import type { Readable, Writable } from 'node:stream';
@@ -222,6 +222,32 @@ export class FilesystemStorage implements RegistryStorage {
       }
       throw new Error(`could not store blob ${digest}`);
     });
+  }
+
+  /**
+   * A verified file of the caller's on this file system becomes the blob by a hard link (the
+   * content store gets a second name for the same bytes; nothing is copied). The caller's name
+   * stays valid for its readers; the caller removes it when done.
+   */
+  async adoptVerifiedFile(repo: string, digest: string, path: string, size: number): Promise<boolean> {
+    parseDigest(digest);
+    const info = await stat(path);
+    if (!info.isFile() || info.size !== size) throw new Error(`file for ${digest} has ${info.size} bytes, not ${size}`);
+    await fsyncFile(path);
+    await mkdir(this.tmpDir, { recursive: true });
+    const staged = join(this.tmpDir, `adopt-${randomBytes(8).toString('hex')}`);
+    try {
+      await link(path, staged);
+    } catch (e) {
+      if (isErrno(e, 'EXDEV', 'EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EMLINK')) return false;
+      throw e;
+    }
+    try {
+      await this.commitContent(repo, digest, staged);
+    } finally {
+      await unlink(staged).catch(() => undefined);
+    }
+    return true;
   }
 
   // ---- uploads

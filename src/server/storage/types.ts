@@ -137,6 +137,13 @@ export interface RegistryStorage {
    * `maxIdleMs`: the session expires sooner than the upload TTL (its owner process is gone).
    */
   listUploads?(): Promise<Array<{ repository: string; id: string; size: number; modified: number; maxIdleMs?: number }>>;
+  /**
+   * Make `path`, a file the caller wrote and already verified against `digest` (`size` bytes),
+   * a blob of `repo` without copying its bytes (the pull-through cache's store). The caller's
+   * file stays where it is (readers may still have it open). False: this backend cannot adopt
+   * it (e.g. another file system); use the upload path.
+   */
+  adoptVerifiedFile?(repo: string, digest: string, path: string, size: number): Promise<boolean>;
   /** Stored blob bytes and count, each digest once (metrics). */
   stats?(): Promise<{ bytes: number; blobs: number }>;
   /** Online garbage collection over this storage. */

@@ -110,6 +110,7 @@ Examples:
       } else {
         out.line(`regctl registry listening on ${bound.url}${wildcard ? ` (all interfaces; clients use ${registry})` : ''}`);
         out.line(`storage: ${flags.storage ?? root}`);
+        for (const l of runtime.mirror?.describe() ?? []) out.line(l);
         // Other machines reach a wildcard listener by this machine's name, not localhost.
         const hintRegistry = wildcard ? `THIS-HOST:${bound.port}` : registry;
         for (const l of clientHints({ registry: hintRegistry, ...(runtime.tls ? { tls: runtime.tls } : {}), loopback, users: settings.htpasswd !== undefined })) out.line(l);
