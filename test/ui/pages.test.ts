@@ -1,8 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { RegistryClient } from '../../src/registry/client.js';
 import { removeUser } from '../../src/server/security/htpasswd.js';
 import { SCRIPT, STYLE } from '../../src/server/ui/assets.js';
 import { basic, PASSWORDS, startSecureServe } from '../e2e-serve/harness.js';
+import { makeImage, pushImage } from '../helpers/images.js';
 import { startUiFixture, XSS, XSS_MEDIA_TYPE, type UiFixture } from './fixture.js';
 
 /**
@@ -261,6 +265,42 @@ describe('--no-ui', () => {
       }
     } finally {
       await s.close();
+    }
+  });
+});
+
+describe('push times survive restarts (fs)', () => {
+  it('the repository and repositories pages show the same pushed time after a restart on the same root', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'regctl-ui-times-'));
+    const times = async (url: string) => {
+      const page = async (path: string) => (await (await fetch(`${url}${path}`, { headers: { accept: 'text/html' } })).text());
+      const stamps = (body: string) => [...body.matchAll(/<time datetime="([^"]*)"/g)].map((m) => m[1]);
+      return { repo: stamps(await page('/ui/repo?name=lib%2Fapp')), list: stamps(await page('/ui/')) };
+    };
+    try {
+      const first = await startSecureServe({}, { root });
+      const before = Date.now();
+      let seen: { repo: Array<string | undefined>; list: Array<string | undefined> };
+      try {
+        await pushImage(new RegistryClient().repository(first.registry, 'lib/app'), makeImage({ layers: [64] }), 'v1');
+        seen = await times(first.url);
+      } finally {
+        await first.close();
+      }
+      // The push time, not the image's created time (2026-01-02T03:04:05Z).
+      expect(seen.repo).toHaveLength(1);
+      const pushed = Date.parse(seen.repo[0]!);
+      expect(pushed).toBeGreaterThanOrEqual(before - 2000);
+      expect(pushed).toBeLessThanOrEqual(Date.now());
+      expect(seen.list).toEqual(seen.repo);
+      const second = await startSecureServe({}, { root });
+      try {
+        expect(await times(second.url)).toEqual(seen);
+      } finally {
+        await second.close();
+      }
+    } finally {
+      await rm(root, { recursive: true, force: true });
     }
   });
 });
