@@ -131,6 +131,40 @@ export class ManifestIndex {
     };
   }
 
+  private warming: Promise<void> | undefined;
+  private stopped = false;
+
+  /**
+   * Fill the index in the background (at start-up): every repository's totals, two at a time,
+   * so the first views of the list find them computed. Stops at `stop()`, at `maxRepositories`,
+   * and on the first storage error (pages then compute what they show on demand). Called again:
+   * the same run.
+   */
+  warmUp(): Promise<void> {
+    return (this.warming ??= (async () => {
+      try {
+        const names = (await this.storage.listRepositories()).slice(0, this.maxRepos);
+        let next = 0;
+        const worker = async () => {
+          while (!this.stopped && next < names.length) {
+            const name = names[next++]!;
+            await this.repository(name);
+            // Requests go first (a memory backend never yields on its own).
+            await new Promise((resolve) => setImmediate(resolve));
+          }
+        };
+        await Promise.all([worker(), worker()]);
+      } catch {
+        // on demand instead
+      }
+    })());
+  }
+
+  /** End a warm-up in progress (server close). */
+  stop(): void {
+    this.stopped = true;
+  }
+
   /** Forget every repository's tag map (after gc); summaries stay (content-addressed). */
   invalidate(repo?: string): void {
     if (repo === undefined) this.repos.clear();
@@ -184,6 +218,8 @@ export class ManifestIndex {
       const chunk = missing.slice(i, i + 32);
       const got = await Promise.all(chunk.map((d) => this.summary(repo, d).catch(() => undefined)));
       chunk.forEach((d, j) => sums.set(d, got[j]));
+      // Let other requests in between chunks of a large repository (memory never yields).
+      if (missing.length > 256) await new Promise((resolve) => setImmediate(resolve));
     }
     const stored = this.storage.manifestPushedAt?.bind(this.storage);
     if (stored) {

@@ -41,6 +41,8 @@ export interface UiDeps extends UiOptions {
 }
 
 const REPOS_PER_PAGE = 50;
+/** How long the repositories page waits for totals not yet in the index; later ones show "counting…". */
+const SUMMARY_BUDGET_MS = 250;
 const TAGS_PER_PAGE = 100;
 const SECURITY_HEADERS: Record<string, string> = {
   'Content-Security-Policy':
@@ -202,8 +204,18 @@ async function repositories(ctx: RequestContext, deps: UiDeps, pc: Ctx, params: 
   const pages = Math.max(1, Math.ceil(hits.length / REPOS_PER_PAGE));
   const page = Math.min(pageParam(params), pages);
   const slice = hits.slice((page - 1) * REPOS_PER_PAGE, page * REPOS_PER_PAGE);
-  const summaries = await Promise.all(slice.map((n) => deps.index.repository(n).catch(() => undefined)));
-  const rows = slice.map((name, i) => ({ name, ...(summaries[i] ? { summary: summaries[i]! } : {}) }));
+  // Totals not ready within the budget (a cold index: a restart, a 10,000-tag repository) keep
+  // being computed into the index; this page says "counting…" for them instead of waiting.
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), SUMMARY_BUDGET_MS);
+  });
+  const summaries = await Promise.all(slice.map((n) => Promise.race([deps.index.repository(n).catch(() => undefined), late])));
+  clearTimeout(timer);
+  const rows = slice.map((name, i) => {
+    const s = summaries[i];
+    return s === 'late' ? { name, counting: true } : { name, ...(s ? { summary: s } : {}) };
+  });
   return new Page(200, repositoriesPage({ ...pc, q }, { rows, total: hits.length, page, pages, q, needSignIn: pc.signIn && pc.user === undefined && readable === 0 }));
 }
 

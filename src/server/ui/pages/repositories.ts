@@ -4,7 +4,8 @@ import { html, query, type Html } from '../html.js';
 import { layout, pager, type PageContext } from '../layout.js';
 
 export interface RepositoriesView {
-  rows: Array<{ name: string; summary?: RepositorySummary }>;
+  /** `counting`: its totals are still being computed (a cold index). */
+  rows: Array<{ name: string; summary?: RepositorySummary; counting?: boolean }>;
   total: number;
   page: number;
   pages: number;
@@ -20,13 +21,17 @@ ${v.needSignIn ? html`<p class="notice">Sign in to see the repositories you may 
 <input type="search" name="q" value="${v.q}" placeholder="Name contains…" aria-label="Filter repositories" maxlength="255">
 <button type="submit">Search</button>
 </form>
+${v.rows.some((r) => r.counting) ? html`<p class="notice">Some totals are still being counted; <a href="${ctx.here}">reload</a> in a moment.</p>` : ''}
 <div class="card">
 <table>
 <thead><tr><th>Name</th><th class="num">Tags</th><th class="num">Size</th><th class="num opt">Last push</th></tr></thead>
 <tbody>
 ${v.rows.length === 0 ? html`<tr><td colspan="4" class="muted">${v.q ? 'No repository matches.' : 'No repositories yet.'}</td></tr>` : ''}
 ${v.rows.map(
-  (r) => html`<tr><td class="name"><a href="/ui/repo${query({ name: r.name })}">${r.name}</a></td>
+  (r) => r.counting
+    ? html`<tr><td class="name"><a href="/ui/repo${query({ name: r.name })}">${r.name}</a></td>
+<td class="num muted" colspan="3">counting…</td></tr>`
+    : html`<tr><td class="name"><a href="/ui/repo${query({ name: r.name })}">${r.name}</a></td>
 <td class="num">${r.summary?.tags ?? '-'}</td><td class="num">${formatSize(r.summary?.size)}</td>
 <td class="num opt"><time datetime="${isoTime(r.summary?.lastPush)}">${formatTime(r.summary?.lastPush)}</time></td></tr>`,
 )}
