@@ -17,7 +17,7 @@ import { query } from './html.js';
 import type { PageContext } from './layout.js';
 import { imagePage, type ImageView } from './pages/image.js';
 import { deletePage, messagePage, signInPage } from './pages/misc.js';
-import { repositoriesPage } from './pages/repositories.js';
+import { repositoriesPage, type MirrorPanel } from './pages/repositories.js';
 import { repositoryPage, type Row } from './pages/repository.js';
 import { groupTags } from './tag-groups.js';
 
@@ -32,6 +32,8 @@ export interface UiOptions {
   sessions: SessionStore;
   /** Check a password (the front door's own check, rate limit included); absent: no users. */
   login?: (username: string, password: string, remote: string | undefined) => Promise<{ ok: true; user: string } | { ok: false; status: number; message: string }>;
+  /** `--mirror`: its counters and upstreams for the repositories page (never credentials). */
+  mirror?: MirrorPanel;
   /** Mark cookies Secure (the registry serves HTTPS). */
   secureCookies?: boolean;
 }
@@ -216,7 +218,10 @@ async function repositories(ctx: RequestContext, deps: UiDeps, pc: Ctx, params: 
     const s = summaries[i];
     return s === 'late' ? { name, counting: true } : { name, ...(s ? { summary: s } : {}) };
   });
-  return new Page(200, repositoriesPage({ ...pc, q }, { rows, total: hits.length, page, pages, q, needSignIn: pc.signIn && pc.user === undefined && readable === 0 }));
+  // The cache counters speak for every mirrored repository: shown to callers who may read them
+  // all (no access control, or the access rules give this caller everything), never otherwise.
+  const mirror = deps.mirror && (!ctx.access || ctx.access.unrestricted) ? deps.mirror : undefined;
+  return new Page(200, repositoriesPage({ ...pc, q }, { rows, total: hits.length, page, pages, q, needSignIn: pc.signIn && pc.user === undefined && readable === 0, ...(mirror ? { mirror } : {}) }));
 }
 
 async function repository(ctx: RequestContext, deps: UiDeps, pc: Ctx, params: URLSearchParams): Promise<Page> {

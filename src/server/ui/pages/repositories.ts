@@ -3,7 +3,15 @@ import { formatSize, formatTime, isoTime } from '../format.js';
 import { html, query, type Html } from '../html.js';
 import { layout, pager, type PageContext } from '../layout.js';
 
+/** What the "Pull-through cache" panel shows (`--mirror`). */
+export interface MirrorPanel {
+  stats: Readonly<{ hits: number; misses: number; upstreamBytes: number; staleServes: number; upstreamErrors: number }>;
+  upstreams: ReadonlyArray<{ prefix: string; url: string }>;
+  defaultPrefix?: string;
+}
+
 export interface RepositoriesView {
+  mirror?: MirrorPanel;
   /** `counting`: its totals are still being computed (a cold index). */
   rows: Array<{ name: string; summary?: RepositorySummary; counting?: boolean }>;
   total: number;
@@ -38,6 +46,20 @@ ${v.rows.map(
 </tbody>
 </table>
 </div>
+${v.mirror ? mirrorPanel(v.mirror) : ''}
 ${pager('/ui/', { q: v.q || undefined }, v.page, v.pages, v.total, v.total === 1 ? 'repository' : 'repositories')}`;
   return layout({ ...ctx, q: v.q }, 'Repositories', body);
+}
+
+function mirrorPanel(m: MirrorPanel): Html {
+  const s = m.stats;
+  return html`<section class="mirror" aria-label="Pull-through cache"><h2>Pull-through cache</h2>
+<div class="card"><dl class="facts">
+<dt>Hits</dt><dd class="num">${s.hits}</dd>
+<dt>Misses</dt><dd class="num">${s.misses}</dd>
+<dt>From upstream</dt><dd class="num">${formatSize(s.upstreamBytes)}</dd>
+<dt>Stale serves</dt><dd class="num">${s.staleServes}</dd>
+<dt>Upstream errors</dt><dd class="num">${s.upstreamErrors}</dd>
+${m.upstreams.map((u) => html`<dt>Upstream <code>${u.prefix}</code>${u.prefix === m.defaultPrefix ? ' (default)' : ''}</dt><dd>${u.url}</dd>`)}
+</dl></div></section>`;
 }
