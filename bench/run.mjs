@@ -28,6 +28,7 @@ const benches = [
   ['archive', [], ['--quick'], false],
   ['s3', [], ['--size-mib', '50'], false],
   ['slowloris', [], ['--seconds', '5'], false],
+  ['ui', ['--no-build'], ['--no-build', '--repos', '2000', '--tags', '2000', '--runs', '10'], true],
 ];
 
 const build = spawnSync('npm', ['run', 'build'], { cwd: join(here, '..'), stdio: 'inherit' });
@@ -110,6 +111,16 @@ if (results.load) {
     const q = a.requestsPerSecond / b.requestsPerSecond;
     add('load', '50 clients, req/s (p99, errors)', `${a.requestsPerSecond} (p99 ${a.latencyMs.p99} ms, ${a.errors ?? 0} err)`, `${b.requestsPerSecond} (p99 ${b.latencyMs.p99} ms)`, `${f(q)}x`, '>= 2.5x, p99 < 100 ms, 0 errors', q >= 2.5 && a.latencyMs.p99 < 100 && !a.errors);
   }
+}
+if (results.ui) {
+  const u = results.ui;
+  const api = u.rows.find((r) => r.path.startsWith('/v2/'));
+  for (const r of u.rows) {
+    if (r === api) continue;
+    const limit = r.path.startsWith('/ui/image') ? 50 : 100;
+    add('ui', `${r.page}, warm median (${u.storage})`, `${f(r.medianMs, 1)} ms (p90 ${f(r.p90Ms, 1)})`, api ? `tags/list API ${f(api.medianMs, 1)} ms` : '', '', `< ${limit} ms`, r.medianMs < limit);
+  }
+  add('ui', `first view after start, ${u.repos} repos (rows "counting…")`, `${f(u.firstView.ms, 0)} ms (${u.firstView.counting}/50)`, `index warm after ${f(u.warmedMs / 1000, 1)} s`, '', '< 1 s', u.firstView.ms < 1000);
 }
 
 const header = ['bench', 'row', 'regctl', 'reference (same run)', 'ratio', 'target', 'result', 'regctl CPU-s/GiB', 'ref CPU-s/GiB'];

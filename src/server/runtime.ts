@@ -160,6 +160,7 @@ export async function createServeRuntime(options: ServeRuntimeOptions): Promise<
       ? {
           ui: {
             sessions,
+            ...(mirror ? { mirror: { stats: mirror.stats, upstreams: mirror.upstreams, ...(mirror.defaultPrefix !== undefined ? { defaultPrefix: mirror.defaultPrefix } : {}) } } : {}),
             ...(tls ? { secureCookies: true } : {}),
             // Sign-in goes through the front door's own check: same users, bcrypt pool and rate limit.
             ...(users

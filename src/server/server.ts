@@ -101,6 +101,8 @@ export async function createRegistryServer(options: RegistryServerOptions): Prom
   if (options.ui) {
     const index = new ManifestIndex(storage);
     index.attach();
+    // The first view of a large registry does not wait for all of it: totals fill in the background.
+    void index.warmUp();
     ui = { ...options.ui, index };
   }
   let inFlight = 0;
@@ -226,6 +228,7 @@ export async function createRegistryServer(options: RegistryServerOptions): Prom
     close() {
       closing ??= (async () => {
         clearInterval(timer);
+        ui?.index.stop();
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         if (inFlight > 0) {

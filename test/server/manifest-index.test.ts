@@ -21,20 +21,20 @@ function manifest(n: number) {
 describe('ManifestIndex', () => {
   it('rows and totals follow puts and deletes through the storage; other writers after the TTL', async () => {
     let now = 1_000_000;
-    const storage = new MemoryStorage();
+    const storage = new MemoryStorage(() => now);
     const a = manifest(1);
     await storage.putManifest('app', a, ['1.0.0']); // before the index exists: found by the rebuild
     const index = new ManifestIndex(storage, { ttlMs: 30_000, now: () => now });
     index.attach();
     const rows = await index.tags('app');
-    expect(rows).toEqual([{ tag: '1.0.0', digest: a.digest, summary: { digest: a.digest, mediaType: MediaType.ociManifest, size: a.bytes.length + 1010, platforms: [], artifactType: 'application/vnd.example.config' } }]);
+    expect(rows).toEqual([{ tag: '1.0.0', digest: a.digest, summary: { digest: a.digest, mediaType: MediaType.ociManifest, size: a.bytes.length + 1010, platforms: [], artifactType: 'application/vnd.example.config' }, pushed: 1_000_000 }]);
     expect(await index.tags('app')).toBe(rows); // cached: the same array
 
     const b = manifest(2);
     now += 5;
     await storage.putManifest('app', b, ['2.0.0', 'latest']);
     expect((await index.tags('app'))!.map((r) => [r.tag, r.digest, r.pushed])).toEqual([
-      ['1.0.0', a.digest, undefined],
+      ['1.0.0', a.digest, 1_000_000], // the storage's record, from before the index existed
       ['2.0.0', b.digest, now],
       ['latest', b.digest, now],
     ]);

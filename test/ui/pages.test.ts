@@ -1,8 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { RegistryClient } from '../../src/registry/client.js';
 import { removeUser } from '../../src/server/security/htpasswd.js';
 import { SCRIPT, STYLE } from '../../src/server/ui/assets.js';
-import { basic, PASSWORDS, startSecureServe } from '../e2e-serve/harness.js';
+import { basic, PASSWORDS, startSecureServe, writeUsers } from '../e2e-serve/harness.js';
+import { makeImage, pushImage } from '../helpers/images.js';
 import { startUiFixture, XSS, XSS_MEDIA_TYPE, type UiFixture } from './fixture.js';
 
 /**
@@ -261,6 +265,92 @@ describe('--no-ui', () => {
       }
     } finally {
       await s.close();
+    }
+  });
+});
+
+describe('push times survive restarts (fs)', () => {
+  it('the repository and repositories pages show the same pushed time after a restart on the same root', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'regctl-ui-times-'));
+    const times = async (url: string) => {
+      const page = async (path: string) => (await (await fetch(`${url}${path}`, { headers: { accept: 'text/html' } })).text());
+      const stamps = (body: string) => [...body.matchAll(/<time datetime="([^"]*)"/g)].map((m) => m[1]);
+      return { repo: stamps(await page('/ui/repo?name=lib%2Fapp')), list: stamps(await page('/ui/')) };
+    };
+    try {
+      const first = await startSecureServe({}, { root });
+      const before = Date.now();
+      let seen: { repo: Array<string | undefined>; list: Array<string | undefined> };
+      try {
+        await pushImage(new RegistryClient().repository(first.registry, 'lib/app'), makeImage({ layers: [64] }), 'v1');
+        seen = await times(first.url);
+      } finally {
+        await first.close();
+      }
+      // The push time, not the image's created time (2026-01-02T03:04:05Z).
+      expect(seen.repo).toHaveLength(1);
+      const pushed = Date.parse(seen.repo[0]!);
+      expect(pushed).toBeGreaterThanOrEqual(before - 2000);
+      expect(pushed).toBeLessThanOrEqual(Date.now());
+      expect(seen.list).toEqual(seen.repo);
+      const second = await startSecureServe({}, { root });
+      try {
+        expect(await times(second.url)).toEqual(seen);
+      } finally {
+        await second.close();
+      }
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('--mirror: the pull-through cache panel', () => {
+  const panel = (body: string) => {
+    const m = /<section class="mirror"[^>]*>([\s\S]*?)<\/section>/.exec(body);
+    return m ? m[1]!.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim() : undefined;
+  };
+  const page = async (url: string, auth?: string) =>
+    (await fetch(`${url}/ui/`, { headers: { accept: 'text/html', ...(auth ? { authorization: auth } : {}) } })).text();
+
+  it('no users: everyone may read everything, so everyone sees the counters and the upstreams', async () => {
+    const s = await startSecureServe({ mirror: ['docker.io=http://127.0.0.1:9', 'ghcr.io=http://127.0.0.1:9/'], mirrorDefault: 'docker.io' });
+    try {
+      expect(panel(await page(s.url))).toBe(
+        'Pull-through cache Hits 0 Misses 0 From upstream 0 B Stale serves 0 Upstream errors 0 Upstream docker.io (default) http://127.0.0.1:9 Upstream ghcr.io http://127.0.0.1:9',
+      );
+      // A pull through an upstream that is down counts where the metrics count it.
+      const pull = await fetch(`${s.url}/v2/ghcr.io/org/img/manifests/1.0`);
+      await pull.arrayBuffer();
+      expect(pull.status).toBeGreaterThanOrEqual(400);
+      const text = panel(await page(s.url))!;
+      const errors = Number(/Upstream errors (\d+)/.exec(text)![1]);
+      expect(errors).toBeGreaterThanOrEqual(1);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('users without an access file: signed-in users see it, anonymous callers do not; with an access file nobody does', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'regctl-ui-mirror-'));
+    try {
+      const { htpasswd, access } = await writeUsers(dir);
+      const s = await startSecureServe({ mirror: ['docker.io=http://127.0.0.1:9'], htpasswd });
+      try {
+        expect(panel(await page(s.url))).toBeUndefined();
+        expect(panel(await page(s.url, basic('reader', PASSWORDS.reader)))).toContain('Upstream docker.io http://127.0.0.1:9');
+      } finally {
+        await s.close();
+      }
+      const limited = await startSecureServe({ mirror: ['docker.io=http://127.0.0.1:9'], htpasswd, access });
+      try {
+        for (const who of ['reader', 'admin'] as const) expect(panel(await page(limited.url, basic(who, PASSWORDS[who]))), who).toBeUndefined();
+        expect(await page(limited.url, basic('admin', PASSWORDS.admin))).toContain('<h1>Repositories</h1>');
+      } finally {
+        await limited.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

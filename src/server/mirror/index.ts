@@ -66,6 +66,15 @@ export class PullThroughMirror {
     };
   }
 
+  /** The configured upstreams (prefix and URL; credentials live apart, in --mirror-auth). */
+  get upstreams(): ReadonlyArray<{ prefix: string; url: string }> {
+    return this.options.upstreams.map((u) => ({ prefix: u.prefix, url: u.url }));
+  }
+
+  get defaultPrefix(): string | undefined {
+    return this.options.defaultPrefix;
+  }
+
   static async create(storage: RegistryStorage, options: PullThroughOptions): Promise<PullThroughMirror> {
     const index = await CacheIndex.open(options.stateDir ? join(options.stateDir, 'index.json') : undefined, options.now);
     const tmp = join(options.stateDir ?? join(tmpdir(), `regctl-mirror-${process.pid}`), 'tmp');

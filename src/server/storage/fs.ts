@@ -371,6 +371,19 @@ export class FilesystemStorage implements RegistryStorage {
     return this.layouts.apply(repo, { op: 'untag', tag });
   }
 
+  /**
+   * The mtime of the manifest's file in the repository: written (or touched) by every push of
+   * it. A blob HEAD on a manifest digest, or the same manifest pushed to another repository
+   * (hard links share the inode), also moves it.
+   */
+  async manifestPushedAt(repo: string, digest: string): Promise<number | undefined> {
+    try {
+      return (await stat(this.layouts.blobPath(repo, digest))).mtimeMs;
+    } catch {
+      return undefined;
+    }
+  }
+
   async listTags(repo: string): Promise<string[] | undefined> {
     return (await this.layouts.read(repo))?.sortedTags;
   }

@@ -8,7 +8,8 @@ import type { RegistryStorage } from './types.js';
  * repository of 10,000 tags never reads 10,000 manifests per request (docs/scale-out.md):
  *  - per manifest digest (content-addressed, so never stale): media type, total size, platforms,
  *    created time; an LRU of `maxSummaries`;
- *  - per repository: tag -> digest, and when this process saw each manifest pushed; rebuilt
+ *  - per repository: tag -> digest, and when each manifest was pushed (from the storage where it
+ *    records that: fs file mtimes, memory; else when this process saw the push); rebuilt
  *    lazily from storage on first use and again once older than `ttlMs` (other instances on S3,
  *    `regctl serve gc` run elsewhere), updated in place by this process's puts and deletes, and
  *    dropped by `invalidate()` after its own gc.
@@ -30,7 +31,10 @@ export interface TagRow {
   tag: string;
   digest: string;
   summary?: ManifestSummary;
-  /** When the manifest was pushed (seen by this process), else the image's created time. */
+  /**
+   * When the manifest was pushed: the storage's record (fs, memory: survives restarts), else when
+   * this process saw it pushed (s3), else the image's created time.
+   */
   pushed?: number;
 }
 
@@ -45,6 +49,8 @@ export interface RepositorySummary {
 interface RepoState {
   loadedAt: number;
   tags: Map<string, string>;
+  /** digest -> push time read from the storage (backends with manifestPushedAt). */
+  times: Map<string, number>;
   /** The rows and totals computed from `tags`; dropped whenever `tags` changes. */
   rows?: TagRow[];
   summary?: RepositorySummary;
@@ -93,9 +99,13 @@ export class ManifestIndex {
     const delTag = s.deleteTag.bind(s);
     s.putManifest = async (repo, m, tags, options) => {
       await put(repo, m, tags, options);
-      this.pushed.set(`${repo}\0${m.digest}`, this.now());
+      // The storage's own time when it keeps one, so the page shows the same time after a restart.
+      const at = (await s.manifestPushedAt?.(repo, m.digest).catch(() => undefined)) ?? this.now();
+      this.pushed.set(`${repo}\0${m.digest}`, at);
+      while (this.pushed.size > this.maxSummaries) this.pushed.delete(this.pushed.keys().next().value!);
       const state = this.repos.get(repo);
       if (state) {
+        state.times.set(m.digest, at);
         for (const t of tags) state.tags.set(t, m.digest);
         dropRows(state);
       }
@@ -105,6 +115,7 @@ export class ManifestIndex {
       const state = this.repos.get(repo);
       if (state) {
         for (const [t, d] of state.tags) if (d === digest) state.tags.delete(t);
+        state.times.delete(digest);
         dropRows(state);
       }
       return ok;
@@ -118,6 +129,40 @@ export class ManifestIndex {
       }
       return ok;
     };
+  }
+
+  private warming: Promise<void> | undefined;
+  private stopped = false;
+
+  /**
+   * Fill the index in the background (at start-up): every repository's totals, two at a time,
+   * so the first views of the list find them computed. Stops at `stop()`, at `maxRepositories`,
+   * and on the first storage error (pages then compute what they show on demand). Called again:
+   * the same run.
+   */
+  warmUp(): Promise<void> {
+    return (this.warming ??= (async () => {
+      try {
+        const names = (await this.storage.listRepositories()).slice(0, this.maxRepos);
+        let next = 0;
+        const worker = async () => {
+          while (!this.stopped && next < names.length) {
+            const name = names[next++]!;
+            await this.repository(name);
+            // Requests go first (a memory backend never yields on its own).
+            await new Promise((resolve) => setImmediate(resolve));
+          }
+        };
+        await Promise.all([worker(), worker()]);
+      } catch {
+        // on demand instead
+      }
+    })());
+  }
+
+  /** End a warm-up in progress (server close). */
+  stop(): void {
+    this.stopped = true;
   }
 
   /** Forget every repository's tag map (after gc); summaries stay (content-addressed). */
@@ -148,7 +193,7 @@ export class ManifestIndex {
       });
     }
     // A refresh that finds the same tags keeps the rows computed from them.
-    const fresh: RepoState = state && sameTags(state.tags, tags) ? { ...state, loadedAt: this.now() } : { loadedAt: this.now(), tags, gen: 0 };
+    const fresh: RepoState = state && sameTags(state.tags, tags) ? { ...state, loadedAt: this.now() } : { loadedAt: this.now(), tags, times: new Map(), gen: 0 };
     this.repos.delete(repo);
     this.repos.set(repo, fresh);
     while (this.repos.size > this.maxRepos) this.repos.delete(this.repos.keys().next().value!);
@@ -173,11 +218,24 @@ export class ManifestIndex {
       const chunk = missing.slice(i, i + 32);
       const got = await Promise.all(chunk.map((d) => this.summary(repo, d).catch(() => undefined)));
       chunk.forEach((d, j) => sums.set(d, got[j]));
+      // Let other requests in between chunks of a large repository (memory never yields).
+      if (missing.length > 256) await new Promise((resolve) => setImmediate(resolve));
+    }
+    const stored = this.storage.manifestPushedAt?.bind(this.storage);
+    if (stored) {
+      const unknown = [...sums.keys()].filter((d) => !state.times.has(d));
+      for (let i = 0; i < unknown.length; i += 64) {
+        const chunk = unknown.slice(i, i + 64);
+        const got = await Promise.all(chunk.map((d) => stored(repo, d).catch(() => undefined)));
+        chunk.forEach((d, j) => {
+          if (got[j] !== undefined) state.times.set(d, got[j]!);
+        });
+      }
     }
     const rows: TagRow[] = [];
     for (const [tag, digest] of tags) {
       const summary = sums.get(digest);
-      const pushed = this.pushed.get(`${repo}\0${digest}`) ?? summary?.created;
+      const pushed = state.times.get(digest) ?? this.pushed.get(`${repo}\0${digest}`) ?? summary?.created;
       rows.push({ tag, digest, ...(summary ? { summary } : {}), ...(pushed !== undefined ? { pushed } : {}) });
     }
     // Kept only if nothing changed the tags meanwhile.
@@ -205,7 +263,7 @@ export class ManifestIndex {
     return summary;
   }
 
-  /** When this process saw `digest` pushed to `repo`. */
+  /** When this process saw `digest` pushed to `repo` (the storage's time where it keeps one). */
   pushedAt(repo: string, digest: string): number | undefined {
     return this.pushed.get(`${repo}\0${digest}`);
   }

@@ -14,6 +14,8 @@ interface Repo {
   /** When each blob link was last added or touched (ms), for gc's grace period. */
   touched: Map<string, number>;
   manifests: Map<string, ManifestRecord>;
+  /** When each manifest was last pushed (ms). */
+  pushed: Map<string, number>;
   tags: Map<string, string>;
 }
 
@@ -30,6 +32,9 @@ interface Upload {
  * (test data is small); semantics match the filesystem backend.
  */
 export class MemoryStorage implements RegistryStorage {
+  /** `now`: the clock push times are recorded with. */
+  constructor(private readonly now: () => number = Date.now) {}
+
   readonly tagCas = true;
   private readonly content = new Map<string, Buffer>();
   private readonly repos = new Map<string, Repo>();
@@ -46,7 +51,7 @@ export class MemoryStorage implements RegistryStorage {
   private repo(name: string, create = false): Repo | undefined {
     let r = this.repos.get(name);
     if (!r && create) {
-      r = { blobs: new Set(), touched: new Map(), manifests: new Map(), tags: new Map() };
+      r = { blobs: new Set(), touched: new Map(), manifests: new Map(), pushed: new Map(), tags: new Map() };
       this.repos.set(name, r);
     }
     return r;
@@ -172,12 +177,14 @@ export class MemoryStorage implements RegistryStorage {
     if (!this.content.has(m.digest)) this.content.set(m.digest, m.bytes);
     this.link(r, m.digest);
     r.manifests.set(m.digest, m);
+    r.pushed.set(m.digest, this.now());
     for (const t of tags) r.tags.set(t, m.digest);
   }
 
   async deleteManifest(repo: string, digest: string): Promise<boolean> {
     const r = this.repo(repo);
     if (!r?.manifests.delete(digest)) return false;
+    r.pushed.delete(digest);
     for (const [t, d] of r.tags) if (d === digest) r.tags.delete(t);
     await this.deleteBlob(repo, digest);
     return true;
@@ -193,6 +200,10 @@ export class MemoryStorage implements RegistryStorage {
 
   async deleteTag(repo: string, tag: string): Promise<boolean> {
     return this.repo(repo)?.tags.delete(tag) ?? false;
+  }
+
+  async manifestPushedAt(repo: string, digest: string): Promise<number | undefined> {
+    return this.repo(repo)?.pushed.get(digest);
   }
 
   async listTags(repo: string): Promise<string[] | undefined> {

@@ -117,6 +117,12 @@ export interface RegistryStorage {
    * undefined when the repository does not exist. Backends without it answer plain tag lists.
    */
   listTagDescriptors?(repo: string): Promise<Array<[string, { mediaType: string; digest: string; size: number }]> | undefined>;
+  /**
+   * Optional: when the manifest was last pushed to `repo` (ms), as the storage records it, so it
+   * survives restarts (fs: the manifest file's mtime; memory: recorded at put). Undefined when
+   * unknown.
+   */
+  manifestPushedAt?(repo: string, digest: string): Promise<number | undefined>;
   /** Descriptors of manifests whose subject is `digest`. */
   listReferrers(repo: string, digest: string): Promise<Descriptor[]>;
 

@@ -50,6 +50,7 @@ dl.facts dt{color:var(--muted)}dl.facts dd{margin:0;word-break:break-all}
 .pull code{flex:1;background:none;padding:0}
 .copy{font-size:.8rem;padding:.2rem .6rem}
 .notice{padding:.8rem 1rem;border-radius:8px;background:var(--chip);margin:0 0 1rem}
+.mirror{margin-top:1.5rem}.mirror h2{font-size:1rem;margin:0 0 .5rem}
 .error{border-left:4px solid var(--danger)}
 .signin{max-width:24rem;margin:2rem auto;padding:1.25rem}
 .signin label{display:block;margin:.6rem 0 .2rem}

@@ -17,7 +17,7 @@ import { query } from './html.js';
 import type { PageContext } from './layout.js';
 import { imagePage, type ImageView } from './pages/image.js';
 import { deletePage, messagePage, signInPage } from './pages/misc.js';
-import { repositoriesPage } from './pages/repositories.js';
+import { repositoriesPage, type MirrorPanel } from './pages/repositories.js';
 import { repositoryPage, type Row } from './pages/repository.js';
 import { groupTags } from './tag-groups.js';
 
@@ -32,6 +32,8 @@ export interface UiOptions {
   sessions: SessionStore;
   /** Check a password (the front door's own check, rate limit included); absent: no users. */
   login?: (username: string, password: string, remote: string | undefined) => Promise<{ ok: true; user: string } | { ok: false; status: number; message: string }>;
+  /** `--mirror`: its counters and upstreams for the repositories page (never credentials). */
+  mirror?: MirrorPanel;
   /** Mark cookies Secure (the registry serves HTTPS). */
   secureCookies?: boolean;
 }
@@ -41,6 +43,8 @@ export interface UiDeps extends UiOptions {
 }
 
 const REPOS_PER_PAGE = 50;
+/** How long the repositories page waits for totals not yet in the index; later ones show "counting…". */
+const SUMMARY_BUDGET_MS = 250;
 const TAGS_PER_PAGE = 100;
 const SECURITY_HEADERS: Record<string, string> = {
   'Content-Security-Policy':
@@ -202,9 +206,22 @@ async function repositories(ctx: RequestContext, deps: UiDeps, pc: Ctx, params: 
   const pages = Math.max(1, Math.ceil(hits.length / REPOS_PER_PAGE));
   const page = Math.min(pageParam(params), pages);
   const slice = hits.slice((page - 1) * REPOS_PER_PAGE, page * REPOS_PER_PAGE);
-  const summaries = await Promise.all(slice.map((n) => deps.index.repository(n).catch(() => undefined)));
-  const rows = slice.map((name, i) => ({ name, ...(summaries[i] ? { summary: summaries[i]! } : {}) }));
-  return new Page(200, repositoriesPage({ ...pc, q }, { rows, total: hits.length, page, pages, q, needSignIn: pc.signIn && pc.user === undefined && readable === 0 }));
+  // Totals not ready within the budget (a cold index: a restart, a 10,000-tag repository) keep
+  // being computed into the index; this page says "counting…" for them instead of waiting.
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), SUMMARY_BUDGET_MS);
+  });
+  const summaries = await Promise.all(slice.map((n) => Promise.race([deps.index.repository(n).catch(() => undefined), late])));
+  clearTimeout(timer);
+  const rows = slice.map((name, i) => {
+    const s = summaries[i];
+    return s === 'late' ? { name, counting: true } : { name, ...(s ? { summary: s } : {}) };
+  });
+  // The cache counters speak for every mirrored repository: shown to callers who may read them
+  // all (no access control, or the access rules give this caller everything), never otherwise.
+  const mirror = deps.mirror && (!ctx.access || ctx.access.unrestricted) ? deps.mirror : undefined;
+  return new Page(200, repositoriesPage({ ...pc, q }, { rows, total: hits.length, page, pages, q, needSignIn: pc.signIn && pc.user === undefined && readable === 0, ...(mirror ? { mirror } : {}) }));
 }
 
 async function repository(ctx: RequestContext, deps: UiDeps, pc: Ctx, params: URLSearchParams): Promise<Page> {
