@@ -67,3 +67,25 @@ describe('ManifestIndex', () => {
     expect((await index.tags('x'))!.length).toBe(0);
   });
 });
+
+describe('ManifestIndex.repositories', () => {
+  it('keeps the list for the TTL; this process\'s new and deleted repositories show at once, other writers\' after the TTL', async () => {
+    let now = 1_000_000;
+    const storage = new MemoryStorage(() => now);
+    await storage.putManifest('a', manifest(1), ['1']);
+    const index = new ManifestIndex(storage, { ttlMs: 30_000, now: () => now });
+    index.attach();
+    const first = await index.repositories();
+    expect(first).toEqual(['a']);
+    expect(await index.repositories()).toBe(first); // cached
+    await storage.putManifest('b', manifest(2), ['1']);
+    expect(await index.repositories()).toEqual(['a', 'b']);
+    await storage.deleteRepository!('a');
+    expect(await index.repositories()).toEqual(['b']);
+    const other = Object.getPrototypeOf(storage) as MemoryStorage;
+    await other.putManifest.call(storage, 'c', manifest(3), ['1']);
+    expect(await index.repositories()).toEqual(['b']);
+    now += 30_000;
+    expect(await index.repositories()).toEqual(['b', 'c']);
+  });
+});

@@ -103,6 +103,7 @@ export class ManifestIndex {
       const at = (await s.manifestPushedAt?.(repo, m.digest).catch(() => undefined)) ?? this.now();
       this.pushed.set(`${repo}\0${m.digest}`, at);
       while (this.pushed.size > this.maxSummaries) this.pushed.delete(this.pushed.keys().next().value!);
+      if (this.repoList && !this.repoList.set.has(repo)) this.dropRepositoryList();
       const state = this.repos.get(repo);
       if (state) {
         state.times.set(m.digest, at);
@@ -110,6 +111,15 @@ export class ManifestIndex {
         dropRows(state);
       }
     };
+    if (s.deleteRepository) {
+      const delRepo = s.deleteRepository.bind(s);
+      s.deleteRepository = async (repo) => {
+        const ok = await delRepo(repo);
+        this.dropRepositoryList();
+        this.repos.delete(repo);
+        return ok;
+      };
+    }
     s.deleteManifest = async (repo, digest) => {
       const ok = await delManifest(repo, digest);
       const state = this.repos.get(repo);
@@ -143,7 +153,7 @@ export class ManifestIndex {
   warmUp(): Promise<void> {
     return (this.warming ??= (async () => {
       try {
-        const names = (await this.storage.listRepositories()).slice(0, this.maxRepos);
+        const names = (await this.repositories()).slice(0, this.maxRepos);
         let next = 0;
         const worker = async () => {
           while (!this.stopped && next < names.length) {
@@ -165,8 +175,31 @@ export class ManifestIndex {
     this.stopped = true;
   }
 
+  private repoList: { at: number; names: string[]; set: Set<string> } | undefined;
+  private listGen = 0;
+
+  /**
+   * Every repository, sorted: the storage's list, kept for `ttlMs` (a file system walk of
+   * 10,000 repositories costs more than the page), dropped when this process creates or deletes
+   * a repository; other writers' new repositories appear within `ttlMs`.
+   */
+  async repositories(): Promise<string[]> {
+    const c = this.repoList;
+    if (c && this.now() - c.at < this.ttl) return c.names;
+    const gen = this.listGen;
+    const names = await this.storage.listRepositories();
+    if (gen === this.listGen) this.repoList = { at: this.now(), names, set: new Set(names) };
+    return names;
+  }
+
+  private dropRepositoryList(): void {
+    this.listGen++;
+    this.repoList = undefined;
+  }
+
   /** Forget every repository's tag map (after gc); summaries stay (content-addressed). */
   invalidate(repo?: string): void {
+    this.dropRepositoryList();
     if (repo === undefined) this.repos.clear();
     else this.repos.delete(repo);
   }

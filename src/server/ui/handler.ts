@@ -199,7 +199,7 @@ function readableRepo(ctx: RequestContext, pc: Ctx, params: URLSearchParams): st
 
 async function repositories(ctx: RequestContext, deps: UiDeps, pc: Ctx, params: URLSearchParams): Promise<Page> {
   const q = (params.get('q') ?? '').slice(0, 255);
-  let names = await ctx.storage.listRepositories();
+  let names = await deps.index.repositories();
   if (ctx.access && !ctx.access.unrestricted) names = ctx.access.filterCatalog(names);
   const readable = names.length;
   const hits = q ? matchRepositoryNames(names, q) : names;
