@@ -4,16 +4,13 @@
 // BUILT CLI (`node bin/regctl.js copy`) against skopeo in the same run, alternating.
 // Usage: npm run build && node bench/wan.mjs [--runs N] [--tags N] [--latency-ms 20] [--mbit 200] [--quick] [--json FILE]
 // Only 127.0.0.1 is used. Rows and targets: bench/README.md.
-import { spawn, spawnSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { createGzip } from 'node:zlib';
-import { freePort, randomStream } from './lib.mjs';
+import { timer } from './lib.mjs';
+import { bytesBlob, pushImage, registryServers } from './registries.mjs';
 import { startWanProxy } from './wan-proxy.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -53,147 +50,7 @@ const policy = join(work, 'policy.json');
 await writeFile(policy, JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
 const client = createRegistryClient({ env });
 const cleanups = [];
-
-// ---- servers ---------------------------------------------------------------------------------
-
-async function waitReady(url, child) {
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) return false;
-    try {
-      const res = await fetch(`${url}/v2/`);
-      await res.arrayBuffer();
-      if (res.status === 200 || res.status === 401) return true;
-    } catch {
-      // not yet
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return false;
-}
-
-function stopChild(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-    setTimeout(() => child.kill('SIGKILL'), 3000).unref();
-  });
-}
-
-/** How `regctl serve` takes its port and data directory (read from its help once). */
-let serveArgs;
-function serveCommand(port, dir) {
-  if (serveArgs === undefined) {
-    const help = spawnSync(process.execPath, [BIN, 'serve', '--help'], { encoding: 'utf8', env }).stdout ?? '';
-    serveArgs = {
-      port: /--port\b/.test(help) ? '--port' : undefined,
-      host: /--host\b/.test(help) ? '--host' : /--address\b/.test(help) ? '--address' : undefined,
-      root: /--root\b/.test(help) ? '--root' : /--data\b/.test(help) ? '--data' : /--dir\b/.test(help) ? '--dir' : undefined,
-      // An access log line per request costs server CPU that both clients would pay for.
-      quiet: /--no-log\b/.test(help) ? ['--no-log'] : [],
-    };
-  }
-  if (serveArgs.port && serveArgs.root) {
-    return [BIN, 'serve', serveArgs.port, String(port), ...(serveArgs.host ? [serveArgs.host, '127.0.0.1'] : []), serveArgs.root, dir, ...serveArgs.quiet];
-  }
-  // The serve command is not wired yet: run the same server module in its own process.
-  const launcher = `const { createRegistryServer } = await import(${JSON.stringify(join(ROOT, 'dist', 'server', 'server.js'))});
-    const s = await createRegistryServer({ root: process.argv[1], open: true }); await s.listen(Number(process.argv[2]), '127.0.0.1');`;
-  return ['--input-type=module', '-e', launcher, dir, String(port)];
-}
-
-async function startServe() {
-  const dir = await mkdtemp(join(work, 'serve-'));
-  const port = await freePort();
-  const child = spawn(process.execPath, serveCommand(port, dir), { stdio: ['ignore', 'ignore', 'pipe'], env });
-  let err = '';
-  child.stderr.on('data', (c) => (err += c));
-  const url = `http://127.0.0.1:${port}`;
-  if (!(await waitReady(url, child))) throw new Error(`regctl serve did not start: ${err.slice(-400)}`);
-  const h = { name: 'regctl serve', registry: `127.0.0.1:${port}`, close: async () => { await stopChild(child); await rm(dir, { recursive: true, force: true }); } };
-  cleanups.push(h.close);
-  return h;
-}
-
-async function startDistribution() {
-  const dir = await mkdtemp(join(work, 'distribution-'));
-  const port = await freePort();
-  const config = join(dir, 'config.yml');
-  await writeFile(
-    config,
-    [
-      'version: 0.1',
-      'log:',
-      '  level: error',
-      '  accesslog:',
-      '    disabled: true',
-      'storage:',
-      '  filesystem:',
-      `    rootdirectory: ${join(dir, 'data')}`,
-      '  delete:',
-      '    enabled: true',
-      'http:',
-      `  addr: 127.0.0.1:${port}`,
-      `  secret: ${randomBytes(16).toString('hex')}`,
-    ].join('\n'),
-  );
-  const child = spawn('/usr/bin/docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  child.stderr.on('data', (c) => (err += c));
-  const url = `http://127.0.0.1:${port}`;
-  if (!(await waitReady(url, child))) throw new Error(`docker-registry did not start: ${err.slice(-400)}`);
-  const h = { name: 'docker-registry', registry: `127.0.0.1:${port}`, close: async () => { await stopChild(child); await rm(dir, { recursive: true, force: true }); } };
-  cleanups.push(h.close);
-  return h;
-}
-
-// ---- data ------------------------------------------------------------------------------------
-
-/**
- * A layer that is what its media type says: incompressible bytes in a gzip stream (level 0,
- * stored blocks, as gzip ends up storing random data anyway). Random bytes merely labelled
- * tar+gzip made skopeo "fix" them by compressing every layer (new digests, ~2 s more CPU per
- * 500 MiB), so its rows timed its compressor rather than a copy.
- */
-function layerStream(seed, size) {
-  return randomStream(seed, size).pipe(createGzip({ level: 0 }));
-}
-
-async function randomBlob(seed, size) {
-  const h = createHash('sha256');
-  let bytes = 0;
-  for await (const c of layerStream(seed, size)) {
-    h.update(c);
-    bytes += c.length;
-  }
-  return { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: `sha256:${h.digest('hex')}`, size: bytes };
-}
-
-function bytesBlob(bytes, mediaType) {
-  return { desc: { mediaType, digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}`, size: bytes.length }, bytes };
-}
-
-/** Push an image of random layers; returns its manifest data. */
-async function pushImage(repo, seed, layerSizes, platform = { os: 'linux', architecture: 'amd64' }) {
-  const layers = [];
-  for (let i = 0; i < layerSizes.length; i++) {
-    const desc = await randomBlob(`${seed}/${i}`, layerSizes[i]);
-    if (!(await repo.hasBlob(desc))) await repo.putBlob(desc, layerStream(`${seed}/${i}`, layerSizes[i]));
-    layers.push(desc);
-  }
-  const config = bytesBlob(
-    Buffer.from(JSON.stringify({ architecture: platform.architecture, os: platform.os, ...(platform.variant ? { variant: platform.variant } : {}), rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) }, config: { Labels: { seed } } })),
-    'application/vnd.oci.image.config.v1+json',
-  );
-  if (!(await repo.hasBlob(config.desc))) await repo.putBlob(config.desc, Readable.from([config.bytes]));
-  const mediaType = 'application/vnd.oci.image.manifest.v1+json';
-  const m = bytesBlob(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType, config: config.desc, layers })), mediaType);
-  const data = { bytes: m.bytes, mediaType, digest: m.desc.digest };
-  await repo.putManifest(data.digest, data);
-  return { data, platform };
-}
-
+const { startServe, startDistribution } = registryServers({ root: ROOT, bin: BIN, work, env, cleanups });
 
 /** A docker-registry behind a WAN proxy: `registry` is the proxy's address (what the tools use), `direct` the registry's. */
 async function startRemote() {
@@ -257,31 +114,12 @@ async function seed(src) {
 
 // ---- measuring -------------------------------------------------------------------------------
 
-/** Run a command under /usr/bin/time: wall (ours), user+sys CPU and peak RSS (time's). */
-async function timed(cmd, args) {
-  const out = join(work, `time-${randomBytes(4).toString('hex')}.txt`);
-  const t0 = performance.now();
-  const child = spawn('/usr/bin/time', ['-f', '%U %S %M', '-o', out, cmd, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c) => (stdout += c));
-  child.stderr.on('data', (c) => (stderr += c));
-  const code = await new Promise((resolve) => child.on('exit', (c) => resolve(c)));
-  const wall = (performance.now() - t0) / 1000;
-  const [user, sys, rssKiB] = (await readFile(out, 'utf8')).trim().split('\n').pop().split(' ').map(Number);
-  if (code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${code}: ${stderr.slice(-600)}`);
-  return { wall, cpu: user + sys, rssMiB: rssKiB / 1024, stdout, stderr };
-}
+const timed = timer({ work, env });
 
 const regctl = (...args) => timed(process.execPath, [BIN, ...args]);
 const skopeo = (...args) => timed('/usr/bin/skopeo', ['--policy', policy, ...args]);
 // --preserve-digests: a byte-exact copy, as regctl makes; skopeo fails rather than rewrite a layer.
 const skopeoCopy = (src, dst) => skopeo('copy', '--all', '--preserve-digests', '--src-tls-verify=false', '--dest-tls-verify=false', '--src-no-creds', '--dest-no-creds', `docker://${src}`, `docker://${dst}`);
-
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 
 /** Both tools must have made the same image: the destination's digest is the source's. */
 async function sameImage(src, dst, path, tool) {
@@ -290,7 +128,6 @@ async function sameImage(src, dst, path, tool) {
   const got = await client.repository(dst.direct, repo).headManifest(tag);
   if (!got || got.digest !== want?.digest) throw new Error(`${tool} changed ${path}: ${want?.digest} -> ${got?.digest}`);
 }
-
 
 /** Requests both proxies saw while `fn` ran. */
 async function counted(src, dst, fn) {
