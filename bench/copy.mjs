@@ -3,48 +3,19 @@
 // instances and between two Debian docker-registry instances, on generated incompressible data.
 // Run `npm run build` first. Usage: node bench/copy.mjs [--runs N] [--quick] [--json FILE]
 // Only 127.0.0.1 is used. See bench/README.md for what each row measures and the targets.
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { median, timer } from './lib.mjs';
-import { bytesBlob, pushImage, registryServers } from './registries.mjs';
+import { median } from './lib.mjs';
+import { BIN, bytesBlob, cliArgs, copyBench, pushImage } from './registries.mjs';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const BIN = join(ROOT, 'bin', 'regctl.js');
-const argv = process.argv.slice(2);
-const flag = (name) => argv.includes(name);
-const value = (name, dflt) => {
-  const i = argv.indexOf(name);
-  return i >= 0 ? argv[i + 1] : dflt;
-};
+const { flag, value } = cliArgs();
 const QUICK = flag('--quick');
 const RUNS = Number(value('--runs', QUICK ? '1' : '3'));
 const MiB = 1024 * 1024;
 const BIG_LAYER = (QUICK ? 20 : 100) * MiB;
 const TAGS = QUICK ? 200 : 1200;
 
-if (!existsSync(join(ROOT, 'dist', 'cli', 'main.js'))) {
-  console.error('bench: dist/ is missing: run `npm run build` first');
-  process.exit(1);
-}
-for (const tool of ['/usr/bin/skopeo', '/usr/bin/docker-registry', '/usr/bin/time']) {
-  if (!existsSync(tool)) {
-    console.error(`bench: ${tool} is missing (apt-get install -y skopeo docker-registry time)`);
-    process.exit(1);
-  }
-}
-
-const { createRegistryClient } = await import(join(ROOT, 'dist', 'wiring', 'registry-client.js'));
-const work = await mkdtemp(join(tmpdir(), 'regctl-bench-'));
-const env = { ...process.env, REGCTL_CONFIG_DIR: join(work, 'regctl-config'), DOCKER_CONFIG: join(work, 'docker-config'), NO_COLOR: '1' };
-delete env.CI;
-const policy = join(work, 'policy.json');
-await writeFile(policy, JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
-const client = createRegistryClient({ env });
-const cleanups = [];
-const { startServe, startDistribution } = registryServers({ root: ROOT, bin: BIN, work, env, cleanups });
+const { work, policy, client, cleanups, startServe, startDistribution, timed } = await copyBench('regctl-bench-');
 
 async function seed(src) {
   const t0 = performance.now();
@@ -83,7 +54,6 @@ async function seed(src) {
 
 // ---- measuring -------------------------------------------------------------------------------
 
-const timed = timer({ work, env });
 
 const regctl = (...args) => timed(process.execPath, [BIN, ...args]);
 const skopeo = (...args) => timed('/usr/bin/skopeo', ['--policy', policy, ...args]);

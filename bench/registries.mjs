@@ -3,11 +3,55 @@
 // folder, and images of reproducible incompressible layers pushed through the registry client.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { createGzip } from 'node:zlib';
-import { freePort, randomStream } from './lib.mjs';
+import { freePort, randomStream, timer } from './lib.mjs';
+
+export const ROOT = fileURLToPath(new URL('..', import.meta.url));
+export const BIN = join(ROOT, 'bin', 'regctl.js');
+
+/** `flag('--x')`: present; `value('--x', dflt)`: the word after it, else dflt. */
+export function cliArgs(argv = process.argv.slice(2)) {
+  return {
+    flag: (name) => argv.includes(name),
+    value: (name, dflt) => {
+      const i = argv.indexOf(name);
+      return i >= 0 ? argv[i + 1] : dflt;
+    },
+  };
+}
+
+/**
+ * What a copy benchmark run needs: exits with a one-line hint when dist/ or a tool is missing;
+ * a temporary `work` folder named `prefix`..., the children's `env` (own config folders, no
+ * colour), a skopeo `policy`, a registry `client`, the server starters and `timed`.
+ */
+export async function copyBench(prefix) {
+  if (!existsSync(join(ROOT, 'dist', 'cli', 'main.js'))) {
+    console.error('bench: dist/ is missing: run `npm run build` first');
+    process.exit(1);
+  }
+  for (const tool of ['/usr/bin/skopeo', '/usr/bin/docker-registry', '/usr/bin/time']) {
+    if (!existsSync(tool)) {
+      console.error(`bench: ${tool} is missing (apt-get install -y skopeo docker-registry time)`);
+      process.exit(1);
+    }
+  }
+  const { createRegistryClient } = await import(join(ROOT, 'dist', 'wiring', 'registry-client.js'));
+  const work = await mkdtemp(join(tmpdir(), prefix));
+  const env = { ...process.env, REGCTL_CONFIG_DIR: join(work, 'regctl-config'), DOCKER_CONFIG: join(work, 'docker-config'), NO_COLOR: '1' };
+  delete env.CI;
+  const policy = join(work, 'policy.json');
+  await writeFile(policy, JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
+  const cleanups = [];
+  const servers = registryServers({ root: ROOT, bin: BIN, work, env, cleanups });
+  return { work, env, policy, client: createRegistryClient({ env }), cleanups, ...servers, timed: timer({ work, env }) };
+}
 
 // ---- servers ---------------------------------------------------------------------------------
 
