@@ -6,7 +6,7 @@
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { median } from './lib.mjs';
-import { BIN, bytesBlob, cliArgs, copyBench, pushImage } from './registries.mjs';
+import { bytesBlob, cliArgs, copyBench, pushImage, pushManyTags } from './registries.mjs';
 
 const { flag, value } = cliArgs();
 const QUICK = flag('--quick');
@@ -15,7 +15,7 @@ const MiB = 1024 * 1024;
 const BIG_LAYER = (QUICK ? 20 : 100) * MiB;
 const TAGS = QUICK ? 200 : 1200;
 
-const { work, policy, client, cleanups, startServe, startDistribution, timed } = await copyBench('regctl-bench-');
+const { work, client, cleanups, startServe, startDistribution, regctl, skopeo, skopeoCopy } = await copyBench('regctl-bench-');
 
 async function seed(src) {
   const t0 = performance.now();
@@ -43,22 +43,12 @@ async function seed(src) {
   await multi.putManifest('v1', { bytes: idx.bytes, mediaType: indexType, digest: idx.desc.digest });
 
   const many = client.repository(src.registry, 'bench/many');
-  const imgs = [];
-  for (let i = 0; i < 4; i++) imgs.push(await pushImage(many, `many/${i}`, [64 * 1024, 32 * 1024]));
-  const names = Array.from({ length: TAGS }, (_, i) => `t${String(i).padStart(4, '0')}`);
-  for (let i = 0; i < names.length; i += 32) {
-    await Promise.all(names.slice(i, i + 32).map((t, j) => many.putManifest(t, imgs[(i + j) % imgs.length].data)));
-  }
+  await pushManyTags(many, 'many', TAGS);
   return { seconds: (performance.now() - t0) / 1000 };
 }
 
 // ---- measuring -------------------------------------------------------------------------------
 
-
-const regctl = (...args) => timed(process.execPath, [BIN, ...args]);
-const skopeo = (...args) => timed('/usr/bin/skopeo', ['--policy', policy, ...args]);
-// --preserve-digests: a byte-exact copy, as regctl makes; skopeo fails rather than rewrite a layer.
-const skopeoCopy = (src, dst) => skopeo('copy', '--all', '--preserve-digests', '--src-tls-verify=false', '--dest-tls-verify=false', '--src-no-creds', '--dest-no-creds', `docker://${src}`, `docker://${dst}`);
 
 /** Both tools must have made the same image: the destination's digest is the source's. */
 async function sameImage(src, dst, path, tool) {

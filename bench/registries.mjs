@@ -50,7 +50,12 @@ export async function copyBench(prefix) {
   await writeFile(policy, JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
   const cleanups = [];
   const servers = registryServers({ root: ROOT, bin: BIN, work, env, cleanups });
-  return { work, env, policy, client: createRegistryClient({ env }), cleanups, ...servers, timed: timer({ work, env }) };
+  const timed = timer({ work, env });
+  const regctl = (...args) => timed(process.execPath, [BIN, ...args]);
+  const skopeo = (...args) => timed('/usr/bin/skopeo', ['--policy', policy, ...args]);
+  // --preserve-digests: a byte-exact copy, as regctl makes; skopeo fails rather than rewrite a layer.
+  const skopeoCopy = (src, dst) => skopeo('copy', '--all', '--preserve-digests', '--src-tls-verify=false', '--dest-tls-verify=false', '--src-no-creds', '--dest-no-creds', `docker://${src}`, `docker://${dst}`);
+  return { work, env, policy, client: createRegistryClient({ env }), cleanups, ...servers, timed, regctl, skopeo, skopeoCopy };
 }
 
 // ---- servers ---------------------------------------------------------------------------------
@@ -198,4 +203,14 @@ export async function pushImage(repo, seed, layerSizes, platform = { os: 'linux'
   const data = { bytes: m.bytes, mediaType, digest: m.desc.digest };
   await repo.putManifest(data.digest, data);
   return { data, platform };
+}
+
+/** `count` tags t0000... over 4 small images (seeds `seed/0`..`seed/3`), 32 tag pushes in flight. */
+export async function pushManyTags(repo, seed, count) {
+  const imgs = [];
+  for (let i = 0; i < 4; i++) imgs.push(await pushImage(repo, `${seed}/${i}`, [64 * 1024, 32 * 1024]));
+  const names = Array.from({ length: count }, (_, i) => `t${String(i).padStart(4, '0')}`);
+  for (let i = 0; i < names.length; i += 32) {
+    await Promise.all(names.slice(i, i + 32).map((t, j) => repo.putManifest(t, imgs[(i + j) % imgs.length].data)));
+  }
 }

@@ -6,7 +6,7 @@
 // Only 127.0.0.1 is used. Rows and targets: bench/README.md.
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BIN, bytesBlob, cliArgs, copyBench, pushImage } from './registries.mjs';
+import { bytesBlob, cliArgs, copyBench, pushImage, pushManyTags } from './registries.mjs';
 import { startWanProxy } from './wan-proxy.mjs';
 
 const { flag, value } = cliArgs();
@@ -20,7 +20,7 @@ const RTT = (2 * LATENCY) / 1000;
 // --only serve: just the serve -> serve row (the tag-digests extension).
 const ONLY = value('--only', undefined);
 
-const { work, policy, client, cleanups, startServe, startDistribution, timed } = await copyBench('regctl-bench-wan-');
+const { work, client, cleanups, startServe, startDistribution, regctl, skopeo, skopeoCopy } = await copyBench('regctl-bench-wan-');
 
 /** A docker-registry behind a WAN proxy: `registry` is the proxy's address (what the tools use), `direct` the registry's. */
 async function startRemote() {
@@ -43,12 +43,7 @@ async function startRemoteServe() {
 /** The many-tag repository only (for the serve pair). */
 async function seedMany(src) {
   const many = client.repository(src.direct, 'bench/many');
-  const imgs = [];
-  for (let i = 0; i < 4; i++) imgs.push(await pushImage(many, `wan-many/${i}`, [64 * 1024, 32 * 1024]));
-  const names = Array.from({ length: TAGS }, (_, i) => `t${String(i).padStart(4, '0')}`);
-  for (let i = 0; i < names.length; i += 32) {
-    await Promise.all(names.slice(i, i + 32).map((t, j) => many.putManifest(t, imgs[(i + j) % imgs.length].data)));
-  }
+  await pushManyTags(many, 'wan-many', TAGS);
 }
 
 async function seed(src) {
@@ -73,22 +68,12 @@ async function seed(src) {
   await multi.putManifest('v1', { bytes: idx.bytes, mediaType: indexType, digest: idx.desc.digest });
 
   const many = client.repository(src.direct, 'bench/many');
-  const imgs = [];
-  for (let i = 0; i < 4; i++) imgs.push(await pushImage(many, `wan-many/${i}`, [64 * 1024, 32 * 1024]));
-  const names = Array.from({ length: TAGS }, (_, i) => `t${String(i).padStart(4, '0')}`);
-  for (let i = 0; i < names.length; i += 32) {
-    await Promise.all(names.slice(i, i + 32).map((t, j) => many.putManifest(t, imgs[(i + j) % imgs.length].data)));
-  }
+  await pushManyTags(many, 'wan-many', TAGS);
   return { seconds: (performance.now() - t0) / 1000 };
 }
 
 // ---- measuring -------------------------------------------------------------------------------
 
-
-const regctl = (...args) => timed(process.execPath, [BIN, ...args]);
-const skopeo = (...args) => timed('/usr/bin/skopeo', ['--policy', policy, ...args]);
-// --preserve-digests: a byte-exact copy, as regctl makes; skopeo fails rather than rewrite a layer.
-const skopeoCopy = (src, dst) => skopeo('copy', '--all', '--preserve-digests', '--src-tls-verify=false', '--dest-tls-verify=false', '--src-no-creds', '--dest-no-creds', `docker://${src}`, `docker://${dst}`);
 
 /** Both tools must have made the same image: the destination's digest is the source's. */
 async function sameImage(src, dst, path, tool) {
