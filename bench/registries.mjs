@@ -214,3 +214,20 @@ export async function pushManyTags(repo, seed, count) {
     await Promise.all(names.slice(i, i + 32).map((t, j) => repo.putManifest(t, imgs[(i + j) % imgs.length].data)));
   }
 }
+
+/** A multi-arch index (amd64, arm64/v8, ppc64le; each image of `layerSizes`) tagged `tag`. */
+export async function pushMultiArch(repo, seed, layerSizes, tag) {
+  const plats = [
+    { os: 'linux', architecture: 'amd64' },
+    { os: 'linux', architecture: 'arm64', variant: 'v8' },
+    { os: 'linux', architecture: 'ppc64le' },
+  ];
+  const children = [];
+  for (const p of plats) children.push(await pushImage(repo, `${seed}/${p.architecture}`, layerSizes, p));
+  const indexType = 'application/vnd.oci.image.index.v1+json';
+  const idx = bytesBlob(
+    Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: indexType, manifests: children.map((c) => ({ mediaType: c.data.mediaType, digest: c.data.digest, size: c.data.bytes.length, platform: c.platform })) })),
+    indexType,
+  );
+  await repo.putManifest(tag, { bytes: idx.bytes, mediaType: indexType, digest: idx.desc.digest });
+}

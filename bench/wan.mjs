@@ -6,7 +6,7 @@
 // Only 127.0.0.1 is used. Rows and targets: bench/README.md.
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { bytesBlob, cliArgs, copyBench, pushImage, pushManyTags } from './registries.mjs';
+import { cliArgs, copyBench, pushImage, pushManyTags, pushMultiArch } from './registries.mjs';
 import { startWanProxy } from './wan-proxy.mjs';
 
 const { flag, value } = cliArgs();
@@ -53,19 +53,7 @@ async function seed(src) {
   await medium.putManifest('v1', medImg.data);
 
   const multi = client.repository(src.direct, 'bench/multi');
-  const plats = [
-    { os: 'linux', architecture: 'amd64' },
-    { os: 'linux', architecture: 'arm64', variant: 'v8' },
-    { os: 'linux', architecture: 'ppc64le' },
-  ];
-  const children = [];
-  for (const p of plats) children.push(await pushImage(multi, `wan-multi/${p.architecture}`, QUICK ? [MiB, MiB] : [5 * MiB, 5 * MiB], p));
-  const indexType = 'application/vnd.oci.image.index.v1+json';
-  const idx = bytesBlob(
-    Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: indexType, manifests: children.map((c) => ({ mediaType: c.data.mediaType, digest: c.data.digest, size: c.data.bytes.length, platform: c.platform })) })),
-    indexType,
-  );
-  await multi.putManifest('v1', { bytes: idx.bytes, mediaType: indexType, digest: idx.desc.digest });
+  await pushMultiArch(multi, 'wan-multi', QUICK ? [MiB, MiB] : [5 * MiB, 5 * MiB], 'v1');
 
   const many = client.repository(src.direct, 'bench/many');
   await pushManyTags(many, 'wan-many', TAGS);
