@@ -1,6 +1,9 @@
 // Pieces every benchmark script shares. Loopback only.
-import { createCipheriv, createHash } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { createCipheriv, createHash, randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 
 const MiB = 1024 * 1024;
@@ -31,4 +34,30 @@ export function freePort() {
       s.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * A runner that runs a command under /usr/bin/time in `env`, its time file in `work`: wall (ours),
+ * user+sys CPU and peak RSS (time's). A non-zero exit throws with the end of stderr.
+ */
+export function timer({ work, env }) {
+  return async function timed(cmd, args) {
+    const out = join(work, `time-${randomBytes(4).toString('hex')}.txt`);
+    const t0 = performance.now();
+    const child = spawn('/usr/bin/time', ['-f', '%U %S %M', '-o', out, cmd, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => (stdout += c));
+    child.stderr.on('data', (c) => (stderr += c));
+    const code = await new Promise((resolve) => child.on('exit', (c) => resolve(c)));
+    const wall = (performance.now() - t0) / 1000;
+    const [user, sys, rssKiB] = (await readFile(out, 'utf8')).trim().split('\n').pop().split(' ').map(Number);
+    if (code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${code}: ${stderr.slice(-600)}`);
+    return { wall, cpu: user + sys, rssMiB: rssKiB / 1024, stdout, stderr };
+  };
+}
+
+export function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
 }

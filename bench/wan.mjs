@@ -4,26 +4,12 @@
 // BUILT CLI (`node bin/regctl.js copy`) against skopeo in the same run, alternating.
 // Usage: npm run build && node bench/wan.mjs [--runs N] [--tags N] [--latency-ms 20] [--mbit 200] [--quick] [--json FILE]
 // Only 127.0.0.1 is used. Rows and targets: bench/README.md.
-import { spawn, spawnSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
-import { createGzip } from 'node:zlib';
-import { freePort, randomStream } from './lib.mjs';
+import { cliArgs, copyBench, pushImage, pushManyTags, pushMultiArch } from './registries.mjs';
 import { startWanProxy } from './wan-proxy.mjs';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const BIN = join(ROOT, 'bin', 'regctl.js');
-const argv = process.argv.slice(2);
-const flag = (name) => argv.includes(name);
-const value = (name, dflt) => {
-  const i = argv.indexOf(name);
-  return i >= 0 ? argv[i + 1] : dflt;
-};
+const { flag, value } = cliArgs();
 const QUICK = flag('--quick');
 const RUNS = Number(value('--runs', QUICK ? '1' : '3'));
 const MiB = 1024 * 1024;
@@ -34,166 +20,7 @@ const RTT = (2 * LATENCY) / 1000;
 // --only serve: just the serve -> serve row (the tag-digests extension).
 const ONLY = value('--only', undefined);
 
-if (!existsSync(join(ROOT, 'dist', 'cli', 'main.js'))) {
-  console.error('bench: dist/ is missing: run `npm run build` first');
-  process.exit(1);
-}
-for (const tool of ['/usr/bin/skopeo', '/usr/bin/docker-registry', '/usr/bin/time']) {
-  if (!existsSync(tool)) {
-    console.error(`bench: ${tool} is missing (apt-get install -y skopeo docker-registry time)`);
-    process.exit(1);
-  }
-}
-
-const { createRegistryClient } = await import(join(ROOT, 'dist', 'wiring', 'registry-client.js'));
-const work = await mkdtemp(join(tmpdir(), 'regctl-bench-wan-'));
-const env = { ...process.env, REGCTL_CONFIG_DIR: join(work, 'regctl-config'), DOCKER_CONFIG: join(work, 'docker-config'), NO_COLOR: '1' };
-delete env.CI;
-const policy = join(work, 'policy.json');
-await writeFile(policy, JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
-const client = createRegistryClient({ env });
-const cleanups = [];
-
-// ---- servers ---------------------------------------------------------------------------------
-
-async function waitReady(url, child) {
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) return false;
-    try {
-      const res = await fetch(`${url}/v2/`);
-      await res.arrayBuffer();
-      if (res.status === 200 || res.status === 401) return true;
-    } catch {
-      // not yet
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return false;
-}
-
-function stopChild(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-    setTimeout(() => child.kill('SIGKILL'), 3000).unref();
-  });
-}
-
-/** How `regctl serve` takes its port and data directory (read from its help once). */
-let serveArgs;
-function serveCommand(port, dir) {
-  if (serveArgs === undefined) {
-    const help = spawnSync(process.execPath, [BIN, 'serve', '--help'], { encoding: 'utf8', env }).stdout ?? '';
-    serveArgs = {
-      port: /--port\b/.test(help) ? '--port' : undefined,
-      host: /--host\b/.test(help) ? '--host' : /--address\b/.test(help) ? '--address' : undefined,
-      root: /--root\b/.test(help) ? '--root' : /--data\b/.test(help) ? '--data' : /--dir\b/.test(help) ? '--dir' : undefined,
-      // An access log line per request costs server CPU that both clients would pay for.
-      quiet: /--no-log\b/.test(help) ? ['--no-log'] : [],
-    };
-  }
-  if (serveArgs.port && serveArgs.root) {
-    return [BIN, 'serve', serveArgs.port, String(port), ...(serveArgs.host ? [serveArgs.host, '127.0.0.1'] : []), serveArgs.root, dir, ...serveArgs.quiet];
-  }
-  // The serve command is not wired yet: run the same server module in its own process.
-  const launcher = `const { createRegistryServer } = await import(${JSON.stringify(join(ROOT, 'dist', 'server', 'server.js'))});
-    const s = await createRegistryServer({ root: process.argv[1], open: true }); await s.listen(Number(process.argv[2]), '127.0.0.1');`;
-  return ['--input-type=module', '-e', launcher, dir, String(port)];
-}
-
-async function startServe() {
-  const dir = await mkdtemp(join(work, 'serve-'));
-  const port = await freePort();
-  const child = spawn(process.execPath, serveCommand(port, dir), { stdio: ['ignore', 'ignore', 'pipe'], env });
-  let err = '';
-  child.stderr.on('data', (c) => (err += c));
-  const url = `http://127.0.0.1:${port}`;
-  if (!(await waitReady(url, child))) throw new Error(`regctl serve did not start: ${err.slice(-400)}`);
-  const h = { name: 'regctl serve', registry: `127.0.0.1:${port}`, close: async () => { await stopChild(child); await rm(dir, { recursive: true, force: true }); } };
-  cleanups.push(h.close);
-  return h;
-}
-
-async function startDistribution() {
-  const dir = await mkdtemp(join(work, 'distribution-'));
-  const port = await freePort();
-  const config = join(dir, 'config.yml');
-  await writeFile(
-    config,
-    [
-      'version: 0.1',
-      'log:',
-      '  level: error',
-      '  accesslog:',
-      '    disabled: true',
-      'storage:',
-      '  filesystem:',
-      `    rootdirectory: ${join(dir, 'data')}`,
-      '  delete:',
-      '    enabled: true',
-      'http:',
-      `  addr: 127.0.0.1:${port}`,
-      `  secret: ${randomBytes(16).toString('hex')}`,
-    ].join('\n'),
-  );
-  const child = spawn('/usr/bin/docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  child.stderr.on('data', (c) => (err += c));
-  const url = `http://127.0.0.1:${port}`;
-  if (!(await waitReady(url, child))) throw new Error(`docker-registry did not start: ${err.slice(-400)}`);
-  const h = { name: 'docker-registry', registry: `127.0.0.1:${port}`, close: async () => { await stopChild(child); await rm(dir, { recursive: true, force: true }); } };
-  cleanups.push(h.close);
-  return h;
-}
-
-// ---- data ------------------------------------------------------------------------------------
-
-/**
- * A layer that is what its media type says: incompressible bytes in a gzip stream (level 0,
- * stored blocks, as gzip ends up storing random data anyway). Random bytes merely labelled
- * tar+gzip made skopeo "fix" them by compressing every layer (new digests, ~2 s more CPU per
- * 500 MiB), so its rows timed its compressor rather than a copy.
- */
-function layerStream(seed, size) {
-  return randomStream(seed, size).pipe(createGzip({ level: 0 }));
-}
-
-async function randomBlob(seed, size) {
-  const h = createHash('sha256');
-  let bytes = 0;
-  for await (const c of layerStream(seed, size)) {
-    h.update(c);
-    bytes += c.length;
-  }
-  return { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: `sha256:${h.digest('hex')}`, size: bytes };
-}
-
-function bytesBlob(bytes, mediaType) {
-  return { desc: { mediaType, digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}`, size: bytes.length }, bytes };
-}
-
-/** Push an image of random layers; returns its manifest data. */
-async function pushImage(repo, seed, layerSizes, platform = { os: 'linux', architecture: 'amd64' }) {
-  const layers = [];
-  for (let i = 0; i < layerSizes.length; i++) {
-    const desc = await randomBlob(`${seed}/${i}`, layerSizes[i]);
-    if (!(await repo.hasBlob(desc))) await repo.putBlob(desc, layerStream(`${seed}/${i}`, layerSizes[i]));
-    layers.push(desc);
-  }
-  const config = bytesBlob(
-    Buffer.from(JSON.stringify({ architecture: platform.architecture, os: platform.os, ...(platform.variant ? { variant: platform.variant } : {}), rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) }, config: { Labels: { seed } } })),
-    'application/vnd.oci.image.config.v1+json',
-  );
-  if (!(await repo.hasBlob(config.desc))) await repo.putBlob(config.desc, Readable.from([config.bytes]));
-  const mediaType = 'application/vnd.oci.image.manifest.v1+json';
-  const m = bytesBlob(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType, config: config.desc, layers })), mediaType);
-  const data = { bytes: m.bytes, mediaType, digest: m.desc.digest };
-  await repo.putManifest(data.digest, data);
-  return { data, platform };
-}
-
+const { work, client, cleanups, startServe, startDistribution, regctl, skopeo, skopeoCopy } = await copyBench('regctl-bench-wan-');
 
 /** A docker-registry behind a WAN proxy: `registry` is the proxy's address (what the tools use), `direct` the registry's. */
 async function startRemote() {
@@ -216,12 +43,7 @@ async function startRemoteServe() {
 /** The many-tag repository only (for the serve pair). */
 async function seedMany(src) {
   const many = client.repository(src.direct, 'bench/many');
-  const imgs = [];
-  for (let i = 0; i < 4; i++) imgs.push(await pushImage(many, `wan-many/${i}`, [64 * 1024, 32 * 1024]));
-  const names = Array.from({ length: TAGS }, (_, i) => `t${String(i).padStart(4, '0')}`);
-  for (let i = 0; i < names.length; i += 32) {
-    await Promise.all(names.slice(i, i + 32).map((t, j) => many.putManifest(t, imgs[(i + j) % imgs.length].data)));
-  }
+  await pushManyTags(many, 'wan-many', TAGS);
 }
 
 async function seed(src) {
@@ -231,57 +53,15 @@ async function seed(src) {
   await medium.putManifest('v1', medImg.data);
 
   const multi = client.repository(src.direct, 'bench/multi');
-  const plats = [
-    { os: 'linux', architecture: 'amd64' },
-    { os: 'linux', architecture: 'arm64', variant: 'v8' },
-    { os: 'linux', architecture: 'ppc64le' },
-  ];
-  const children = [];
-  for (const p of plats) children.push(await pushImage(multi, `wan-multi/${p.architecture}`, QUICK ? [MiB, MiB] : [5 * MiB, 5 * MiB], p));
-  const indexType = 'application/vnd.oci.image.index.v1+json';
-  const idx = bytesBlob(
-    Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: indexType, manifests: children.map((c) => ({ mediaType: c.data.mediaType, digest: c.data.digest, size: c.data.bytes.length, platform: c.platform })) })),
-    indexType,
-  );
-  await multi.putManifest('v1', { bytes: idx.bytes, mediaType: indexType, digest: idx.desc.digest });
+  await pushMultiArch(multi, 'wan-multi', QUICK ? [MiB, MiB] : [5 * MiB, 5 * MiB], 'v1');
 
   const many = client.repository(src.direct, 'bench/many');
-  const imgs = [];
-  for (let i = 0; i < 4; i++) imgs.push(await pushImage(many, `wan-many/${i}`, [64 * 1024, 32 * 1024]));
-  const names = Array.from({ length: TAGS }, (_, i) => `t${String(i).padStart(4, '0')}`);
-  for (let i = 0; i < names.length; i += 32) {
-    await Promise.all(names.slice(i, i + 32).map((t, j) => many.putManifest(t, imgs[(i + j) % imgs.length].data)));
-  }
+  await pushManyTags(many, 'wan-many', TAGS);
   return { seconds: (performance.now() - t0) / 1000 };
 }
 
 // ---- measuring -------------------------------------------------------------------------------
 
-/** Run a command under /usr/bin/time: wall (ours), user+sys CPU and peak RSS (time's). */
-async function timed(cmd, args) {
-  const out = join(work, `time-${randomBytes(4).toString('hex')}.txt`);
-  const t0 = performance.now();
-  const child = spawn('/usr/bin/time', ['-f', '%U %S %M', '-o', out, cmd, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c) => (stdout += c));
-  child.stderr.on('data', (c) => (stderr += c));
-  const code = await new Promise((resolve) => child.on('exit', (c) => resolve(c)));
-  const wall = (performance.now() - t0) / 1000;
-  const [user, sys, rssKiB] = (await readFile(out, 'utf8')).trim().split('\n').pop().split(' ').map(Number);
-  if (code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${code}: ${stderr.slice(-600)}`);
-  return { wall, cpu: user + sys, rssMiB: rssKiB / 1024, stdout, stderr };
-}
-
-const regctl = (...args) => timed(process.execPath, [BIN, ...args]);
-const skopeo = (...args) => timed('/usr/bin/skopeo', ['--policy', policy, ...args]);
-// --preserve-digests: a byte-exact copy, as regctl makes; skopeo fails rather than rewrite a layer.
-const skopeoCopy = (src, dst) => skopeo('copy', '--all', '--preserve-digests', '--src-tls-verify=false', '--dest-tls-verify=false', '--src-no-creds', '--dest-no-creds', `docker://${src}`, `docker://${dst}`);
-
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 
 /** Both tools must have made the same image: the destination's digest is the source's. */
 async function sameImage(src, dst, path, tool) {
@@ -290,7 +70,6 @@ async function sameImage(src, dst, path, tool) {
   const got = await client.repository(dst.direct, repo).headManifest(tag);
   if (!got || got.digest !== want?.digest) throw new Error(`${tool} changed ${path}: ${want?.digest} -> ${got?.digest}`);
 }
-
 
 /** Requests both proxies saw while `fn` ran. */
 async function counted(src, dst, fn) {

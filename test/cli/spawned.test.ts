@@ -1,14 +1,14 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTarget } from '../../src/wiring/open-location.js';
 import { createRegistryClient } from '../../src/wiring/registry-client.js';
 import { dockerSaveTar, makeRealImage } from '../archive/fixtures.js';
+import { BIN, ensureBuilt } from '../helpers/built-cli.js';
 import { requireTool } from '../helpers/tools.js';
 import { makeImage, pushImage } from '../helpers/images.js';
 import { startServe, type ServeHandle } from '../helpers/serve.js';
@@ -17,28 +17,6 @@ import { startServe, type ServeHandle } from '../helpers/serve.js';
  * The BUILT CLI as users run it (`node bin/regctl.js`, a child process): exit codes, one-line
  * errors without stack traces, a reader closing stdout early, no colour codes when piped.
  */
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = join(ROOT, 'bin/regctl.js');
-
-async function newest(dir: string): Promise<number> {
-  let t = 0;
-  for (const e of await readdir(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) t = Math.max(t, await newest(p));
-    else if (e.name.endsWith('.ts')) t = Math.max(t, (await stat(p)).mtimeMs);
-  }
-  return t;
-}
-
-/** Rebuild dist/ (and its bundle) when any source is newer than it (tsc emits even if some file has type errors). */
-async function ensureBuilt(): Promise<void> {
-  const built = await stat(join(ROOT, 'dist/bundle/regctl.mjs')).then((s) => s.mtimeMs, () => 0);
-  if (built >= (await newest(join(ROOT, 'src')))) return;
-  await promisify(execFile)(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'src')], { cwd: ROOT }).catch(() => undefined);
-  // bin/regctl.js runs the bundle made from tsc's output.
-  await promisify(execFile)(process.execPath, [join(ROOT, 'src/build/bundle.mjs')], { cwd: ROOT });
-}
 
 let dir: string;
 let env: NodeJS.ProcessEnv;

@@ -1,10 +1,9 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { resolveServeSettings, type ServeSettings } from '../../src/server/ops/config.js';
 import type { AccessLogRecord } from '../../src/server/http/access-log.js';
-import { createServeRuntime, type ServeRuntime } from '../../src/server/runtime.js';
+import type { ServeRuntime } from '../../src/server/runtime.js';
 import { addUser } from '../../src/server/security/htpasswd.js';
+import { startServeRuntime, type ServeFlags } from '../helpers/serve-runtime.js';
 
 /**
  * `regctl serve` as the CLI assembles it (server/runtime.ts from resolved settings), in-process on
@@ -21,33 +20,13 @@ export interface SecureServe {
   close(): Promise<void>;
 }
 
-export async function startSecureServe(flags: Partial<Record<keyof ServeSettings, unknown>> = {}, options: { root?: string } = {}): Promise<SecureServe> {
-  const root = options.root ?? (await mkdtemp(join(tmpdir(), 'regctl-e2e-')));
-  const { settings } = resolveServeSettings({ flags: { logFormat: 'json', ...flags }, env: {} });
+export async function startSecureServe(flags: ServeFlags = {}, options: { root?: string } = {}): Promise<SecureServe> {
   const lines: string[] = [];
   const records: AccessLogRecord[] = [];
   const warnings: string[] = [];
-  const runtime = await createServeRuntime({
-    settings,
-    root,
-    log: (l) => lines.push(l),
-    onRecord: (r) => records.push(r),
-    warn: (m) => warnings.push(m),
-  });
-  const bound = await runtime.listen(0, '127.0.0.1');
-  return {
-    url: bound.url,
-    registry: `127.0.0.1:${bound.port}`,
-    root,
-    runtime,
-    lines,
-    records,
-    warnings,
-    async close() {
-      await runtime.close();
-      if (!options.root) await rm(root, { recursive: true, force: true });
-    },
-  };
+  const hooks = { log: (l: string) => lines.push(l), onRecord: (r: AccessLogRecord) => records.push(r), warn: (m: string) => warnings.push(m) };
+  const serve = await startServeRuntime({ logFormat: 'json', ...flags }, { ...(options.root ? { root: options.root } : {}), prefix: 'regctl-e2e-', hooks });
+  return { ...serve, lines, records, warnings };
 }
 
 export const PASSWORDS = {

@@ -1,16 +1,16 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { resolveServeSettings, type ServeSettings } from '../../src/server/ops/config.js';
-import { createServeRuntime, type ServeRuntime } from '../../src/server/runtime.js';
+import type { ServeRuntime } from '../../src/server/runtime.js';
 import type { RegistryStorage } from '../../src/server/storage/types.js';
 import { blob, type TestImage } from '../helpers/images.js';
 import { digestOf } from '../../src/oci/digest.js';
 import { MediaType } from '../../src/oci/mediatypes.js';
+import { startServeRuntime, type ServeFlags } from '../helpers/serve-runtime.js';
 import { requireTool } from '../helpers/tools.js';
 
 const run = promisify(execFile);
@@ -25,23 +25,11 @@ export interface MirrorServe {
   close(): Promise<void>;
 }
 
-export async function startMirror(flags: Partial<Record<keyof ServeSettings, unknown>>, options: { root?: string; storage?: RegistryStorage } = {}): Promise<MirrorServe> {
-  const root = options.root ?? (await mkdtemp(join(tmpdir(), 'regctl-mirror-')));
-  const { settings } = resolveServeSettings({ flags, env: {} });
+export async function startMirror(flags: ServeFlags, options: { root?: string; storage?: RegistryStorage } = {}): Promise<MirrorServe> {
   const logs: string[] = [];
-  const runtime = await createServeRuntime({ settings, root, ...(options.storage ? { storage: options.storage } : {}), info: (m) => logs.push(m), warn: (m) => logs.push(m) });
-  const bound = await runtime.listen(0, '127.0.0.1');
-  return {
-    url: bound.url,
-    registry: `127.0.0.1:${bound.port}`,
-    root,
-    runtime,
-    logs,
-    async close() {
-      await runtime.close();
-      if (!options.root) await rm(root, { recursive: true, force: true });
-    },
-  };
+  const hooks = { ...(options.storage ? { storage: options.storage } : {}), info: (m: string) => logs.push(m), warn: (m: string) => logs.push(m) };
+  const serve = await startServeRuntime(flags, { ...(options.root ? { root: options.root } : {}), prefix: 'regctl-mirror-', hooks });
+  return { ...serve, logs };
 }
 
 /** Push a test image over plain HTTP (monolithic blob uploads, then the manifest). */

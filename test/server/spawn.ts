@@ -1,42 +1,12 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { readdir, stat } from 'node:fs/promises';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-
-const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-
-async function newestMtime(dir: string): Promise<number> {
-  let newest = 0;
-  for (const e of await readdir(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) newest = Math.max(newest, await newestMtime(p));
-    else if (e.name.endsWith('.ts')) newest = Math.max(newest, (await stat(p)).mtimeMs);
-  }
-  return newest;
-}
+import { ensureBuilt, ROOT as repoRoot } from '../helpers/built-cli.js';
 
 /**
- * The built CLI (dist/bundle) is what gets killed in crash tests: rebuild it when the server or
- * serve command sources are newer (tsc emits even if unrelated files have type errors).
+ * The built CLI (dist/bundle) is what gets killed in crash tests: rebuilt when any source is newer
+ * (one helper for every test that spawns `bin/regctl.js`).
  */
-export async function ensureBuilt(): Promise<void> {
-  let built = 0;
-  try {
-    built = (await stat(join(repoRoot, 'dist/bundle/regctl.mjs'))).mtimeMs;
-  } catch {
-    built = 0;
-  }
-  const src = Math.max(
-    await newestMtime(join(repoRoot, 'src/server')),
-    await newestMtime(join(repoRoot, 'src/cli/commands/serve')),
-    (await stat(join(repoRoot, 'src/cli/commands/serve.ts'))).mtimeMs,
-  );
-  if (built >= src) return;
-  await promisify(execFile)(process.execPath, [join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', join(repoRoot, 'src')], { cwd: repoRoot }).catch(() => undefined);
-  // bin/regctl.js runs the bundle made from tsc's output.
-  await promisify(execFile)(process.execPath, [join(repoRoot, 'src/build/bundle.mjs')], { cwd: repoRoot });
-}
+export { ensureBuilt };
 
 export interface ServeProcess {
   child: ChildProcess;
