@@ -18,7 +18,7 @@ interface PruneFlags {
   yes?: boolean;
 }
 
-const collect = (v: string, all: string[]): string[] => [...all, v];
+const collect = (v: string, all: string[] | undefined): string[] => [...(all ?? []), v];
 
 function regex(flag: string, source: string): RegExp {
   try {
