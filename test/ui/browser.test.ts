@@ -77,7 +77,8 @@ describe.skipIf(!existsSync(CHROMIUM))('web UI in chromium', () => {
     await Promise.all([page.waitForURL(/ref=sha256/), page.click('a:text-is("linux/arm64/v8")')]);
     expect(await page.locator('code.digest').textContent()).toBe(f.index.children[1]!.digest);
     await page.goBack();
-    await Promise.all([page.waitForURL(new RegExp(f.signature.slice(7, 20))), page.click(`a.referrer >> nth=0`)]);
+    // Pick the signature among the referrers (an SBOM is listed too).
+    await Promise.all([page.waitForURL(new RegExp(f.signature.slice(7, 20))), page.click(`a.referrer[href*="${f.signature.slice(7, 20)}"]`)]);
     expect(await page.locator('h1').textContent()).toMatch(/^public\/app@sha256:/);
 
     // keyboard: "/" focuses the search box; Enter searches; Tab reaches the result; Enter opens it

@@ -300,7 +300,8 @@ async function image(ctx: RequestContext, deps: UiDeps, pc: Ctx, params: URLSear
     tags: (rows ?? []).filter((r) => r.digest === digest).map((r) => r.tag),
     ...(m.annotations && typeof m.annotations === 'object' ? { annotations: stringMap(m.annotations) } : {}),
     ...(m.subject ? { subject: m.subject.digest } : {}),
-    referrers: [...byType].map(([artifactType, items]) => ({ artifactType, items })),
+    // Grouped by artifactType in name order: storage lists referrers in no particular order.
+    referrers: [...byType].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([artifactType, items]) => ({ artifactType, items })),
     canDelete: canDelete(ctx, name),
   };
   if (isIndex(m)) {
