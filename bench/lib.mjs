@@ -61,3 +61,11 @@ export function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];
 }
+
+/** `--name VALUE` from a bench's arguments, or the default: `const opt = optionOf(args)`. */
+export function optionOf(args) {
+  return (name, dflt) => {
+    const i = args.indexOf(`--${name}`);
+    return i >= 0 ? args[i + 1] : dflt;
+  };
+}

@@ -25,14 +25,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
-import { freePort } from './lib.mjs';
+import { freePort, optionOf } from './lib.mjs';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : dflt;
-};
+const opt = optionOf(args);
 const COMPARE = args.includes('--compare');
 const DURATION_S = Number(opt('duration', COMPARE ? '20' : '60'));
 const CLIENTS = Number(opt('clients', '50'));

@@ -16,15 +16,12 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, randomStream } from './lib.mjs';
+import { freePort, optionOf, randomStream } from './lib.mjs';
 import { startWanProxy } from './wan-proxy.mjs';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : dflt;
-};
+const opt = optionOf(args);
 const MiB = 1024 * 1024;
 const SIZE_MIB = Number(opt('size-mib', '500'));
 const LAYERS = Number(opt('layers', '5'));

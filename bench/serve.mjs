@@ -14,14 +14,11 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from './lib.mjs';
+import { freePort, optionOf } from './lib.mjs';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : dflt;
-};
+const opt = optionOf(args);
 const SIZE_MIB = Number(opt('size-mib', '500'));
 const LAYERS = Number(opt('layers', '5'));
 const TAGS = Number(opt('tags', '10000'));

@@ -14,13 +14,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
+import { optionOf } from './lib.mjs';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : dflt;
-};
+const opt = optionOf(args);
 const SLOW = Math.min(Number(opt('slow', '300')), 2000);
 const SECONDS = Math.min(Number(opt('seconds', '15')), 120);
 const CLIENTS = Math.min(Number(opt('clients', '8')), 64);
