@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, optionOf, randomStream } from './lib.mjs';
+import { stopChild, waitReady } from './registries.mjs';
 import { startWanProxy } from './wan-proxy.mjs';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -48,26 +49,9 @@ process.on('exit', () => {
 });
 for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, () => rm(work, { recursive: true, force: true }).finally(() => process.exit(130)));
 
-async function waitReady(url) {
-  for (let i = 0; i < 400; i++) {
-    try {
-      const r = await fetch(`${url}/v2/`);
-      if (r.status === 200 || r.status === 401) return;
-    } catch {
-      // not yet
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${url} did not come up`);
-}
-
-function stop(child) {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-    setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
-  });
+/** Wait for a started server, or fail the bench (the shared waiter only says whether it came up). */
+async function ready(url, child) {
+  if (!(await waitReady(url, child))) throw new Error(`${url} did not come up`);
 }
 
 async function startDistribution(root) {
@@ -76,7 +60,7 @@ async function startDistribution(root) {
   await writeFile(config, `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${root}\nhttp:\n  addr: 127.0.0.1:${port}\n`);
   const child = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'ignore'] });
   children.push(child);
-  await waitReady(`http://127.0.0.1:${port}`);
+  await ready(`http://127.0.0.1:${port}`, child);
   return { child, port, url: `http://127.0.0.1:${port}` };
 }
 
@@ -88,7 +72,7 @@ async function startMirror(root, upstreamUrl) {
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
   children.push(child);
-  await waitReady(`http://127.0.0.1:${port}`);
+  await ready(`http://127.0.0.1:${port}`, child);
   return { child, host: `127.0.0.1:${port}` };
 }
 
@@ -204,7 +188,7 @@ try {
   cpu1 = await cpuSeconds(mirror.child.pid);
   await check(join(work, 'warm'), 'warm');
   rows.push({ row: 'through the mirror, second (warm) pull', seconds: warm, wanBytes: wan.stats.down - before, mirrorCpuSeconds: cpu1 - cpu0 });
-  await stop(mirror.child);
+  await stopChild(mirror.child);
 
   const fresh = await startMirror(join(work, 'mirror2'), wanUrl);
   before = wan.stats.down;
@@ -214,9 +198,9 @@ try {
   const all = (performance.now() - started) / 1000;
   for (const d of dirs) await check(d, 'concurrent');
   rows.push({ row: `${CONCURRENT} concurrent cold pulls through a fresh mirror`, seconds: all, wanBytes: wan.stats.down - before });
-  await stop(fresh.child);
+  await stopChild(fresh.child);
   await wan.close();
-  await stop(upstream.child);
+  await stopChild(upstream.child);
 
   console.log('');
   console.log('| case | wall | bytes over the WAN (upstream -> client side) | mirror CPU |');
